@@ -1,0 +1,63 @@
+# Watchium's front door. `make help` lists the targets.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup dev up test check fmt bench db-start db-stop db-status db-reset psql clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@# No system PostgreSQL? Use the build bundled in the pgserver wheel.
+	@$(BIN)/watchium db binaries >/dev/null 2>&1 || \
+		{ echo "No PostgreSQL server binaries found: installing the bundled build (pgserver)"; \
+		  $(BIN)/pip install --quiet -e '.[bundled-postgres]'; }
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the project with its dev tools
+
+dev: setup ## Set up and run the local stack (database, migrations, seed data); Ctrl-C stops it
+	$(BIN)/watchium up
+
+up: dev
+
+test: setup ## Run the whole test suite
+	$(BIN)/pytest
+
+check: setup ## Format check, lint and type check
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+fmt: setup ## Format the code and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup ## Run the benchmarks (tables on stdout, JSON in bench/results/)
+	$(BIN)/python -m bench
+
+db-start: setup ## Start the local database and apply migrations
+	$(BIN)/watchium db start
+
+db-stop: setup ## Stop the local database
+	$(BIN)/watchium db stop
+
+db-status: setup ## Show the local database's state and migrations
+	$(BIN)/watchium db status
+
+db-reset: setup ## Drop and rebuild the local database from migrations and seed data
+	$(BIN)/watchium db reset
+
+psql: setup ## Open psql on the local database
+	$(BIN)/watchium db psql
+
+clean: ## Remove the virtualenv and caches (not the database: see db-reset)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Watchium HTTP functions: one module per endpoint, served by an ASGI app."""

@@ -1,0 +1,8 @@
+-- Supabase compatibility bootstrap, part 2: the `extensions` schema.
+--
+-- Supabase installs extensions into a schema of their own; migrations call
+-- `extensions.gen_random_bytes(...)`, which therefore works unchanged on both.
+
+create schema if not exists extensions;
+create extension if not exists pgcrypto with schema extensions;
+grant usage on schema extensions to anon, authenticated, service_role;

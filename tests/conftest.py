@@ -1,0 +1,30 @@
+"""Fixtures shared by every test directory: the test run's database and SQL sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests._pg import SqlSession, TestDatabase, start_test_database
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[TestDatabase]:
+    """A migrated PostgreSQL for the whole run (no seed data)."""
+    db = start_test_database()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def sql(database: TestDatabase) -> Iterator[SqlSession]:
+    """A session in a transaction rolled back after the test; starts as the superuser."""
+    with database.connect(autocommit=False) as conn:
+        session = SqlSession(conn)
+        try:
+            yield session
+        finally:
+            conn.rollback()

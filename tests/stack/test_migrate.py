@@ -1,0 +1,146 @@
+"""The migration runner: statement splitting, history, failures, immutability."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests._pg import PROJECT_DIR, TestDatabase
+from watchium_stack.migrate import (
+    MigrationError,
+    applied_versions,
+    bootstrap,
+    is_supabase,
+    load_migrations,
+    migrate,
+    split_statements,
+)
+
+
+def test_split_respects_quotes_dollar_bodies_and_comments() -> None:
+    text = (
+        "-- header; not a statement\n"
+        "create table t (v text default 'a;b');\n"
+        "/* block; /* nested; */ still */\n"
+        "create function f() returns text language plpgsql as $body$\n"
+        "begin return 'x;y'; end;\n"
+        "$body$;\n"
+        "select $$;$$, E'it\\'s;', \"we;ird\";\n"
+        "select 1"
+    )
+    stmts = split_statements(text)
+    assert [s.line for s in stmts] == [2, 4, 7, 8]
+    assert stmts[1].text.endswith("$body$;")
+    assert stmts[2].text == "select $$;$$, E'it\\'s;', \"we;ird\";"
+    assert stmts[3].text == "select 1"
+
+
+def test_project_migrations_are_ordered_and_well_named() -> None:
+    migrations = load_migrations(PROJECT_DIR / "supabase" / "migrations")
+    assert [m.version for m in migrations] == sorted((m.version for m in migrations), key=int)
+    assert migrations[0].name == "foundation"
+
+
+@pytest.fixture
+def scratch(database: TestDatabase, tmp_path: Path) -> Iterator[tuple[psycopg.Connection, Path]]:
+    """An empty database of its own, and a directory for test migrations."""
+    name = f"mig_{tmp_path.name[-8:]}".replace("-", "_").lower()
+    with database.connect() as admin:
+        admin.execute(f"create database {name}")
+    url = database.url.rsplit("/", 1)[0] + f"/{name}"
+    conn = psycopg.connect(url, autocommit=True)
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    try:
+        yield conn, migrations
+    finally:
+        conn.close()
+        with database.connect() as admin:
+            admin.execute(f"drop database {name} with (force)")
+
+
+def write(directory: Path, name: str, text: str) -> None:
+    (directory / name).write_text(text)
+
+
+def test_migrations_apply_once_and_are_recorded(scratch: tuple[psycopg.Connection, Path]) -> None:
+    conn, directory = scratch
+    write(directory, "001_a.sql", "create table a (v int);\ninsert into a values (1);\n")
+    write(directory, "002_b.sql", "create table b (v int);\n")
+    assert [m.version for m in migrate(conn, directory)] == ["001", "002"]
+    assert migrate(conn, directory) == []
+    history = conn.execute(
+        "select version, name, statements from "
+        "supabase_migrations.schema_migrations order by version"
+    ).fetchall()
+    assert history == [
+        ("001", "a", ["create table a (v int);", "insert into a values (1);"]),
+        ("002", "b", ["create table b (v int);"]),
+    ]
+
+
+def test_failed_migration_names_file_and_line_and_stops(
+    scratch: tuple[psycopg.Connection, Path],
+) -> None:
+    conn, directory = scratch
+    write(directory, "001_ok.sql", "create table ok (v int);\n")
+    write(
+        directory, "002_bad.sql", "create table half (v int);\n\nselect *\n  from missing_table;\n"
+    )
+    write(directory, "003_later.sql", "create table later (v int);\n")
+    with pytest.raises(MigrationError) as info:
+        migrate(conn, directory)
+    err = info.value
+    assert err.path.name == "002_bad.sql" and err.line == 4
+    assert 'relation "missing_table" does not exist' in str(err) and "42P01" in str(err)
+    assert set(applied_versions(conn)) == {"001"}
+    tables = {
+        r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'public'")
+    }
+    assert tables == {"ok"}  # 002 rolled back whole, 003 never tried
+
+
+def test_an_applied_migration_may_not_change(scratch: tuple[psycopg.Connection, Path]) -> None:
+    conn, directory = scratch
+    write(directory, "001_a.sql", "create table a (v int);\n")
+    migrate(conn, directory)
+    write(directory, "001_a.sql", "create table a (v bigint);\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(conn, directory)
+
+
+def test_badly_named_files_are_refused(scratch: tuple[psycopg.Connection, Path]) -> None:
+    conn, directory = scratch
+    write(directory, "add_things.sql", "select 1;\n")
+    with pytest.raises(MigrationError, match="<version>_<name>.sql"):
+        migrate(conn, directory)
+
+
+def test_bootstrap_is_idempotent_and_skipped_on_supabase(
+    scratch: tuple[psycopg.Connection, Path],
+) -> None:
+    conn, _ = scratch
+    local = PROJECT_DIR / "sql" / "local"
+    assert bootstrap(conn, local) is True
+    assert bootstrap(conn, local) is True  # again: nothing breaks
+    with conn.transaction():
+        conn.execute("create role supabase_admin")
+        assert is_supabase(conn)
+        assert bootstrap(conn, local) is False
+        raise psycopg.Rollback()
+
+
+def test_project_migrations_apply_to_a_fresh_database(
+    scratch: tuple[psycopg.Connection, Path],
+) -> None:
+    conn, directory = scratch
+    bootstrap(conn, PROJECT_DIR / "sql" / "local")
+    for path in (PROJECT_DIR / "supabase" / "migrations").glob("*.sql"):
+        shutil.copy(path, directory / path.name)
+    applied = migrate(conn, directory)
+    assert len(applied) == len(list(directory.glob("*.sql")))
+    assert migrate(conn, directory) == []

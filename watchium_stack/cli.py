@@ -1,0 +1,224 @@
+"""``watchium db ...``: the local database from the command line.
+
+| command | does |
+| --- | --- |
+| ``watchium db start`` | create (first time) and start the cluster, migrate (seed a new one) |
+| ``watchium db stop`` | stop the cluster |
+| ``watchium db status`` | whether it runs, where, and which migrations are applied |
+| ``watchium db migrate`` | apply pending migrations |
+| ``watchium db reset [--hard]`` | drop and rebuild the database from the migrations and seed.sql |
+| ``watchium db psql [ARGS]`` | open psql on the database |
+| ``watchium db url`` | print the connection URL |
+| ``watchium db binaries`` | print which PostgreSQL binaries would be used (exit 1 if none) |
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from watchium_stack._config import StackConfig
+from watchium_stack.database import Database, DatabaseError
+from watchium_stack.migrate import Migration, MigrationError, applied_versions, load_migrations
+from watchium_stack.postgres import PostgresError, find_binaries
+
+__all__ = ["db_app", "register", "fail", "load_config"]
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+db_app = typer.Typer(
+    help="The local PostgreSQL: start, stop, migrate, reset, psql.", no_args_is_help=True
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> typer.Exit:
+    """Print an error the way every command does and return the exit to raise."""
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn the stack's expected failures into one red line and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (PostgresError, DatabaseError, MigrationError, FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_config() -> StackConfig:
+    return StackConfig.from_env()
+
+
+def _progress(mig: Migration) -> None:
+    console.print(f"  applying [cyan]{mig.path.name}[/]")
+
+
+def print_connection(db: Database) -> None:
+    out.print(f"[bold]Database[/]  {db.url}", soft_wrap=True)
+    psql = shutil.which("psql")
+    if psql:
+        out.print(f"[bold]psql[/]      psql '{db.url}'   (or: watchium db psql)", soft_wrap=True)
+    else:
+        out.print("[bold]psql[/]      watchium db psql")
+
+
+@db_app.command()
+@friendly_errors
+def start() -> None:
+    """Start the database (creating it on first use) and apply pending migrations."""
+    db = Database(load_config())
+    console.print("Starting PostgreSQL..." if not db.external else "Checking WATCHIUM_DB_URL...")
+    applied = db.ensure_ready(progress=_progress)
+    console.print(f"[green]ready[/] ({len(applied)} migration(s) applied)")
+    print_connection(db)
+
+
+@db_app.command()
+@friendly_errors
+def stop() -> None:
+    """Stop the local database."""
+    db = Database(load_config())
+    if db.external:
+        raise fail("WATCHIUM_DB_URL points at an external database: nothing to stop")
+    console.print("[green]stopped[/]" if db.stop() else "not running")
+
+
+@db_app.command()
+@friendly_errors
+def status() -> None:
+    """Show whether the database runs and which migrations are applied."""
+    config = load_config()
+    db = Database(config)
+    if db.cluster is not None:
+        st = db.cluster.status()
+        state = f"[green]running[/] (pid {st.pid})" if st.running else "[yellow]stopped[/]"
+        if not st.initialized:
+            state = "[yellow]not created yet[/] (watchium db start creates it)"
+        out.print(f"[bold]Cluster[/]    {st.pgdata} — {state}")
+        out.print(f"[bold]Port[/]       {config.host}:{st.port}")
+        if not st.running:
+            return
+    try:
+        with db.connect() as conn:
+            applied = applied_versions(conn)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    pending = [m for m in load_migrations(config.migrations_dir) if m.version not in applied]
+    out.print(f"[bold]Database[/]   {db.url}")
+    out.print(f"[bold]Migrations[/] {len(applied)} applied, {len(pending)} pending")
+    for mig in pending:
+        out.print(f"  pending: {mig.path.name}")
+
+
+@db_app.command()
+@friendly_errors
+def migrate() -> None:
+    """Apply pending migrations."""
+    db = Database(load_config())
+    applied = db.setup(seed=False, progress=_progress)
+    console.print(f"[green]up to date[/] ({len(applied)} migration(s) applied)")
+
+
+@db_app.command()
+@friendly_errors
+def reset(
+    hard: Annotated[
+        bool,
+        typer.Option(
+            "--hard", help="Delete the whole cluster first (e.g. after a version change)."
+        ),
+    ] = False,
+    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load supabase/seed.sql.")] = True,
+) -> None:
+    """Drop the local database and rebuild it from the migrations (and seed.sql)."""
+    db = Database(load_config())
+    applied = db.reset(hard=hard, seed=seed, progress=_progress)
+    seeded = ", seed data loaded" if seed else ""
+    console.print(f"[green]reset[/] ({len(applied)} migration(s) applied{seeded})")
+    print_connection(db)
+
+
+@db_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@friendly_errors
+def psql(ctx: typer.Context) -> None:
+    """Open psql on the database (extra arguments go to psql)."""
+    config = load_config()
+    db = Database(config)
+    program = shutil.which("psql")
+    if program is None and db.cluster is not None:
+        candidate = db.cluster.binaries.bindir / "psql"
+        program = str(candidate) if candidate.exists() else None
+    if program is None:
+        raise fail(
+            "psql not found: install the PostgreSQL client "
+            "(Debian: apt-get install postgresql-client)"
+        )
+    os.execvp(program, [program, db.url, *ctx.args])
+
+
+@db_app.command()
+@friendly_errors
+def url() -> None:
+    """Print the database URL."""
+    out.print(Database(load_config()).url, soft_wrap=True)
+
+
+@db_app.command()
+@friendly_errors
+def binaries() -> None:
+    """Print which PostgreSQL server binaries the stack would use (exit 1 when there are none)."""
+    config = load_config()
+    found = find_binaries(config.pg_bindir)
+    out.print(f"{found.bindir} (PostgreSQL {found.major}, from {found.source})")
+
+
+@friendly_errors
+def up() -> None:
+    """Run the local stack (database, migrations, cleanup timer) until Ctrl-C."""
+    import asyncio
+    import signal
+
+    from watchium_stack.cleanup import cleanup_loop
+
+    db = Database(load_config())
+    was_running = db.cluster is not None and db.cluster.running_pid() is not None
+    console.print("Starting PostgreSQL..." if not db.external else "Checking WATCHIUM_DB_URL...")
+    applied = db.ensure_ready(progress=_progress)
+    console.print(f"[green]ready[/] ({len(applied)} migration(s) applied)")
+    print_connection(db)
+    console.print("Running cleanup every 10 s. [bold]Ctrl-C[/] stops the stack.")
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(cleanup_loop(db.url))
+        await stop.wait()
+        task.cancel()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        if not was_running and db.stop():
+            console.print("PostgreSQL stopped.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the stack's commands to the ``watchium`` application."""
+    app.command()(up)
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,145 @@
+"""The stack's database: the local cluster (or ``WATCHIUM_DB_URL``), bootstrapped and migrated."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import psycopg
+
+from watchium_stack._config import StackConfig
+from watchium_stack.migrate import Migration, applied_versions, bootstrap, migrate, run_sql_file
+from watchium_stack.postgres import Cluster, PostgresError
+
+__all__ = ["Database", "DatabaseError"]
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseError(RuntimeError):
+    """The database could not be reached or prepared."""
+
+
+class Database:
+    """The database a stack uses: its own cluster, or an external one named by WATCHIUM_DB_URL."""
+
+    def __init__(self, config: StackConfig, cluster: Cluster | None = None) -> None:
+        self.config = config
+        if cluster is None and not config.external_db_url:
+            cluster = Cluster(
+                config.pgdata,
+                port=config.db_port,
+                host=config.host,
+                password=config.db_password,
+                bindir=config.pg_bindir,
+            )
+        self.cluster = cluster
+
+    @property
+    def external(self) -> bool:
+        return self.cluster is None
+
+    @property
+    def url(self) -> str:
+        if self.cluster is not None:
+            return self.cluster.url(self.config.db_name)
+        return self.config.db_url
+
+    def connect(self, *, autocommit: bool = True, dbname: str | None = None) -> psycopg.Connection:
+        """A superuser connection (autocommit by default).
+
+        Raises:
+            DatabaseError: when the database does not answer.
+        """
+        url = self.url
+        if dbname is not None and self.cluster is not None:
+            url = self.cluster.url(dbname)
+        try:
+            return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            where = (
+                "WATCHIUM_DB_URL"
+                if self.external
+                else f"the local cluster on port {self.config.db_port}"
+            )
+            hint = "" if self.external else " (is it running? `watchium db start`)"
+            raise DatabaseError(f"cannot connect to {where}{hint}: {exc}".strip()) from exc
+
+    def start(self) -> None:
+        """Start the local cluster (creating it on first use); check an external one answers."""
+        if self.cluster is not None:
+            self.cluster.start()
+        with self.connect():
+            pass
+
+    def stop(self) -> bool:
+        if self.cluster is None:
+            return False
+        return self.cluster.stop()
+
+    def setup(
+        self,
+        *,
+        seed: bool | None = None,
+        progress: Callable[[Migration], None] | None = None,
+    ) -> list[Migration]:
+        """Bootstrap (plain PostgreSQL only), apply pending migrations and load seed.sql.
+
+        ``seed=None`` loads the seed data only into a fresh database (no migration applied before).
+        """
+        with self.connect() as conn:
+            fresh = not applied_versions(conn)
+            bootstrap(conn, self.config.bootstrap_dir)
+            applied = migrate(conn, self.config.migrations_dir, progress=progress)
+            if (fresh if seed is None else seed) and self.config.seed_file.is_file():
+                run_sql_file(conn, self.config.seed_file)
+        return applied
+
+    def reset(
+        self,
+        *,
+        hard: bool = False,
+        seed: bool = True,
+        progress: Callable[[Migration], None] | None = None,
+    ) -> list[Migration]:
+        """Drop the database and build it again from the migrations (and seed.sql).
+
+        ``hard`` deletes the whole local cluster first (for a cluster of another PostgreSQL
+        version).
+
+        Raises:
+            DatabaseError: on an external database (use ``supabase db reset`` there).
+        """
+        if self.cluster is None:
+            raise DatabaseError(
+                "refusing to reset an external database (WATCHIUM_DB_URL); on a Supabase "
+                "project use `supabase db reset`"
+            )
+        if hard:
+            self.cluster.destroy()
+        self.cluster.start()
+        name = self.config.db_name
+        with self.connect(dbname="template1") as conn:
+            # A logical replication slot pins its database: drop this database's slots first,
+            # ending the Realtime server's stream if it is connected.
+            conn.execute(
+                "select pg_terminate_backend(active_pid) from pg_replication_slots "
+                "where database = %s and active_pid is not null",
+                (name,),
+            )
+            conn.execute(
+                "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                "where database = %s",
+                (name,),
+            )
+            conn.execute(f'drop database if exists "{name}" with (force)'.encode())
+            conn.execute(f'create database "{name}"'.encode())
+        return self.setup(seed=seed, progress=progress)
+
+    def ensure_ready(self, progress: Callable[[Migration], None] | None = None) -> list[Migration]:
+        """Start (if local) and migrate: what `watchium up` and `watchium db start` do."""
+        try:
+            self.start()
+        except PostgresError as exc:
+            raise DatabaseError(str(exc)) from exc
+        return self.setup(progress=progress)

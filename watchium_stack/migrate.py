@@ -1,0 +1,316 @@
+"""Apply the Supabase compatibility bootstrap, the migrations and the seed data.
+
+Migrations are the files ``supabase/migrations/<version>_<name>.sql``, applied in version
+order, each in its own transaction, and recorded in ``supabase_migrations.schema_migrations``
+(the table the Supabase CLI keeps, with the same columns), so that ``supabase db push`` and this
+runner agree on what has been applied. Applying is idempotent. A failing migration stops the run:
+its transaction is rolled back and :class:`MigrationError` names the file, the line and
+PostgreSQL's message. A migration that changed after it was applied is refused: migrations are
+immutable, a change is a new migration.
+
+The bootstrap (``sql/local/*.sql``) makes a plain PostgreSQL look like a Supabase database (roles,
+``auth``, ``extensions``, the ``supabase_realtime`` publication). It is skipped on a real Supabase
+database, recognised by its ``supabase_admin`` role.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+__all__ = [
+    "MigrationError",
+    "Migration",
+    "Statement",
+    "split_statements",
+    "load_migrations",
+    "is_supabase",
+    "bootstrap",
+    "migrate",
+    "applied_versions",
+    "run_sql_file",
+]
+
+logger = logging.getLogger(__name__)
+
+_FILE_RE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.+)\.sql$")
+_LOCK_KEY = 0x57_41_54_43  # "WATC": one migration runner at a time per database
+
+
+class MigrationError(RuntimeError):
+    """A migration (or bootstrap or seed file) failed; nothing of that file was applied."""
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str
+    line: int  # 1-based line of the statement's first character in its file
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def statements(self) -> list[Statement]:
+        return split_statements(self.path.read_text())
+
+
+def _end_of_block_comment(text: str, i: int) -> int:
+    """The offset just past the (nestable) block comment starting at ``i``."""
+    depth, i = 1, i + 2
+    while i < len(text) and depth:
+        if text.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif text.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    return i
+
+
+def _scan(text: str) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) offsets of each top-level statement of ``text``.
+
+    Understands what can hide a semicolon: quoted strings ('' escapes; E'' backslash escapes),
+    quoted identifiers, dollar-quoted bodies ($$ and $tag$), line and nested block comments.
+    """
+    i, n, start = 0, len(text), 0
+    while i < n:
+        c = text[i]
+        if c == "-" and text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif c == "/" and text.startswith("/*", i):
+            i = _end_of_block_comment(text, i)
+        elif c == "'":
+            backslash = i > 0 and text[i - 1] in "eE" and (i < 2 or not text[i - 2].isalnum())
+            i += 1
+            while i < n:
+                if backslash and text[i] == "\\":
+                    i += 2
+                    continue
+                if text[i] == "'":
+                    if text.startswith("''", i):
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                i += 1
+        elif c == '"':
+            j = text.find('"', i + 1)
+            i = n if j < 0 else j + 1
+        elif c == "$":
+            m = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])
+            if m and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+                tag = m.group(0)
+                j = text.find(tag, i + len(tag))
+                i = n if j < 0 else j + len(tag)
+            else:
+                i += 1
+        elif c == ";":
+            yield start, i + 1
+            i += 1
+            start = i
+        else:
+            i += 1
+    if text[start:].strip():
+        yield start, n
+
+
+def _strip_comments_only(chunk: str) -> bool:
+    """Whether the chunk holds nothing but whitespace and comments."""
+    no_lines = re.sub(r"--[^\n]*", "", chunk)
+    no_blocks = re.sub(r"/\*.*?\*/", "", no_lines, flags=re.S)
+    return not no_blocks.strip().strip(";").strip()
+
+
+def split_statements(text: str) -> list[Statement]:
+    """Split SQL text into statements, each with the line it starts on."""
+    out: list[Statement] = []
+    for start, end in _scan(text):
+        if _strip_comments_only(text[start:end]):
+            continue
+        start = _skip_leading_comments(text, start)
+        line = text.count("\n", 0, start) + 1
+        out.append(Statement(text=text[start:end].strip(), line=line))
+    return out
+
+
+def _skip_leading_comments(text: str, i: int) -> int:
+    """The offset of the first character after the whitespace and comments at ``i``."""
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if text.startswith("--", i):
+            j = text.find("\n", i)
+            i = len(text) if j < 0 else j + 1
+        elif text.startswith("/*", i):
+            i = _end_of_block_comment(text, i)
+        else:
+            return i
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    """The migrations of ``directory`` in version order.
+
+    Raises:
+        MigrationError: for a file not named ``<version>_<name>.sql``, or a duplicate version.
+    """
+    found: dict[str, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        m = _FILE_RE.match(path.name)
+        if not m:
+            raise MigrationError(path, None, "migration files are named <version>_<name>.sql")
+        version = m.group("version")
+        if version in found:
+            other = found[version].path.name
+            raise MigrationError(path, None, f"version {version} is also {other}")
+        found[version] = Migration(version=version, name=m.group("name"), path=path)
+    return sorted(found.values(), key=lambda mig: int(mig.version))
+
+
+def _line_of(exc: psycopg.Error, stmt: Statement) -> int:
+    diag = exc.diag
+    pos = diag.statement_position or diag.internal_position
+    if pos:
+        try:
+            offset = int(pos) - 1
+        except ValueError:
+            offset = 0
+        return stmt.line + stmt.text.count("\n", 0, max(offset, 0))
+    return stmt.line
+
+
+def _describe(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    parts = [diag.message_primary or str(exc).strip()]
+    if diag.sqlstate:
+        parts[0] = f"{parts[0]} (SQLSTATE {diag.sqlstate})"
+    if diag.message_detail:
+        parts.append(f"DETAIL: {diag.message_detail}")
+    if diag.message_hint:
+        parts.append(f"HINT: {diag.message_hint}")
+    if diag.context:
+        parts.append(f"CONTEXT: {diag.context.strip()}")
+    return "\n".join(parts)
+
+
+def _execute_all(conn: psycopg.Connection, path: Path, statements: list[Statement]) -> None:
+    with conn.cursor() as cur:
+        for stmt in statements:
+            try:
+                cur.execute(stmt.text.encode())
+            except psycopg.Error as exc:
+                raise MigrationError(path, _line_of(exc, stmt), _describe(exc)) from exc
+
+
+def run_sql_file(conn: psycopg.Connection, path: Path) -> None:
+    """Run one SQL file in a transaction of its own (bootstrap and seed files)."""
+    statements = split_statements(path.read_text())
+    with conn.transaction():
+        _execute_all(conn, path, statements)
+
+
+def is_supabase(conn: psycopg.Connection) -> bool:
+    """Whether the database is a real Supabase database (hosted or `supabase start`)."""
+    row = conn.execute(
+        "select exists (select 1 from pg_roles where rolname = 'supabase_admin')"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def bootstrap(conn: psycopg.Connection, directory: Path) -> bool:
+    """Apply the compatibility bootstrap unless this is a Supabase database; True when it ran."""
+    if is_supabase(conn):
+        logger.info("Supabase database detected: compatibility bootstrap skipped")
+        return False
+    for path in sorted(directory.glob("*.sql")):
+        run_sql_file(conn, path)
+    return True
+
+
+_HISTORY_DDL = """
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.schema_migrations (
+  version text not null primary key
+);
+alter table supabase_migrations.schema_migrations add column if not exists statements text[];
+alter table supabase_migrations.schema_migrations add column if not exists name text;
+"""
+
+
+def applied_versions(conn: psycopg.Connection) -> dict[str, list[str] | None]:
+    """Versions recorded as applied, with their recorded statements."""
+    exists = conn.execute(
+        "select to_regclass('supabase_migrations.schema_migrations') is not null"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return {}
+    rows = conn.execute(
+        "select version, statements from supabase_migrations.schema_migrations"
+    ).fetchall()
+    return {str(v): s for v, s in rows}
+
+
+def migrate(
+    conn: psycopg.Connection,
+    directory: Path,
+    *,
+    progress: Callable[[Migration], None] | None = None,
+) -> list[Migration]:
+    """Apply every pending migration of ``directory``; returns those applied.
+
+    Raises:
+        MigrationError: a migration failed (it was rolled back; later ones were not tried), or an
+            applied migration's file has changed since.
+    """
+    migrations = load_migrations(directory)
+    with conn.transaction():
+        for stmt in split_statements(_HISTORY_DDL):
+            conn.execute(stmt.text.encode())
+    applied: list[Migration] = []
+    for mig in migrations:
+        statements = mig.statements
+        texts = [s.text for s in statements]
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            recorded = applied_versions(conn)
+            if mig.version in recorded:
+                previous = recorded[mig.version]
+                if previous is not None and previous != texts:
+                    raise MigrationError(
+                        mig.path,
+                        None,
+                        "this migration changed after it was applied; migrations are immutable: "
+                        "put the change in a new migration (or run `watchium db reset` to "
+                        "rebuild a local database from scratch)",
+                    )
+                continue
+            if progress:
+                progress(mig)
+            _execute_all(conn, mig.path, statements)
+            conn.execute(
+                sql.SQL(
+                    "insert into supabase_migrations.schema_migrations (version, name, statements) "
+                    "values (%s, %s, %s)"
+                ),
+                (mig.version, mig.name, texts),
+            )
+        applied.append(mig)
+    return applied
