@@ -1,0 +1,79 @@
+"""Retention: silent members, old sync states, empty and idle rooms, spent buckets."""
+
+from __future__ import annotations
+
+from tests._pg import SqlSession
+from tests.sql.conftest import Room, backdate_heartbeat, create_room, join_room
+
+
+def cleanup(sql: SqlSession) -> dict[str, int]:
+    sql.as_admin()
+    result: dict[str, int] = sql.scalar("select watchium.cleanup_realtime_data()")
+    return result
+
+
+def test_members_silent_longer_than_the_timeout_are_removed(sql: SqlSession, room: Room) -> None:
+    fresh = join_room(sql, room)
+    stale = join_room(sql, room)
+    backdate_heartbeat(sql, room, stale, 31)
+    backdate_heartbeat(sql, room, fresh, 29)
+    assert cleanup(sql)["members_removed"] == 1
+    left = {
+        r["user_id"]
+        for r in sql.all("select user_id from room_members where room_id = %s", (room.room_id,))
+    }
+    assert left == {room.host, fresh}
+
+
+def test_member_timeout_is_a_setting(sql: SqlSession, room: Room) -> None:
+    member = join_room(sql, room)
+    backdate_heartbeat(sql, room, member, 31)
+    sql.conn.execute("update watchium.settings set member_timeout = interval '2 minutes'")
+    assert cleanup(sql)["members_removed"] == 0
+
+
+def test_old_sync_states_are_deleted(sql: SqlSession, room: Room) -> None:
+    sql.conn.execute(
+        "update sync_states set created_at = now() - interval '25 hours' where room_id = %s",
+        (room.room_id,),
+    )
+    join_room(sql, room)
+    assert cleanup(sql)["sync_states_deleted"] == 1
+    assert sql.count("sync_states", "room_id = %s", (room.room_id,)) == 1
+
+
+def test_empty_rooms_go_after_an_hour_idle_rooms_after_a_day(sql: SqlSession) -> None:
+    empty_recent = create_room(sql)
+    empty_old = create_room(sql)
+    busy_old = create_room(sql)
+    idle_with_members = create_room(sql)
+    for r in (empty_recent, empty_old):
+        sql.as_user(r.host).rpc("rooms_leave", room_id=r.room_id)
+    sql.as_admin()
+    sql.conn.execute(
+        "update rooms set last_activity = now() - interval '61 minutes' where room_id in (%s, %s)",
+        (empty_old.room_id, busy_old.room_id),
+    )
+    sql.conn.execute(
+        "update rooms set last_activity = now() - interval '25 hours' where room_id = %s",
+        (idle_with_members.room_id,),
+    )
+    assert cleanup(sql)["rooms_deleted"] == 2
+    remaining = {r["room_id"] for r in sql.all("select room_id from rooms")}
+    assert remaining == {empty_recent.room_id, busy_old.room_id}
+
+
+def test_spent_rate_limit_buckets_are_dropped(sql: SqlSession) -> None:
+    sql.conn.execute(
+        "insert into watchium.rate_limit_buckets values "
+        "('a', 'x', now() - interval '1 second'), ('b', 'x', now() + interval '1 hour')"
+    )
+    assert cleanup(sql)["rate_limit_buckets_deleted"] == 1
+    assert [r["subject"] for r in sql.all("select subject from watchium.rate_limit_buckets")] == [
+        "b"
+    ]
+
+
+def test_seed_cleanup_functions_exist_and_count(sql: SqlSession) -> None:
+    assert sql.scalar("select watchium.cleanup_old_sync_states()") == 0
+    assert sql.scalar("select watchium.cleanup_inactive_rooms()") == 0
