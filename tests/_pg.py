@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -29,8 +28,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from watchium_stack._config import StackConfig
-from watchium_stack.database import Database
-from watchium_stack.postgres import Cluster, free_port
+from watchium_stack.database import Database, throwaway_database
+from watchium_stack.postgres import Cluster
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -73,15 +72,10 @@ def start_test_database() -> TestDatabase:
 
 
 def _start_local() -> TestDatabase:
-    tmp = Path(tempfile.mkdtemp(prefix="watchium-test-"))
-    config = StackConfig(project_dir=PROJECT_DIR, data_dir=tmp, db_port=free_port())
-    db = Database(config)
-    assert db.cluster is not None
-    db.start()
-    db.setup(seed=False)
+    stack = contextlib.ExitStack()
+    db = stack.enter_context(throwaway_database(PROJECT_DIR))
     td = TestDatabase(url=db.url, database=db, cluster=db.cluster)
-    td._cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
-    td._cleanup.append(lambda: db.cluster and db.cluster.stop(mode="immediate"))
+    td._cleanup.append(stack.close)
     return td
 
 

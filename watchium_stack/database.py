@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 
 from watchium_stack._config import StackConfig
 from watchium_stack.migrate import Migration, applied_versions, bootstrap, migrate, run_sql_file
-from watchium_stack.postgres import Cluster, PostgresError
+from watchium_stack.postgres import Cluster, PostgresError, free_port
 
-__all__ = ["Database", "DatabaseError"]
+__all__ = ["Database", "DatabaseError", "throwaway_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,3 +147,30 @@ class Database:
         except PostgresError as exc:
             raise DatabaseError(str(exc)) from exc
         return self.setup(progress=progress)
+
+
+@contextlib.contextmanager
+def throwaway_database(
+    project_dir: Path, *, settings: dict[str, str] | None = None
+) -> Iterator[Database]:
+    """A migrated database in a new cluster (temporary directory, free port), deleted afterwards.
+
+    For tests and benchmarks: no seed data. ``settings`` go into the cluster's configuration.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="watchium-"))
+    config = StackConfig(project_dir=project_dir, data_dir=tmp, db_port=free_port())
+    cluster = Cluster(
+        config.pgdata,
+        port=config.db_port,
+        host=config.host,
+        password=config.db_password,
+        settings=settings,
+    )
+    db = Database(config, cluster)
+    try:
+        db.start()
+        db.setup(seed=False)
+        yield db
+    finally:
+        cluster.destroy()
+        shutil.rmtree(tmp, ignore_errors=True)
