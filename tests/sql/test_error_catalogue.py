@@ -17,8 +17,13 @@ def raised_codes() -> set[str]:
 
 
 def test_every_raised_code_is_documented() -> None:
-    documented = set(re.findall(r"^\| `(WR[0-9A-Z]{3})` \|", (PROJECT_DIR / "docs" / "ERRORS.md")
-                                .read_text(), flags=re.M))
+    documented = set(
+        re.findall(
+            r"^\| `(WR[0-9A-Z]{3})` \|",
+            (PROJECT_DIR / "docs" / "ERRORS.md").read_text(),
+            flags=re.M,
+        )
+    )
     codes = raised_codes()
     assert {"WR401", "WR404", "WR429", "WRL29", "WRK03"} <= codes  # the scan finds them
     assert codes - documented == set()
