@@ -272,16 +272,18 @@ comment on function watchium.rate_limit_take(text, text, integer, interval) is
   'unless given.';
 
 create function watchium.rate_limit_peek(p_subject text, p_action text) returns double precision
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select coalesce(
+begin
+  return coalesce(
     (select greatest(extract(epoch from (b.tat + r.per / r.max_requests - r.per - clock_timestamp())), 0)
        from watchium.rate_limit_buckets b
        join watchium.rate_limit_rules r on r.action = b.action
       where b.subject = p_subject and b.action = p_action
         and greatest(b.tat, clock_timestamp()) + r.per / r.max_requests - clock_timestamp() > r.per),
-    0)::double precision
+    0)::double precision;
+end;
 $$;
 comment on function watchium.rate_limit_peek(text, text) is
   'Seconds until p_subject may do p_action again (0 when allowed now), without counting anything.';

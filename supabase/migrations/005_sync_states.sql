@@ -50,14 +50,16 @@ create function watchium.record_sync_state(
   p_member_time numeric,
   p_event text
 ) returns void
-language sql volatile
+language plpgsql volatile
 set search_path = ''
 as $$
+begin
   insert into public.sync_states (
     room_id, user_id, host_time, member_time, time_difference, is_synced, sync_event_type)
   select p_room_id, p_user_id, p_host_time, p_member_time, abs(p_member_time - p_host_time),
          abs(p_member_time - p_host_time) <= s.sync_tolerance, p_event
-    from watchium.settings s
+    from watchium.settings s;
+end;
 $$;
 comment on function watchium.record_sync_state(varchar, varchar, numeric, numeric, text) is
   'Appends one sync_states row for one member.';
@@ -79,16 +81,18 @@ begin
   -- so a member who reported 10 s ago while playing is not counted 10 s behind.
   insert into public.sync_states (
     room_id, user_id, host_time, member_time, time_difference, is_synced, sync_event_type)
-  select m.room_id, m.user_id, p_host_time, p.member_time, abs(p.member_time - p_host_time),
+  select p.room_id, p.user_id, p_host_time, p.member_time, abs(p.member_time - p_host_time),
          abs(p.member_time - p_host_time) <= s.sync_tolerance, p_sync_event_type
-    from public.room_members m
-    join public.rooms r on r.room_id = m.room_id
-    cross join watchium.settings s
-    cross join lateral (
-      select round(watchium.live_position(
-        m.current_playback_time, r.is_playing, r.playback_speed, m.last_heartbeat, v_now), 2)
-        as member_time) p
-   where m.room_id = p_room_id;
+    from (
+      select m.room_id, m.user_id,
+             round(watchium.live_position(m.current_playback_time, r.is_playing, r.playback_speed,
+                                          m.last_heartbeat, v_now), 2) as member_time
+        from public.room_members m
+        join public.rooms r on r.room_id = m.room_id
+       where m.room_id = p_room_id
+      offset 0 -- computed once per member, not once per use below
+    ) p
+    cross join watchium.settings s;
 
   if p_touch_room then
     update public.rooms r set last_activity = now() where r.room_id = p_room_id;

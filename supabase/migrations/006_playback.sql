@@ -11,27 +11,33 @@
 -- Shared helpers.
 ------------------------------------------------------------------------------------------------
 
+-- The helpers below are plpgsql rather than SQL functions: called from plpgsql, an SQL function's
+-- body is planned again on every call, a plpgsql one's plan is cached for the session.
 create function watchium.room_json(p_room public.rooms, p_at timestamptz) returns jsonb
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select to_jsonb(p_room) || jsonb_build_object(
+begin
+  return to_jsonb(p_room) || jsonb_build_object(
     'live_position', round(watchium.live_position(
         p_room.current_playback_time, p_room.is_playing, p_room.playback_speed,
         p_room.playback_updated_at, p_at), 3),
-    'server_time', p_at)
+    'server_time', p_at);
+end;
 $$;
 comment on function watchium.room_json(public.rooms, timestamptz) is
   'The room as JSON plus its live position at p_at and p_at itself (server_time, for clock sync).';
 
 create function watchium.is_member_of(p_room_id text, p_user_id text, p_host_only boolean default false)
 returns boolean
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select 1 from public.room_members m
-     where m.room_id = p_room_id and m.user_id = p_user_id and (m.is_host or not p_host_only))
+     where m.room_id = p_room_id and m.user_id = p_user_id and (m.is_host or not p_host_only));
+end;
 $$;
 comment on function watchium.is_member_of(text, text, boolean) is
   'Whether the user is a member (or, with p_host_only, the host) of the room.';
