@@ -96,6 +96,12 @@ def _start_container() -> TestDatabase:
     return td
 
 
+def purge_rooms(conn: psycopg.Connection[Any], room_ids: list[str]) -> None:
+    """Delete committed rooms and everything they left: comments outlive their room by design."""
+    conn.execute("delete from comments where origin_room_id = any(%s)", (room_ids,))
+    conn.execute("delete from rooms where room_id = any(%s)", (room_ids,))
+
+
 def new_user() -> str:
     """A fresh user id, as auth.uid() would give."""
     return str(uuid.uuid4())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._pg import PROJECT_DIR, SqlSession, TestDatabase, new_user
+from tests._pg import PROJECT_DIR, SqlSession, TestDatabase, new_user, purge_rooms
 
 ADMIN = PROJECT_DIR / "sql" / "admin"
 
@@ -39,7 +39,7 @@ def room_id(database: TestDatabase) -> Iterator[str]:
         conn.commit()
     yield rid
     with database.connect() as conn:
-        conn.execute("delete from rooms where room_id = %s", (rid,))
+        purge_rooms(conn, [rid])
 
 
 @pytest.mark.parametrize("path", sorted(ADMIN.glob("*.sql")), ids=lambda p: p.name)

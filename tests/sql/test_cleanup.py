@@ -1,4 +1,8 @@
-"""Retention: silent members, old sync states, empty and idle rooms, spent buckets."""
+"""Retention: silent members, old sync states, empty and idle rooms, spent buckets.
+
+Other tests commit data to the same database, so these assert what happened to the rows they made
+(and that the returned counts include them), not global totals.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +16,26 @@ def cleanup(sql: SqlSession) -> dict[str, int]:
     return result
 
 
+def members_of(sql: SqlSession, room: Room) -> set[str]:
+    rows = sql.all("select user_id from room_members where room_id = %s", (room.room_id,))
+    return {r["user_id"] for r in rows}
+
+
 def test_members_silent_longer_than_the_timeout_are_removed(sql: SqlSession, room: Room) -> None:
     fresh = join_room(sql, room)
     stale = join_room(sql, room)
     backdate_heartbeat(sql, room, stale, 31)
     backdate_heartbeat(sql, room, fresh, 29)
-    assert cleanup(sql)["members_removed"] == 1
-    left = {
-        r["user_id"]
-        for r in sql.all("select user_id from room_members where room_id = %s", (room.room_id,))
-    }
-    assert left == {room.host, fresh}
+    assert cleanup(sql)["members_removed"] >= 1
+    assert members_of(sql, room) == {room.host, fresh}
 
 
 def test_member_timeout_is_a_setting(sql: SqlSession, room: Room) -> None:
     member = join_room(sql, room)
     backdate_heartbeat(sql, room, member, 31)
     sql.conn.execute("update watchium.settings set member_timeout = interval '2 minutes'")
-    assert cleanup(sql)["members_removed"] == 0
+    cleanup(sql)
+    assert member in members_of(sql, room)
 
 
 def test_old_sync_states_are_deleted(sql: SqlSession, room: Room) -> None:
@@ -37,9 +43,10 @@ def test_old_sync_states_are_deleted(sql: SqlSession, room: Room) -> None:
         "update sync_states set created_at = now() - interval '25 hours' where room_id = %s",
         (room.room_id,),
     )
-    join_room(sql, room)
-    assert cleanup(sql)["sync_states_deleted"] == 1
-    assert sql.count("sync_states", "room_id = %s", (room.room_id,)) == 1
+    member = join_room(sql, room)
+    assert cleanup(sql)["sync_states_deleted"] >= 1
+    rows = sql.all("select user_id from sync_states where room_id = %s", (room.room_id,))
+    assert [r["user_id"] for r in rows] == [member]
 
 
 def test_empty_rooms_go_after_an_hour_idle_rooms_after_a_day(sql: SqlSession) -> None:
@@ -58,22 +65,36 @@ def test_empty_rooms_go_after_an_hour_idle_rooms_after_a_day(sql: SqlSession) ->
         "update rooms set last_activity = now() - interval '25 hours' where room_id = %s",
         (idle_with_members.room_id,),
     )
-    assert cleanup(sql)["rooms_deleted"] == 2
-    remaining = {r["room_id"] for r in sql.all("select room_id from rooms")}
+    assert cleanup(sql)["rooms_deleted"] >= 2
+    ours = [empty_recent, empty_old, busy_old, idle_with_members]
+    remaining = {
+        r["room_id"]
+        for r in sql.all(
+            "select room_id from rooms where room_id = any(%s)", ([x.room_id for x in ours],)
+        )
+    }
     assert remaining == {empty_recent.room_id, busy_old.room_id}
 
 
 def test_spent_rate_limit_buckets_are_dropped(sql: SqlSession) -> None:
     sql.conn.execute(
         "insert into watchium.rate_limit_buckets values "
-        "('a', 'x', now() - interval '1 second'), ('b', 'x', now() + interval '1 hour')"
+        "('spent', 'x', now() - interval '1 second'), ('live', 'x', now() + interval '1 hour')"
     )
-    assert cleanup(sql)["rate_limit_buckets_deleted"] == 1
-    assert [r["subject"] for r in sql.all("select subject from watchium.rate_limit_buckets")] == [
-        "b"
-    ]
+    assert cleanup(sql)["rate_limit_buckets_deleted"] >= 1
+    rows = sql.all("select subject from watchium.rate_limit_buckets where action = 'x'")
+    assert [r["subject"] for r in rows] == ["live"]
 
 
-def test_seed_cleanup_functions_exist_and_count(sql: SqlSession) -> None:
-    assert sql.scalar("select watchium.cleanup_old_sync_states()") == 0
-    assert sql.scalar("select watchium.cleanup_inactive_rooms()") == 0
+def test_seed_cleanup_functions_return_counts(sql: SqlSession, room: Room) -> None:
+    sql.conn.execute(
+        "update sync_states set created_at = now() - interval '25 hours' where room_id = %s",
+        (room.room_id,),
+    )
+    assert sql.scalar("select watchium.cleanup_old_sync_states()") >= 1
+    sql.conn.execute(
+        "update rooms set last_activity = now() - interval '25 hours' where room_id = %s",
+        (room.room_id,),
+    )
+    assert sql.scalar("select watchium.cleanup_inactive_rooms()") >= 1
+    assert sql.count("rooms", "room_id = %s", (room.room_id,)) == 0

@@ -73,7 +73,14 @@ def test_only_members_comment_in_a_room(sql: SqlSession, room: Room, private_roo
     sql.as_anon()
     with sql.raises("WR401"):
         sql.rpc("comments_create", anime_id="frieren", episode_number=1, message="x", username="x")
-    assert sql.count("comments", "not is_anchor") == 0
+    assert (
+        sql.count(
+            "comments",
+            "not is_anchor and origin_room_id in (%s, %s)",
+            (room.room_id, private_room.room_id),
+        )
+        == 0
+    )
 
 
 def test_comment_must_match_the_rooms_anime(sql: SqlSession, room: Room) -> None:
@@ -87,7 +94,7 @@ def test_too_long_comment_is_too_large_and_writes_nothing(sql: SqlSession, room:
         post(sql, room.host, room, message="x" * 1001)
     assert "1001 characters, at most 1000" in info.value.diag.message_primary
     post(sql, room.host, room, message="x" * 1000)
-    assert sql.count("comments", "not is_anchor") == 1
+    assert sql.count("comments", "not is_anchor and room_id = %s", (room.room_id,)) == 1
 
 
 @pytest.mark.parametrize(
@@ -101,10 +108,11 @@ def test_too_long_comment_is_too_large_and_writes_nothing(sql: SqlSession, room:
 def test_invalid_comments_hit_constraints(
     sql: SqlSession, field: str, value: Any, constraint: str
 ) -> None:
+    user = new_user()
     with sql.raises("23514") as info:
-        post(sql, new_user(), **{field: value})
+        post(sql, user, **{field: value})
     assert info.value.diag.constraint_name == constraint
-    assert sql.count("comments") == 0
+    assert sql.count("comments", "user_id = %s", (user,)) == 0
 
 
 def test_comments_rate_limit_is_five_per_minute(sql: SqlSession) -> None:
@@ -116,10 +124,12 @@ def test_comments_rate_limit_is_five_per_minute(sql: SqlSession) -> None:
     assert sql.count("comments", "user_id = %s", (user,)) == 5
 
 
-def test_global_threads_are_public_and_separate_from_rooms(sql: SqlSession, room: Room) -> None:
-    global_comment = post(sql, new_user(), message="global")
-    post(sql, room.host, room, message="in room")
-    page = sql.as_anon().rpc("comments_get_by_episode", anime_id="frieren", episode_number=1)
+def test_global_threads_are_public_and_separate_from_rooms(sql: SqlSession) -> None:
+    anime = f"a-{uuid.uuid4()}"
+    room = create_room(sql, anime_id=anime)
+    global_comment = post(sql, new_user(), message="global", anime_id=anime)
+    post(sql, room.host, room, message="in room", anime_id=anime)
+    page = sql.as_anon().rpc("comments_get_by_episode", anime_id=anime, episode_number=1)
     assert [c["message"] for c in page["comments"]] == ["global"]
     assert page["anchor"]["id"] == global_comment["parent_id"]
     assert page["anchor"]["room_id"] is None
@@ -167,7 +177,10 @@ def test_private_room_threads_are_for_members(sql: SqlSession, private_room: Roo
             episode_number=1,
             room_id=private_room.room_id,
         )
-    assert sql.scalar("select count(*) from comments") == 0  # RLS: nothing of the room
+    visible = sql.scalar(
+        "select count(*) from comments where origin_room_id = %s", (private_room.room_id,)
+    )
+    assert visible == 0  # RLS: nothing of the room
     member = join_room(sql, private_room)
     page = sql.as_user(member).rpc(
         "comments_get_by_episode",
@@ -184,8 +197,9 @@ def test_private_comments_stay_private_after_the_room_is_deleted(
     member = join_room(sql, private_room)
     post(sql, member, private_room, message="mine")
     sql.as_user(private_room.host).rpc("rooms_delete", room_id=private_room.room_id)
-    assert sql.as_user(new_user()).scalar("select count(*) from comments") == 0
-    assert [r["message"] for r in sql.as_user(member).all("select message from comments")] == [
+    query = "select message from comments where origin_room_id = %s"
+    assert sql.as_user(new_user()).all(query, (private_room.room_id,)) == []
+    assert [r["message"] for r in sql.as_user(member).all(query, (private_room.room_id,))] == [
         "mine"
     ]
 

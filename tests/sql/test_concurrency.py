@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests._pg import SqlSession, TestDatabase, new_user
+from tests._pg import SqlSession, TestDatabase, new_user, purge_rooms
 
 
 class Worker(threading.Thread):
@@ -59,8 +59,7 @@ def cleanup_rooms(admin: SqlSession) -> Iterator[list[str]]:
     rooms: list[str] = []
     yield rooms
     with contextlib.suppress(psycopg.Error):
-        admin.conn.execute("delete from rooms where room_id = any(%s)", (rooms,))
-        admin.conn.execute("delete from watchium.rate_limit_buckets")
+        purge_rooms(admin.conn, rooms)
 
 
 def wait_until_blocked(admin: SqlSession, pid: int, timeout: float = 30) -> None:

@@ -69,7 +69,8 @@ def test_wrong_key_is_refused_counted_and_writes_no_member(
         r["action"]: r["subject"]
         for r in sql.all(
             "select action, subject from watchium.rate_limit_buckets "
-            "where action like 'access_key%%'"
+            "where action like 'access_key%%' and subject in (%s, %s)",
+            (user, private_room.room_id),
         )
     }
     assert buckets == {"access_key_user": user, "access_key_room": private_room.room_id}

@@ -75,7 +75,7 @@ def test_cleanup_removing_a_silent_host_transfers_the_role(sql: SqlSession, room
     member = join_room(sql, room, username="awake")
     backdate_heartbeat(sql, room, room.host, 60)
     counts = sql.scalar("select watchium.cleanup_realtime_data()")
-    assert counts["members_removed"] == 1
+    assert counts["members_removed"] >= 1
     assert hosts(sql, room) == [member]
     assert (
         sql.scalar("select host_user_id from rooms where room_id = %s", (room.room_id,)) == member

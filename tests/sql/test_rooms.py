@@ -61,6 +61,7 @@ def test_rooms_table_has_no_access_key_column(sql: SqlSession) -> None:
 
 
 def test_create_requires_sign_in_and_writes_nothing(sql: SqlSession) -> None:
+    before = sql.count("rooms")
     sql.as_anon()
     with sql.raises("WR401"):
         sql.rpc(
@@ -71,11 +72,12 @@ def test_create_requires_sign_in_and_writes_nothing(sql: SqlSession) -> None:
             video_url="https://example.com/v.mp4",
             host_username="x",
         )
-    assert sql.count("rooms") == 0
+    assert sql.count("rooms") == before
 
 
 def test_create_as_another_user_is_refused(sql: SqlSession) -> None:
-    sql.as_user(new_user())
+    caller, other = new_user(), new_user()
+    sql.as_user(caller)
     with sql.raises("WR403") as info:
         sql.rpc(
             "rooms_create",
@@ -84,10 +86,10 @@ def test_create_as_another_user_is_refused(sql: SqlSession) -> None:
             anime_title="A",
             video_url="https://example.com/v.mp4",
             host_username="x",
-            host_user_id=new_user(),
+            host_user_id=other,
         )
     assert "yourself" in info.value.diag.message_primary
-    assert sql.count("rooms") == 0
+    assert sql.count("rooms", "host_user_id in (%s, %s)", (caller, other)) == 0
 
 
 def test_service_role_acts_for_the_user_it_names(sql: SqlSession) -> None:
@@ -136,13 +138,14 @@ def test_invalid_room_fields_hit_constraints_and_write_nothing(
         "host_username": "x",
     }
     params[field] = value
-    sql.as_user(new_user())
+    user = new_user()
+    sql.as_user(user)
     with sql.raises(sqlstate) as info:
         sql.rpc("rooms_create", **params)
     if constraint:
         assert info.value.diag.constraint_name == constraint
-    assert sql.count("rooms") == 0
-    assert sql.count("room_members") == 0
+    assert sql.count("rooms", "host_user_id = %s", (user,)) == 0
+    assert sql.count("room_members", "user_id = %s", (user,)) == 0
 
 
 def test_room_creation_is_limited_to_ten_per_hour(sql: SqlSession) -> None:
@@ -189,30 +192,34 @@ def test_room_id_must_be_ten_lowercase_letters_or_digits(sql: SqlSession) -> Non
 
 
 def test_list_public_rooms_shows_public_rooms_with_members_only(sql: SqlSession) -> None:
-    public = create_room(sql, anime_id="frieren")
-    create_room(sql, public=False)
-    other = create_room(sql, anime_id="mushishi")
+    anime, other_anime = f"a-{new_user()}", f"b-{new_user()}"
+    public = create_room(sql, anime_id=anime)
+    private = create_room(sql, public=False, anime_id=anime)
+    empty = create_room(sql, anime_id=anime)
+    sql.as_user(empty.host).rpc("rooms_leave", room_id=empty.room_id)
+    other = create_room(sql, anime_id=other_anime)
     join_room(sql, other)
-    rooms = sql.as_anon().rpc("rooms_list_public")["rooms"]
-    ids = [r["room_id"] for r in rooms]
-    assert set(ids) == {public.room_id, other.room_id}
-    counts = {r["room_id"]: r["member_count"] for r in rooms}
-    assert counts == {public.room_id: 1, other.room_id: 2}
-    assert all("access_key" not in r for r in rooms)
-    only = sql.rpc("rooms_list_public", anime_id="mushishi")["rooms"]
-    assert [r["room_id"] for r in only] == [other.room_id]
+    rooms = sql.as_anon().rpc("rooms_list_public", anime_id=anime)["rooms"]
+    assert [r["room_id"] for r in rooms] == [public.room_id]  # not the private or empty one
+    assert rooms[0]["member_count"] == 1 and "access_key" not in rooms[0]
+    only = sql.rpc("rooms_list_public", anime_id=other_anime)["rooms"]
+    assert [r["room_id"] for r in only] == [other.room_id] and only[0]["member_count"] == 2
+    everything = sql.rpc("rooms_list_public", limit=100)["rooms"]
+    assert private.room_id not in {r["room_id"] for r in everything}
+    assert all(r["is_public"] for r in everything)
 
 
 def test_list_public_rooms_orders_by_activity_and_pages(sql: SqlSession) -> None:
-    rooms = [create_room(sql) for _ in range(3)]
+    anime = f"a-{new_user()}"
+    rooms = [create_room(sql, anime_id=anime) for _ in range(3)]
     for i, r in enumerate(rooms):
         sql.conn.execute(
             "update rooms set last_activity = now() - %s * interval '1 minute' where room_id = %s",
             (i, r.room_id),
         )
     sql.as_anon()
-    page1 = sql.rpc("rooms_list_public", limit=2)
-    page2 = sql.rpc("rooms_list_public", limit=2, offset=2)
+    page1 = sql.rpc("rooms_list_public", anime_id=anime, limit=2)
+    page2 = sql.rpc("rooms_list_public", anime_id=anime, limit=2, offset=2)
     assert [r["room_id"] for r in page1["rooms"]] == [rooms[0].room_id, rooms[1].room_id]
     assert [r["room_id"] for r in page2["rooms"]] == [rooms[2].room_id]
 
