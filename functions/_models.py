@@ -1,0 +1,554 @@
+"""Request and response models of the functions, in pydantic v2.
+
+Request models mirror the SQL functions' parameters and the columns they write: lengths as the
+columns (title 255, anime_id 100, usernames 100), http(s) URLs, the playback actions, ranges.
+Unknown fields are refused (``extra="forbid"``) and types are strict (JSON ``"1"`` is not an
+integer). Every request field maps to the SQL parameter ``p_<name>``.
+
+Response models describe what the SQL functions return, for the OpenAPI document; the handlers pass
+the database's JSON through without re-validating it (it is the database's own output).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+__all__ = [
+    "RequestModel",
+    "COMMENT_MAX_LENGTH",
+    "PlaybackAction",
+    # requests
+    "RoomsCreateRequest",
+    "RoomsJoinRequest",
+    "RoomsLeaveRequest",
+    "RoomsDeleteRequest",
+    "RoomsListPublicRequest",
+    "SyncControlRequest",
+    "SyncGetHostTimeRequest",
+    "CommentsCreateRequest",
+    "CommentsGetByEpisodeRequest",
+    "CommentsGetHistoryRequest",
+    "MembersGetListRequest",
+    "MembersUpdateStatusRequest",
+    # responses
+    "Room",
+    "RoomState",
+    "PublicRoom",
+    "Member",
+    "MemberStatus",
+    "Comment",
+    "RealtimeBinding",
+    "RealtimeHints",
+    "RoomsCreateResult",
+    "RoomsJoinResult",
+    "RoomsLeaveResult",
+    "RoomsDeleteResult",
+    "RoomsListPublicResult",
+    "CommentsPage",
+    "EpisodeActivity",
+    "Commenter",
+    "HourActivity",
+    "CommentsHistory",
+    "MembersList",
+    "MemberStatusResult",
+    "Success",
+    "ErrorBody",
+    "ErrorResponse",
+    "FieldError",
+]
+
+# The default of watchium.settings.comment_max_length; the database enforces the live setting.
+COMMENT_MAX_LENGTH = 1000
+# numeric(10, 2) positions: the SQL functions refuse 10^8 and above.
+_MAX_POSITION = 100_000_000
+_INT32_MAX = 2_147_483_647
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8: both would
+    # fail inside the driver, so refuse them here as invalid input.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+_STORABLE = AfterValidator(_storable)
+_NOT_BLANK = r"\S"
+_URL = r"^[hH][tT][tT][pP][sS]?://[^\s]+$"
+
+RoomId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=10),
+    _STORABLE,
+    Field(description="The room id (10 characters).", examples=["k3m9x2p7qa"]),
+]
+UserId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    _STORABLE,
+    Field(
+        description=(
+            "Act for this user. Leave it out: the user comes from the access token. Only a "
+            "service_role caller may name another user (otherwise 403 WR403)."
+        )
+    ),
+]
+HttpUrl = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=2048, pattern=_URL),
+    _STORABLE,
+    Field(
+        description="An http(s) URL (at most 2048 characters).",
+        examples=["https://example.com/ep1.mp4"],
+    ),
+]
+Username = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=_NOT_BLANK),
+    _STORABLE,
+    Field(description="Display name (1 to 100 characters).", examples=["AnimeFan99"]),
+]
+AnimeId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=_NOT_BLANK),
+    _STORABLE,
+    Field(description="External anime identifier (1 to 100 characters).", examples=["frieren"]),
+]
+Title = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=_NOT_BLANK),
+    _STORABLE,
+    Field(description="1 to 255 characters.", examples=["Frieren night"]),
+]
+SourceId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    _STORABLE,
+    Field(description="Optional video source id (at most 100 characters)."),
+]
+AccessKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{6}$"),
+    Field(description="The 6-digit key of a private room.", examples=["042917"]),
+]
+Message = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=COMMENT_MAX_LENGTH, pattern=_NOT_BLANK),
+    _STORABLE,
+    Field(description="The text: 1 to 1000 characters (longer: 413 WR413)."),
+]
+Episode = Annotated[int, Field(ge=1, le=_INT32_MAX, description="Episode number (from 1).")]
+Position = Annotated[
+    float,
+    Field(ge=0, lt=_MAX_POSITION, allow_inf_nan=False, description="A position in seconds."),
+]
+Speed = Annotated[
+    float, Field(ge=0.25, le=4, allow_inf_nan=False, description="Playback speed (0.25 to 4).")
+]
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: strict JSON types, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PlaybackAction(StrEnum):
+    play = "play"
+    pause = "pause"
+    seek = "seek"
+    speed = "speed"
+
+
+# -- rooms ------------------------------------------------------------------------------------
+
+
+class RoomsCreateRequest(RequestModel):
+    """Create a room hosted by the caller."""
+
+    title: Title
+    anime_id: AnimeId
+    anime_title: Title
+    episode_number: Episode = 1
+    video_url: HttpUrl
+    host_username: Username
+    is_public: bool = Field(True, description="Public rooms are listed and need no key.")
+    source_id: SourceId | None = None
+    avatar_url: HttpUrl | None = None
+    host_user_id: UserId | None = None
+
+
+class RoomsJoinRequest(RequestModel):
+    """Join a room (again: joining is idempotent)."""
+
+    room_id: RoomId
+    username: Username
+    avatar_url: HttpUrl | None = None
+    access_key: AccessKey | None = None
+    user_id: UserId | None = None
+
+
+class RoomsLeaveRequest(RequestModel):
+    """Leave a room; a leaving host hands the role to the earliest-joined member."""
+
+    room_id: RoomId
+    user_id: UserId | None = None
+
+
+class RoomsDeleteRequest(RequestModel):
+    """Delete a room (host only)."""
+
+    room_id: RoomId
+    user_id: UserId | None = None
+
+
+class RoomsListPublicRequest(RequestModel):
+    """List public rooms with members, most recently active first."""
+
+    anime_id: AnimeId | None = None
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=10_000)
+
+
+# -- playback ---------------------------------------------------------------------------------
+
+
+class SyncControlRequest(RequestModel):
+    """Host playback control."""
+
+    room_id: RoomId
+    action: PlaybackAction
+    current_time: Position | None = Field(
+        None,
+        description=(
+            "The position in seconds: required for seek; for play/pause optional (default: "
+            "continue from the live position). Sent to SQL as p_current_time."
+        ),
+    )
+    playback_speed: Speed | None = Field(None, description="Required for speed.")
+    at: AwareDatetime | None = Field(
+        None,
+        description="Server time at which the host was at current_time (within 5 s of now).",
+    )
+    user_id: UserId | None = None
+
+    @model_validator(mode="after")
+    def _action_needs(self) -> SyncControlRequest:
+        if self.action is PlaybackAction.seek and self.current_time is None:
+            raise ValueError("seek needs current_time (the target position)")
+        if self.action is PlaybackAction.speed and self.playback_speed is None:
+            raise ValueError("speed needs playback_speed")
+        return self
+
+
+class SyncGetHostTimeRequest(RequestModel):
+    """The room's playback state and where the host is now."""
+
+    room_id: RoomId
+
+
+# -- comments ---------------------------------------------------------------------------------
+
+
+class CommentsCreateRequest(RequestModel):
+    """Post a comment into an episode thread."""
+
+    anime_id: AnimeId
+    episode_number: Episode
+    message: Message
+    username: Username
+    room_id: RoomId | None = None
+    parent_id: UUID | None = Field(None, description="Reply to this comment.")
+    video_timestamp: Position | None = None
+    avatar_url: HttpUrl | None = None
+    user_id: UserId | None = None
+
+
+class CommentsGetByEpisodeRequest(RequestModel):
+    """A page of an episode thread, oldest to newest."""
+
+    anime_id: AnimeId
+    episode_number: Episode
+    room_id: RoomId | None = None
+    limit: int = Field(100, ge=1, le=500)
+    before: AwareDatetime | None = Field(None, description="Page back: next_before of a page.")
+
+
+class CommentsGetHistoryRequest(RequestModel):
+    """Comment analytics over the last hours, for a room and/or an anime."""
+
+    room_id: RoomId | None = None
+    anime_id: AnimeId | None = None
+    hours: int = Field(24, ge=1, le=720)
+
+    @model_validator(mode="after")
+    def _needs_scope(self) -> CommentsGetHistoryRequest:
+        if self.room_id is None and self.anime_id is None:
+            raise ValueError("give a room_id, an anime_id or both")
+        return self
+
+
+# -- members ----------------------------------------------------------------------------------
+
+
+class MembersGetListRequest(RequestModel):
+    """The room's members with their sync status."""
+
+    room_id: RoomId
+
+
+class MembersUpdateStatusRequest(RequestModel):
+    """The member heartbeat: position, buffering, optionally a new name or avatar."""
+
+    room_id: RoomId
+    current_time: Position | None = Field(None, description="Your player's position (seconds).")
+    is_buffering: bool | None = None
+    username: Username | None = None
+    avatar_url: HttpUrl | None = None
+    user_id: UserId | None = None
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    # The database may add fields; clients should ignore what they do not know.
+    model_config = ConfigDict(extra="allow")
+
+
+Timestamp = Annotated[str, Field(description="ISO 8601 timestamp with time zone.")]
+
+
+class Room(_Out):
+    """A row of public.rooms."""
+
+    id: str
+    room_id: str
+    title: str
+    anime_id: str
+    anime_title: str
+    episode_number: int
+    video_url: str
+    source_id: str | None = None
+    host_user_id: str
+    host_username: str
+    is_public: bool
+    current_playback_time: float
+    is_playing: bool
+    playback_speed: float
+    playback_updated_at: Timestamp
+    last_activity: Timestamp
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RoomState(Room):
+    """A room with where playback is now."""
+
+    live_position: float = Field(description="Where the host is now (seconds).")
+    server_time: Timestamp = Field(description="The database time live_position is for.")
+
+
+class PublicRoom(RoomState):
+    member_count: int
+
+
+class Member(_Out):
+    """A row of public.room_members."""
+
+    id: str
+    room_id: str
+    user_id: str
+    username: str
+    avatar_url: str | None = None
+    is_host: bool
+    is_synced: bool
+    is_buffering: bool
+    current_playback_time: float
+    last_heartbeat: Timestamp
+    joined_at: Timestamp
+    updated_at: Timestamp
+
+
+class MemberStatus(Member):
+    drift: float = Field(description="Seconds ahead of the live host position (estimated now).")
+    online: bool = Field(description="Heard from within the member timeout.")
+
+
+class Comment(_Out):
+    """A row of public.comments."""
+
+    id: str
+    anime_id: str
+    room_id: str | None = None
+    origin_room_id: str | None = None
+    episode_number: int
+    parent_id: str | None = None
+    user_id: str
+    username: str
+    avatar_url: str | None = None
+    message: str
+    video_timestamp: float | None = None
+    is_anchor: bool
+    is_system_message: bool
+    is_public: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RealtimeBinding(_Out):
+    """One ``postgres_changes`` subscription (supabase-js/-py ``channel.on(...)`` arguments)."""
+
+    event: Literal["INSERT", "UPDATE", "DELETE", "*"]
+    schema_: str = Field(alias="schema")
+    table: str
+    filter: str
+
+
+class RealtimeHints(_Out):
+    """How to follow the room live over Realtime."""
+
+    channel: str = Field(description="The channel topic: room:{room_id}.")
+    private: bool = Field(
+        description="Open the channel with config {private: true} (private rooms)."
+    )
+    presence_key: str = Field(description="Your presence key: your user id.")
+    postgres_changes: list[RealtimeBinding]
+
+
+class RoomsCreateResult(_Out):
+    room: RoomState
+    member: Member
+    access_key: str | None = Field(
+        description="The private room's 6-digit key (null for public rooms): shown only here."
+    )
+    realtime_channel: str
+    realtime: RealtimeHints
+
+
+class RoomsJoinResult(_Out):
+    room: RoomState
+    member: Member
+    rejoined: bool
+    realtime_channel: str
+    realtime: RealtimeHints
+
+
+class RoomsLeaveResult(_Out):
+    room_id: str
+    left: bool
+    was_host: bool
+    host_user_id: str | None = Field(description="The host now (null when the room is empty).")
+    members_left: int
+
+
+class RoomsDeleteResult(_Out):
+    room_id: str
+    deleted: bool
+
+
+class RoomsListPublicResult(_Out):
+    rooms: list[PublicRoom]
+    limit: int
+    offset: int
+
+
+class CommentsPage(_Out):
+    anchor: Comment | None
+    comments: list[Comment]
+    has_more: bool
+    next_before: Timestamp | None
+
+
+class EpisodeActivity(_Out):
+    episode_number: int
+    comments: int
+    last_comment_at: Timestamp
+
+
+class Commenter(_Out):
+    user_id: str
+    username: str
+    comments: int
+
+
+class HourActivity(_Out):
+    hour: Timestamp
+    comments: int
+
+
+class CommentsHistory(_Out):
+    since: Timestamp
+    total: int
+    participants: int
+    by_episode: list[EpisodeActivity]
+    top_commenters: list[Commenter]
+    per_hour: list[HourActivity]
+
+
+class MembersList(_Out):
+    room: RoomState
+    members: list[MemberStatus]
+    synced_count: int
+    member_count: int
+
+
+class MemberStatusResult(_Out):
+    member: Member
+    room: RoomState
+
+
+T = TypeVar("T")
+
+
+class Success(BaseModel, Generic[T]):
+    """A successful answer."""
+
+    data: T
+    server_time: datetime = Field(description="The server's clock when it answered.")
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request body."""
+
+    field: str = Field(description="Dotted path of the field ('' for the body as a whole).")
+    loc: list[str | int] = Field(description="Where the field is: ['body', 'title'].")
+    message: str
+    type: str = Field(description="The kind of problem (pydantic's error type).")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable error code: docs/ERRORS.md.", examples=["WRH03"])
+    message: str
+    hint: str | None = None
+    details: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Structured details: {'fields': [FieldError...]} for validation; {'action', "
+            "'retry_after'} for rate limits; {'constraint'} for constraint violations."
+        ),
+    )
+
+
+class ErrorResponse(BaseModel):
+    """A refusal."""
+
+    error: ErrorBody
+    server_time: datetime
