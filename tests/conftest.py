@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests._pg import SqlSession, TestDatabase, start_test_database
+from tests._stack import Stack, start_stack
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,14 @@ def sql(database: TestDatabase) -> Iterator[SqlSession]:
             yield session
         finally:
             conn.rollback()
+
+
+@pytest.fixture(scope="session")
+def stack(database: TestDatabase) -> Iterator[Stack]:
+    """The local gateway (functions, auth, Realtime when installed) on a free port, against the
+    ``database`` fixture's database, for the whole run. See tests/_stack.py for its interface."""
+    running = start_stack(database)
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -10,10 +10,13 @@
 | ``watchium db psql [ARGS]`` | open psql on the database |
 | ``watchium db url`` | print the connection URL |
 | ``watchium db binaries`` | print which PostgreSQL binaries would be used (exit 1 if none) |
+| ``watchium up`` | the whole local stack: database, cleanup, gateway on :54321; Ctrl-C stops it |
+| ``watchium keys [--env]`` | print the API URL and the project's keys |
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -186,39 +189,122 @@ def binaries() -> None:
     out.print(f"{found.bindir} (PostgreSQL {found.major}, from {found.source})")
 
 
+def _snippet(api_url: str, anon_key: str) -> str:
+    return f"""from supabase import create_client
+
+client = create_client("{api_url}", "{anon_key}")
+client.auth.sign_in_anonymously()
+room = client.functions.invoke("rooms-create", {{"responseType": "json", "body": {{
+    "title": "Frieren night", "anime_id": "frieren", "anime_title": "Frieren",
+    "episode_number": 1, "video_url": "https://example.com/frieren/01.mkv",
+    "host_username": "me", "is_public": True}}}})
+print(room["data"]["room"]["room_id"], room["data"]["realtime_channel"])"""
+
+
+def print_api(api_url: str, anon_key: str, service_role_key: str) -> None:
+    out.print(f"[bold]API URL[/]          {api_url}", soft_wrap=True)
+    ws_url = api_url.replace("http", "ws", 1)
+    out.print(f"[bold]Realtime[/]         {ws_url}/realtime/v1", soft_wrap=True)
+    out.print(f"[bold]OpenAPI[/]          {api_url}/functions/v1/openapi.json", soft_wrap=True)
+    out.print(f"[bold]anon key[/]         {anon_key}", soft_wrap=True)
+    out.print(f"[bold]service_role key[/] {service_role_key}", soft_wrap=True)
+
+
 @friendly_errors
 def up() -> None:
-    """Run the local stack (database, migrations, cleanup timer) until Ctrl-C."""
+    """Run the local stack until Ctrl-C: database, migrations, cleanup timer and the gateway
+    (functions, anonymous auth, Realtime) on WATCHIUM_HOST:WATCHIUM_PORT (127.0.0.1:54321)."""
     import asyncio
     import signal
 
     from watchium_stack.cleanup import cleanup_loop
+    from watchium_stack.gateway import (
+        GatewaySettings,
+        PortInUse,
+        bind_socket,
+        event_loop_factory,
+        serve,
+    )
+    from watchium_stack.keys import load_or_create_keys
 
-    db = Database(load_config())
-    was_running = db.cluster is not None and db.cluster.running_pid() is not None
-    console.print("Starting PostgreSQL..." if not db.external else "Checking WATCHIUM_DB_URL...")
-    applied = db.ensure_ready(progress=_progress)
-    console.print(f"[green]ready[/] ({len(applied)} migration(s) applied)")
-    print_connection(db)
-    console.print("Running cleanup every 10 s. [bold]Ctrl-C[/] stops the stack.")
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        task = asyncio.create_task(cleanup_loop(db.url))
-        await stop.wait()
-        task.cancel()
-
+    config = load_config()
+    # Take the port first: a clash is reported before anything else starts.
     try:
-        asyncio.run(serve())
+        sock = bind_socket(config.host, config.port)
+    except PortInUse as exc:
+        raise fail(str(exc)) from None
+    db = Database(config)
+    was_running = db.cluster is not None and db.cluster.running_pid() is not None
+    try:
+        console.print("Starting PostgreSQL..." if db.cluster else "Checking WATCHIUM_DB_URL...")
+        applied = db.ensure_ready(progress=_progress)
+        console.print(f"[green]ready[/] ({len(applied)} migration(s) applied)")
+        print_connection(db)
+        keys = load_or_create_keys(config.data_dir)
+        settings = GatewaySettings(
+            db_url=db.url,
+            api_db_url=os.environ.get("WATCHIUM_API_DB_URL") or None,
+            jwt_secret=keys.jwt_secret,
+            anon_key=keys.anon_key,
+            service_role_key=keys.service_role_key,
+            host=config.host,
+            port=config.port,
+            anonymous_signups_per_hour=int(os.environ.get("WATCHIUM_ANON_SIGNUPS_PER_HOUR") or 30),
+        )
+
+        def ready() -> None:
+            print_api(config.api_url, keys.anon_key, keys.service_role_key)
+            out.print("\n[bold]Try it[/] (pip install supabase):\n")
+            out.print(_snippet(config.api_url, keys.anon_key), soft_wrap=True, markup=False)
+            console.print("\nRunning cleanup every 10 s. [bold]Ctrl-C[/] stops the stack.")
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            stop = asyncio.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            cleanup = asyncio.create_task(cleanup_loop(db.url))
+            try:
+                await serve(settings, sock=sock, on_ready=ready, stop=stop)
+            finally:
+                cleanup.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cleanup
+
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(run())
+        console.print("Gateway stopped.")
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
     finally:
+        sock.close()
         if not was_running and db.stop():
             console.print("PostgreSQL stopped.")
+
+
+@friendly_errors
+def keys(
+    env: Annotated[
+        bool, typer.Option("--env", help="Print SUPABASE_URL=... lines for a .env file.")
+    ] = False,
+) -> None:
+    """Print the API URL and the project's keys (anon, service_role)."""
+    from watchium_stack.keys import load_or_create_keys
+
+    config = load_config()
+    project = load_or_create_keys(config.data_dir)
+    if env:
+        out.print(f"SUPABASE_URL={config.api_url}", soft_wrap=True)
+        out.print(f"SUPABASE_ANON_KEY={project.anon_key}", soft_wrap=True)
+        out.print(f"SUPABASE_SERVICE_ROLE_KEY={project.service_role_key}", soft_wrap=True)
+        out.print(f"SUPABASE_JWT_SECRET={project.jwt_secret}", soft_wrap=True)
+        return
+    print_api(config.api_url, project.anon_key, project.service_role_key)
+    out.print(f"[bold]JWT secret[/]       {config.data_dir / 'jwt_secret'}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add the stack's commands to the ``watchium`` application."""
     app.command()(up)
+    app.command()(keys)
     app.add_typer(db_app, name="db")

@@ -1,0 +1,117 @@
+"""``watchium up`` and ``watchium keys`` as a user runs them: a subprocess on ports of its own."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests._pg import PROJECT_DIR
+from watchium_stack.keys import load_or_create_keys
+from watchium_stack.postgres import free_port
+
+WATCHIUM = [sys.executable, "-c", "from watchium_client.cli import main; main()"]
+
+
+def _env(tmp_path: Path, port: int, db_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHIUM_")}
+    env.update(
+        WATCHIUM_PROJECT_DIR=str(PROJECT_DIR),
+        WATCHIUM_DATA_DIR=str(tmp_path / "data"),
+        WATCHIUM_PORT=str(port),
+        WATCHIUM_DB_PORT=str(db_port),
+        COLUMNS="200",
+    )
+    return env
+
+
+def test_keys_prints_url_and_keys(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path, port, free_port())
+    out = subprocess.run([*WATCHIUM, "keys"], env=env, capture_output=True, text=True, check=True)
+    keys = load_or_create_keys(tmp_path / "data")
+    assert f"http://127.0.0.1:{port}" in out.stdout
+    assert keys.anon_key in out.stdout and keys.service_role_key in out.stdout
+    env_out = subprocess.run(
+        [*WATCHIUM, "keys", "--env"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f"SUPABASE_ANON_KEY={keys.anon_key}" in env_out.splitlines()
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: bytes, limit: float = 180) -> bytes:
+    """Output up to ``marker`` (bounded only against a broken `up`)."""
+    assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    seen = b""
+    deadline = time.monotonic() + limit
+    try:
+        while marker not in seen:
+            if not selector.select(max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"no {marker!r} in:\n{seen.decode(errors='replace')}")
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"exited early:\n{seen.decode(errors='replace')}")
+            seen += chunk
+    finally:
+        selector.close()
+    return seen
+
+
+@pytest.mark.slow
+def test_up_serves_the_gateway_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    port, db_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [*WATCHIUM, "up"],
+        env=_env(tmp_path, port, db_port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        shown = _read_until(proc, b"stops the stack").decode()
+        keys = load_or_create_keys(tmp_path / "data")
+        assert f"http://127.0.0.1:{port}" in shown
+        assert keys.anon_key in shown and keys.service_role_key in shown
+        assert "sign_in_anonymously()" in shown and 'functions.invoke("rooms-create"' in shown
+        health = httpx.get(f"http://127.0.0.1:{port}/health")
+        assert health.status_code == 200 and health.json()["database"] is True
+        signup = httpx.post(
+            f"http://127.0.0.1:{port}/auth/v1/signup", headers={"apikey": keys.anon_key}, json={}
+        )
+        assert signup.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 0, rest
+    assert "PostgreSQL stopped." in rest
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # the gateway let go of its port
+
+
+def test_up_with_the_port_taken_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    try:
+        result = subprocess.run(
+            [*WATCHIUM, "up"],
+            env=_env(tmp_path, port, free_port()),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.close()
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "already in use" in result.stderr
+    assert not (tmp_path / "data" / "pgdata").exists()

@@ -1,0 +1,141 @@
+"""The gateway: routing, health, the Realtime mount (and its absence), the port check."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from functions._http import send_json
+from tests._stack import Stack
+from watchium_stack import gateway as gateway_module
+from watchium_stack.gateway import (
+    Gateway,
+    GatewaySettings,
+    PortInUse,
+    authenticator_url,
+    bind_socket,
+)
+from watchium_stack.postgres import free_port
+
+
+def test_health_reports_the_database_and_realtime(stack: Stack) -> None:
+    response = httpx.get(f"{stack.url}/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["database"] is True
+    assert body["realtime"] in {"up", "not installed", "failed"}
+
+
+def test_unknown_paths_are_404_json(stack: Stack) -> None:
+    response = httpx.get(f"{stack.url}/rest/v1/rooms")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "WH404"
+
+
+def test_authenticator_url() -> None:
+    assert (
+        authenticator_url("postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+        == "postgresql://authenticator:postgres@127.0.0.1:5432/postgres"
+    )
+    assert authenticator_url("postgres://u:p@db.example.com/app?sslmode=require") == (
+        "postgres://authenticator:postgres@db.example.com/app?sslmode=require"
+    )
+
+
+def test_a_taken_port_is_a_clear_error() -> None:
+    port = free_port()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    try:
+        with pytest.raises(PortInUse, match=f"port {port} .* already in use.*WATCHIUM_PORT"):
+            bind_socket("127.0.0.1", port)
+    finally:
+        holder.close()
+
+
+class FakeRealtime:
+    """Stands in for RealtimeService to check the mount contract."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        self.started = self.stopped = False
+        self.scopes: list[dict[str, Any]] = []
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scopes.append(dict(scope))
+        await send_json(send, 200, {"path": scope["path"], "root_path": scope["root_path"]})
+
+
+def _settings(stack: Stack) -> GatewaySettings:
+    return GatewaySettings(
+        db_url=stack.db_url,
+        jwt_secret=stack.jwt_secret,
+        anon_key=stack.anon_key,
+        service_role_key=stack.service_role_key,
+    )
+
+
+@pytest.fixture
+async def with_fake_realtime(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Gateway]:
+    created: list[FakeRealtime] = []
+
+    def load(settings: GatewaySettings) -> tuple[Any, str]:
+        service = FakeRealtime(
+            db_url=settings.db_url,
+            authorizer_url=settings.functions_db_url,
+            jwt_secret=settings.jwt_secret,
+            api_keys={settings.anon_key, settings.service_role_key},
+        )
+        created.append(service)
+        return service, ""
+
+    monkeypatch.setattr(gateway_module, "_load_realtime", load)
+    gw = Gateway(_settings(stack))
+    await gw.startup()
+    try:
+        yield gw
+    finally:
+        await gw.shutdown()
+    assert created[0].stopped
+
+
+async def test_realtime_is_mounted_with_relative_paths(
+    with_fake_realtime: Gateway, stack: Stack
+) -> None:
+    service = with_fake_realtime.realtime
+    assert isinstance(service, FakeRealtime) and service.started
+    assert service.kwargs["api_keys"] == {stack.anon_key, stack.service_role_key}
+    assert service.kwargs["authorizer_url"].startswith("postgresql://authenticator:")
+    transport = httpx.ASGITransport(app=with_fake_realtime)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        response = await http.post("/realtime/v1/api/broadcast", json={})
+    assert response.json() == {"path": "/api/broadcast", "root_path": "/realtime/v1"}
+
+
+async def test_without_realtime_its_paths_answer_503(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gateway_module, "_load_realtime", lambda s: (None, "not installed"))
+    gw = Gateway(_settings(stack))
+    await gw.startup()
+    try:
+        transport = httpx.ASGITransport(app=gw)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            response = await http.post("/realtime/v1/api/broadcast", json={})
+            health = await http.get("/health")
+    finally:
+        await gw.shutdown()
+    assert response.status_code == 503 and response.json()["error"]["code"] == "WH503"
+    assert health.json()["realtime"] == "not installed"

@@ -1,0 +1,469 @@
+"""The local gateway on 127.0.0.1:54321: one ASGI app standing in for a Supabase project's API.
+
+| path | served by |
+| --- | --- |
+| ``/functions/v1/<name>`` | the function bundle (:mod:`functions`), as ``authenticator`` |
+| ``/auth/v1/...`` | the anonymous-sign-in auth server (:mod:`watchium_stack.auth`) |
+| ``/realtime/v1/...`` | ``watchium_stack.realtime.RealtimeService`` if installed; else 503 |
+| ``/health`` | whether the database answers and Realtime runs |
+
+supabase-py and supabase-js pointed at ``http://127.0.0.1:54321`` with the anon key work unchanged.
+Raw ASGI dispatch on the path prefix: it costs nothing per request next to a framework's router.
+
+Run it with ``watchium up`` (which also runs the database and cleanup), or alone against a running
+database with ``python -m watchium_stack.gateway`` (settings: :meth:`GatewaySettings.from_env`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import uvicorn
+
+from functions import FunctionsApp, FunctionsSettings
+from functions._http import CORS_HEADERS, PREFLIGHT_HEADERS, Receive, Scope, Send, send_json
+from watchium_stack.auth import ANONYMOUS_SIGNUPS_PER_HOUR, AuthService
+
+__all__ = [
+    "Gateway",
+    "GatewaySettings",
+    "GatewayServer",
+    "PortInUse",
+    "authenticator_url",
+    "bind_socket",
+    "event_loop_factory",
+    "main",
+    "serve",
+    "uvicorn_config",
+    "READY_LINE",
+]
+
+logger = logging.getLogger(__name__)
+
+FUNCTIONS = "/functions/v1"
+AUTH = "/auth/v1"
+REALTIME = "/realtime/v1"
+READY_LINE = "WATCHIUM_GATEWAY_READY"
+
+
+class PortInUse(OSError):
+    """The gateway's port is taken by another process."""
+
+
+def authenticator_url(superuser_url: str, password: str = "postgres") -> str:
+    """The same database as ``superuser_url``, as the ``authenticator`` role (local stack only:
+    sql/local/00_roles.sql gives it the password ``postgres``)."""
+    parts = urlsplit(superuser_url)
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"authenticator:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything the gateway needs.
+
+    ``db_url`` is the superuser's (auth writes ``auth.*``, Realtime reads the WAL); the functions
+    use ``api_db_url`` (``authenticator``, derived from ``db_url`` when not given).
+    """
+
+    db_url: str
+    jwt_secret: str
+    anon_key: str
+    service_role_key: str
+    host: str = "127.0.0.1"
+    port: int = 54321
+    api_db_url: str | None = None
+    anonymous_signups_per_hour: int = ANONYMOUS_SIGNUPS_PER_HOUR
+    pool_max: int = 10
+    # The Realtime service's replication slot; None keeps the service's default. Two services on
+    # one database (e.g. test runs) need different slots.
+    realtime_slot: str | None = None
+
+    @property
+    def functions_db_url(self) -> str:
+        return self.api_db_url or authenticator_url(self.db_url)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls) -> GatewaySettings:
+        """Settings from the environment, falling back to the local stack's configuration.
+
+        | setting | variable | default |
+        | --- | --- | --- |
+        | host, port | ``WATCHIUM_HOST``, ``WATCHIUM_PORT`` | 127.0.0.1, 54321 |
+        | db_url | ``WATCHIUM_DB_URL`` | the local cluster's superuser URL |
+        | api_db_url | ``WATCHIUM_API_DB_URL`` | db_url as ``authenticator`` |
+        | secret, keys | ``WATCHIUM_JWT_SECRET``, ``_ANON_KEY``, ``_SERVICE_ROLE_KEY`` | data dir |
+        | sign-up limit | ``WATCHIUM_ANON_SIGNUPS_PER_HOUR`` | 30 |
+        | pool size | ``WATCHIUM_DB_POOL_MAX`` | 10 |
+        | Realtime's replication slot | ``WATCHIUM_REALTIME_SLOT`` | the service's default |
+        """
+        from watchium_stack._config import StackConfig
+        from watchium_stack.database import Database
+        from watchium_stack.keys import load_or_create_keys
+
+        config = StackConfig.from_env()
+        secret = os.environ.get("WATCHIUM_JWT_SECRET")
+        anon = os.environ.get("WATCHIUM_ANON_KEY")
+        service = os.environ.get("WATCHIUM_SERVICE_ROLE_KEY")
+        if not (secret and anon and service):
+            keys = load_or_create_keys(config.data_dir)
+            secret, anon, service = keys.jwt_secret, keys.anon_key, keys.service_role_key
+        return cls(
+            db_url=Database(config).url,
+            api_db_url=os.environ.get("WATCHIUM_API_DB_URL") or None,
+            jwt_secret=secret,
+            anon_key=anon,
+            service_role_key=service,
+            host=config.host,
+            port=config.port,
+            anonymous_signups_per_hour=int(
+                os.environ.get("WATCHIUM_ANON_SIGNUPS_PER_HOUR") or ANONYMOUS_SIGNUPS_PER_HOUR
+            ),
+            pool_max=int(os.environ.get("WATCHIUM_DB_POOL_MAX") or 10),
+            realtime_slot=os.environ.get("WATCHIUM_REALTIME_SLOT") or None,
+        )
+
+
+def _load_realtime(settings: GatewaySettings) -> tuple[Any | None, str]:
+    """The Realtime service when its package is installed, else (None, why not)."""
+    try:
+        # Imported by name: the package is developed (and may be absent) separately.
+        module = importlib.import_module("watchium_stack.realtime")
+        service_class = module.RealtimeService
+    except (ImportError, AttributeError) as exc:
+        return None, f"the Realtime service is not installed ({exc})"
+    extra: dict[str, Any] = {}
+    if settings.realtime_slot:
+        extra["slot_name"] = settings.realtime_slot
+    try:
+        service = service_class(
+            db_url=settings.db_url,
+            authorizer_url=settings.functions_db_url,
+            jwt_secret=settings.jwt_secret,
+            api_keys={settings.anon_key, settings.service_role_key},
+            **extra,
+        )
+    except Exception as exc:
+        logger.exception("the Realtime service could not be created")
+        return None, f"the Realtime service could not be created: {exc}"
+    return service, ""
+
+
+def _strip_prefix(scope: Scope, prefix: str) -> Scope:
+    """The scope as a sub-app mounted at ``prefix`` sees it (path relative, root_path extended)."""
+    child = dict(scope)
+    path: str = scope["path"][len(prefix) :]
+    child["path"] = path or "/"
+    raw = scope.get("raw_path")
+    if raw is not None:
+        child["raw_path"] = bytes(raw)[len(prefix.encode()) :] or b"/"
+    child["root_path"] = scope.get("root_path", "") + prefix
+    return child
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+class Gateway:
+    """The gateway ASGI app (see the module docstring). Its lifespan starts and stops the parts."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.functions = FunctionsApp(
+            FunctionsSettings(
+                db_url=settings.functions_db_url,
+                jwt_secret=settings.jwt_secret,
+                pool_max=settings.pool_max,
+            )
+        )
+        self.auth = AuthService(
+            settings.db_url,
+            settings.jwt_secret,
+            issuer=settings.url + AUTH,
+            anonymous_signups_per_hour=settings.anonymous_signups_per_hour,
+        )
+        self.realtime, self.realtime_problem = _load_realtime(settings)
+        self.realtime_running = False
+
+    async def startup(self) -> None:
+        """Open the pools and start Realtime (a Realtime failure is logged, not fatal)."""
+        await self.functions.startup()
+        await self.auth.start()
+        if self.realtime is not None:
+            try:
+                await self.realtime.start()
+            except Exception as exc:
+                logger.exception("the Realtime service failed to start")
+                self.realtime_problem = f"the Realtime service failed to start: {exc}"
+            else:
+                self.realtime_running = True
+
+    async def shutdown(self) -> None:
+        """Stop Realtime and close the pools."""
+        if self.realtime is not None and self.realtime_running:
+            try:
+                await self.realtime.stop()
+            except Exception:
+                logger.exception("the Realtime service failed to stop cleanly")
+            self.realtime_running = False
+        await self.auth.stop()
+        await self.functions.shutdown()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope.get("path", "")
+        if _under(path, REALTIME):
+            await self._realtime(scope, receive, send)
+        elif kind != "http":
+            await self._refuse_websocket(receive, send)
+        elif _under(path, FUNCTIONS):
+            await self.functions(scope, receive, send)
+        elif _under(path, AUTH):
+            await self.auth(_strip_prefix(scope, AUTH), receive, send)
+        elif path in ("/health", "/health/"):
+            await self._health(scope, send)
+        elif scope["method"] == "OPTIONS":
+            await send_json(send, 204, None, headers=PREFLIGHT_HEADERS)
+        else:
+            await send_json(
+                send,
+                404,
+                {
+                    "error": {
+                        "code": "WH404",
+                        "message": f"nothing at {path}",
+                        "hint": f"the API is under {FUNCTIONS}, {AUTH} and {REALTIME}",
+                    }
+                },
+                headers=CORS_HEADERS,
+            )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.exception("the gateway failed to start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _realtime(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.realtime is not None and self.realtime_running:
+            await self.realtime.app(_strip_prefix(scope, REALTIME), receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self._refuse_websocket(receive, send)
+            return
+        if scope["type"] == "http":
+            await send_json(
+                send,
+                503,
+                {
+                    "error": {
+                        "code": "WH503",
+                        "message": self.realtime_problem or "Realtime is down",
+                    }
+                },
+                headers=[(b"retry-after", b"5"), *CORS_HEADERS],
+            )
+
+    async def _refuse_websocket(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            # 1013: try again later.
+            await send({"type": "websocket.close", "code": 1013})
+
+    async def _health(self, scope: Scope, send: Send) -> None:
+        database = await self.functions.db.ping()
+        if self.realtime is None:
+            realtime = "not installed"
+        elif self.realtime_running:
+            realtime = "up"
+        else:
+            realtime = "failed"
+        body = {
+            "status": "ok" if database else "degraded",
+            "database": database,
+            "realtime": realtime,
+            "realtime_detail": self.realtime_problem or None,
+            "functions": "up",
+            "auth": "up",
+        }
+        await send_json(send, 200 if database else 503, body, headers=CORS_HEADERS)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on (host, port), for uvicorn.
+
+    Raises:
+        PortInUse: another process holds the port.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortInUse(
+                f"port {port} on {host} is already in use (another `watchium up`, or "
+                "`supabase start`?): stop it, or choose another port with WATCHIUM_PORT"
+            ) from None
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server without its own signal handling (the caller decides when to stop, by
+    setting ``should_exit``, so ``watchium up`` can stop the database and cleanup too) and with a
+    callback once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None):
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready()
+
+
+def uvicorn_config(app: Gateway, *, log_level: str = "warning") -> uvicorn.Config:
+    """uvicorn settings for the gateway: httptools when installed, no access log."""
+    return uvicorn.Config(
+        app,
+        http="auto",
+        ws="auto",
+        lifespan="on",
+        access_log=False,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when uvloop is installed (it is, with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+async def serve(
+    settings: GatewaySettings,
+    *,
+    sock: socket.socket | None = None,
+    on_ready: Callable[[], None] | None = None,
+    stop: asyncio.Event | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve the gateway until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is None).
+
+    Raises:
+        PortInUse: the port is taken.
+        RuntimeError: the gateway failed to start.
+    """
+    sock = sock or bind_socket(settings.host, settings.port)
+    server = GatewayServer(uvicorn_config(Gateway(settings), log_level=log_level), on_ready)
+    loop = asyncio.get_running_loop()
+    if stop is None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def stopper() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(stopper())
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit:
+        # uvicorn exits the process when the lifespan startup fails; report it instead.
+        raise RuntimeError("the gateway failed to start (see the log above)") from None
+    finally:
+        watcher.cancel()
+        sock.close()
+    if not server.started:
+        raise RuntimeError("the gateway failed to start (see the log above)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m watchium_stack.gateway``: serve the gateway; prints READY_LINE once listening."""
+    parser = argparse.ArgumentParser(prog="python -m watchium_stack.gateway")
+    parser.add_argument("--host", help="listen address (default WATCHIUM_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default WATCHIUM_PORT or 54321)")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = GatewaySettings.from_env()
+    overrides: dict[str, Any] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if overrides:
+        settings = GatewaySettings(**{**settings.__dict__, **overrides})
+
+    def ready() -> None:
+        print(f"{READY_LINE} {settings.url}", flush=True)
+
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(settings, on_ready=ready, log_level=args.log_level))
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
