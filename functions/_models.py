@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import (
@@ -24,6 +24,29 @@ from pydantic import (
     Field,
     StringConstraints,
     model_validator,
+)
+
+from watchium_client import (
+    Comment,
+    Commenter,
+    CommentsHistory,
+    CommentsPage,
+    EpisodeActivity,
+    HourActivity,
+    LiveRoom,
+    Member,
+    MembersList,
+    MemberStatus,
+    MemberStatusResult,
+    PublicRoom,
+    RealtimeBinding,
+    RealtimeHints,
+    Room,
+    RoomsCreateResult,
+    RoomsDeleteResult,
+    RoomsJoinResult,
+    RoomsLeaveResult,
+    RoomsListPublicResult,
 )
 
 __all__ = [
@@ -45,7 +68,7 @@ __all__ = [
     "MembersUpdateStatusRequest",
     # responses
     "Room",
-    "RoomState",
+    "LiveRoom",
     "PublicRoom",
     "Member",
     "MemberStatus",
@@ -325,194 +348,7 @@ class MembersUpdateStatusRequest(RequestModel):
     user_id: UserId | None = None
 
 
-# -- responses --------------------------------------------------------------------------------
-
-
-class _Out(BaseModel):
-    # The database may add fields; clients should ignore what they do not know.
-    model_config = ConfigDict(extra="allow")
-
-
-Timestamp = Annotated[str, Field(description="ISO 8601 timestamp with time zone.")]
-
-
-class Room(_Out):
-    """A row of public.rooms."""
-
-    id: str
-    room_id: str
-    title: str
-    anime_id: str
-    anime_title: str
-    episode_number: int
-    video_url: str
-    source_id: str | None = None
-    host_user_id: str
-    host_username: str
-    is_public: bool
-    current_playback_time: float
-    is_playing: bool
-    playback_speed: float
-    playback_updated_at: Timestamp
-    last_activity: Timestamp
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class RoomState(Room):
-    """A room with where playback is now."""
-
-    live_position: float = Field(description="Where the host is now (seconds).")
-    server_time: Timestamp = Field(description="The database time live_position is for.")
-
-
-class PublicRoom(RoomState):
-    member_count: int
-
-
-class Member(_Out):
-    """A row of public.room_members."""
-
-    id: str
-    room_id: str
-    user_id: str
-    username: str
-    avatar_url: str | None = None
-    is_host: bool
-    is_synced: bool
-    is_buffering: bool
-    current_playback_time: float
-    last_heartbeat: Timestamp
-    joined_at: Timestamp
-    updated_at: Timestamp
-
-
-class MemberStatus(Member):
-    drift: float = Field(description="Seconds ahead of the live host position (estimated now).")
-    online: bool = Field(description="Heard from within the member timeout.")
-
-
-class Comment(_Out):
-    """A row of public.comments."""
-
-    id: str
-    anime_id: str
-    room_id: str | None = None
-    origin_room_id: str | None = None
-    episode_number: int
-    parent_id: str | None = None
-    user_id: str
-    username: str
-    avatar_url: str | None = None
-    message: str
-    video_timestamp: float | None = None
-    is_anchor: bool
-    is_system_message: bool
-    is_public: bool
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class RealtimeBinding(_Out):
-    """One ``postgres_changes`` subscription (supabase-js/-py ``channel.on(...)`` arguments)."""
-
-    event: Literal["INSERT", "UPDATE", "DELETE", "*"]
-    schema_: str = Field(alias="schema")
-    table: str
-    filter: str
-
-
-class RealtimeHints(_Out):
-    """How to follow the room live over Realtime."""
-
-    channel: str = Field(description="The channel topic: room:{room_id}.")
-    private: bool = Field(
-        description="Open the channel with config {private: true} (private rooms)."
-    )
-    presence_key: str = Field(description="Your presence key: your user id.")
-    postgres_changes: list[RealtimeBinding]
-
-
-class RoomsCreateResult(_Out):
-    room: RoomState
-    member: Member
-    access_key: str | None = Field(
-        description="The private room's 6-digit key (null for public rooms): shown only here."
-    )
-    realtime_channel: str
-    realtime: RealtimeHints
-
-
-class RoomsJoinResult(_Out):
-    room: RoomState
-    member: Member
-    rejoined: bool
-    realtime_channel: str
-    realtime: RealtimeHints
-
-
-class RoomsLeaveResult(_Out):
-    room_id: str
-    left: bool
-    was_host: bool
-    host_user_id: str | None = Field(description="The host now (null when the room is empty).")
-    members_left: int
-
-
-class RoomsDeleteResult(_Out):
-    room_id: str
-    deleted: bool
-
-
-class RoomsListPublicResult(_Out):
-    rooms: list[PublicRoom]
-    limit: int
-    offset: int
-
-
-class CommentsPage(_Out):
-    anchor: Comment | None
-    comments: list[Comment]
-    has_more: bool
-    next_before: Timestamp | None
-
-
-class EpisodeActivity(_Out):
-    episode_number: int
-    comments: int
-    last_comment_at: Timestamp
-
-
-class Commenter(_Out):
-    user_id: str
-    username: str
-    comments: int
-
-
-class HourActivity(_Out):
-    hour: Timestamp
-    comments: int
-
-
-class CommentsHistory(_Out):
-    since: Timestamp
-    total: int
-    participants: int
-    by_episode: list[EpisodeActivity]
-    top_commenters: list[Commenter]
-    per_hour: list[HourActivity]
-
-
-class MembersList(_Out):
-    room: RoomState
-    members: list[MemberStatus]
-    synced_count: int
-    member_count: int
-
-
-class MemberStatusResult(_Out):
-    member: Member
-    room: RoomState
+# -- responses: the wire types, shared with the SDK (watchium_client) ---------------------
 
 
 T = TypeVar("T")

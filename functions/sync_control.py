@@ -8,7 +8,7 @@ it (403 WRH03), at most 2 changes per second (429 WR429). Returns the room with 
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import RoomState, SyncControlRequest
+from functions._models import LiveRoom, SyncControlRequest
 
 __all__ = ["handle", "SYNC_CONTROL"]
 
@@ -26,7 +26,7 @@ SYNC_CONTROL = SqlFunction(
 @endpoint(
     "sync-control",
     SyncControlRequest,
-    RoomState,
+    LiveRoom,
     summary="Control playback (host)",
     description=__doc__ or "",
 )

@@ -4,7 +4,7 @@ the database time it is for (``server_time``)."""
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import RoomState, SyncGetHostTimeRequest
+from functions._models import LiveRoom, SyncGetHostTimeRequest
 
 __all__ = ["handle", "SYNC_GET_HOST_TIME"]
 
@@ -14,7 +14,7 @@ SYNC_GET_HOST_TIME = SqlFunction("sync_get_host_time", p_room_id="text")
 @endpoint(
     "sync-get-host-time",
     SyncGetHostTimeRequest,
-    RoomState,
+    LiveRoom,
     summary="Get the host's playback position",
     description=__doc__ or "",
     errors=(400, 401, 404),

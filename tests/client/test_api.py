@@ -1,0 +1,231 @@
+"""WatchiumClient against the real gateway: typed answers, typed errors, clock samples."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+
+import functions
+import watchium_client
+from tests._pg import PROJECT_DIR
+from tests._stack import Stack
+from watchium_client import (
+    ConnectionFailed,
+    InvalidInput,
+    LiveRoom,
+    NotHost,
+    NotMember,
+    RateLimited,
+    RoomNotFound,
+    RoomsCreateResult,
+    SignInRequired,
+    WatchiumClient,
+    WatchiumError,
+    WrongAccessKey,
+    error_from_response,
+    registered_codes,
+)
+
+VIDEO = "https://example.com/frieren/01.mkv"
+T = TypeVar("T")
+
+
+@pytest.fixture
+async def host(stack: Stack) -> AsyncIterator[WatchiumClient]:
+    client = await WatchiumClient.connect(stack.url, stack.anon_key)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def viewer(stack: Stack) -> AsyncIterator[WatchiumClient]:
+    client = await WatchiumClient.connect(stack.url, stack.anon_key)
+    yield client
+    await client.close()
+
+
+async def honouring_limits(call: Callable[[], Awaitable[T]]) -> T:
+    """Run a host control, waiting out the 2-per-second limit as a real host must."""
+    try:
+        return await call()
+    except RateLimited as limited:
+        await asyncio.sleep(limited.retry_after)
+        return await call()
+
+
+async def new_room(client: WatchiumClient, *, public: bool = True) -> RoomsCreateResult:
+    return await client.create_room(
+        title="Frieren night",
+        anime_id="frieren",
+        anime_title="Frieren",
+        video_url=VIDEO,
+        username="host",
+        is_public=public,
+    )
+
+
+async def test_connect_signs_in_anonymously(host: WatchiumClient, viewer: WatchiumClient) -> None:
+    host_id, viewer_id = await host.user_id(), await viewer.user_id()
+    assert host_id and viewer_id and host_id != viewer_id
+
+
+async def test_a_whole_party_through_typed_calls(
+    host: WatchiumClient, viewer: WatchiumClient
+) -> None:
+    created = await new_room(host)
+    room_id = created.room.room_id
+    assert created.member.is_host and created.access_key is None
+    assert created.realtime.channel == f"room:{room_id}" and not created.realtime.private
+    assert {b.table for b in created.realtime.postgres_changes} == {
+        "rooms",
+        "room_members",
+        "comments",
+    }
+
+    joined = await viewer.join_room(room_id, username="viewer")
+    assert not joined.rejoined and not joined.member.is_host
+
+    state = await honouring_limits(lambda: host.seek(room_id, 42.5))
+    assert isinstance(state, LiveRoom) and state.current_playback_time == 42.5
+    assert (await honouring_limits(lambda: host.play(room_id))).is_playing
+    assert (await honouring_limits(lambda: host.set_speed(room_id, 1.5))).playback_speed == 1.5
+    live = await viewer.host_time(room_id)
+    assert live.is_playing and live.live_position >= 42.5
+
+    status = await viewer.update_status(room_id, current_time=live.live_position)
+    assert status.member.user_id == await viewer.user_id()
+    members = await viewer.members(room_id)
+    assert members.member_count == 2 and {m.username for m in members.members} == {"host", "viewer"}
+
+    comment = await viewer.post_comment(
+        anime_id="frieren",
+        episode_number=1,
+        message="so good",
+        username="viewer",
+        room_id=room_id,
+        video_timestamp=12.5,
+    )
+    page = await host.comments(anime_id="frieren", episode_number=1, room_id=room_id)
+    assert [c.id for c in page.comments] == [comment.id] and page.anchor is not None
+    history = await host.comment_history(room_id=room_id, hours=1)
+    assert history.total == 1
+
+    listed = await viewer.list_public_rooms(anime_id="frieren", limit=100)
+    assert room_id in {r.room_id for r in listed.rooms}
+
+    left = await host.leave_room(room_id)
+    assert left.was_host and left.host_user_id == await viewer.user_id()
+    assert (await viewer.delete_room(room_id)).deleted
+
+
+async def test_refusals_are_typed_exceptions(host: WatchiumClient, viewer: WatchiumClient) -> None:
+    created = await new_room(host, public=False)
+    room_id = created.room.room_id
+    assert created.access_key and re.fullmatch(r"[0-9]{6}", created.access_key)
+    with pytest.raises(WrongAccessKey) as wrong:
+        await viewer.join_room(
+            room_id,
+            username="v",
+            access_key="000000" if created.access_key != "000000" else "000001",
+        )
+    assert wrong.value.code == "WRK03" and wrong.value.status == 403
+    with pytest.raises(RoomNotFound):
+        await viewer.host_time(room_id)
+    await viewer.join_room(room_id, username="v", access_key=created.access_key)
+    with pytest.raises(NotHost) as not_host:
+        await viewer.pause(room_id)
+    assert "host" in str(not_host.value)
+    await viewer.leave_room(room_id)
+    with pytest.raises(RoomNotFound):
+        await viewer.update_status(room_id, current_time=1)
+    public = await new_room(host)
+    with pytest.raises(NotMember):
+        await viewer.update_status(public.room.room_id, current_time=1)
+    with pytest.raises(InvalidInput) as invalid:
+        await host.set_speed(public.room.room_id, 9)
+    assert invalid.value.details.get("fields")
+
+
+async def test_rate_limits_say_when_to_retry(host: WatchiumClient) -> None:
+    room_id = (await new_room(host)).room.room_id
+    with pytest.raises(RateLimited) as limited:
+        for position in range(5):
+            await host.seek(room_id, position)
+    assert 0 < limited.value.retry_after <= 1
+
+
+async def test_unauthenticated_calls_are_told_to_sign_in(stack: Stack) -> None:
+    anonymous = await WatchiumClient.connect(stack.url, stack.anon_key, sign_in=False)
+    try:
+        assert await anonymous.user_id() is None
+        await anonymous.list_public_rooms()  # reads need no user
+        with pytest.raises(SignInRequired) as info:
+            await new_room(anonymous)
+        assert info.value.status == 401
+    finally:
+        await anonymous.close()
+
+
+async def test_no_server_is_a_connection_failure() -> None:
+    with pytest.raises(ConnectionFailed):
+        await WatchiumClient.connect("http://127.0.0.1:9", "key")
+
+
+async def test_every_call_is_a_clock_sample(host: WatchiumClient) -> None:
+    assert not host.clock.has_samples
+    room_id = (await new_room(host)).room.room_id
+    for _ in range(3):
+        await host.host_time(room_id)
+    assert len(host.clock.samples) == 4
+    # Same machine, same clock: the offset is within the round trip's uncertainty.
+    assert abs(host.clock.offset) <= host.clock.error_bound + 0.005
+
+
+def test_the_sdk_knows_every_error_code_the_server_sends() -> None:
+    server = set(functions.registered_codes())
+    documented = set(
+        re.findall(
+            r"^\| `(W[RH][0-9A-Z]{3})` \|",
+            (PROJECT_DIR / "docs" / "ERRORS.md").read_text(),
+            flags=re.M,
+        )
+    )
+    sdk = set(registered_codes())
+    assert documented <= server
+    assert server - sdk == set()
+
+
+def test_unknown_codes_fall_back_on_the_status() -> None:
+    err = error_from_response(
+        429, {"code": "WRZ99", "message": "slow down", "details": {"retry_after": 2.5}}
+    )
+    assert isinstance(err, RateLimited) and err.code == "WRZ99" and err.retry_after == 2.5
+    assert type(error_from_response(500, "boom")).__name__ == "ServerError"
+    assert isinstance(error_from_response(418, {"message": "teapot"}), WatchiumError)
+
+
+def test_public_surface() -> None:
+    import importlib
+
+    exported = set(watchium_client.__all__)
+    # Everything the public modules declare is re-exported by the package...
+    for module in (
+        "_api",
+        "_errors",
+        "_models",
+        "_clock",
+        "_room_state",
+        "_sync_engine",
+        "_sync_stats",
+    ):
+        declared = set(importlib.import_module(f"watchium_client.{module}").__all__)
+        assert declared <= exported, f"{module}: {declared - exported} not exported"
+    # ...and every exported class and function is the SDK's own.
+    for name in exported:
+        obj = getattr(watchium_client, name)
+        if isinstance(obj, type) or callable(obj) and hasattr(obj, "__code__"):
+            assert obj.__module__.startswith("watchium_client."), name

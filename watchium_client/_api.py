@@ -1,0 +1,397 @@
+"""``WatchiumClient``: typed calls to every Watchium function, on supabase-py's async client.
+
+There is no second HTTP stack: calls go through ``supabase.functions.invoke`` with the session's
+token, and Realtime (see :class:`~watchium_client.RoomSession`) through ``supabase.channel``. Every
+successful answer carries the server's clock, so every call is also a clock sample: after a few
+calls :attr:`WatchiumClient.clock` knows the offset to the server within a few milliseconds.
+
+    client = await WatchiumClient.connect("http://127.0.0.1:54321", ANON_KEY)   # signs in
+    created = await client.create_room(title="Frieren night", anime_id="frieren",
+                                       anime_title="Frieren", video_url="https://...",
+                                       username="me")
+    await client.play(created.room.room_id, at_position=0)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
+from supabase_auth.errors import AuthRetryableError
+from supabase_functions.errors import FunctionsError
+
+from watchium_client._clock import ClockSync
+from watchium_client._errors import ConnectionFailed, SignInRequired, error_from_response
+from watchium_client._models import (
+    Comment,
+    CommentsHistory,
+    CommentsPage,
+    LiveRoom,
+    MembersList,
+    MemberStatusResult,
+    RoomsCreateResult,
+    RoomsDeleteResult,
+    RoomsJoinResult,
+    RoomsLeaveResult,
+    RoomsListPublicResult,
+)
+
+__all__ = ["WatchiumClient"]
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A request body without the fields left unset (the server applies its defaults)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+class WatchiumClient:
+    """Every Watchium function as a typed async method.
+
+    Args:
+        supabase: a supabase-py ``AsyncClient`` (signed in, for anything but the public reads).
+        clock: where to keep the server clock estimate (a new one by default).
+
+    Every method raises a :class:`~watchium_client.WatchiumError` subclass for a refusal (by error
+    code: ``RoomNotFound``, ``NotHost``, ``RateLimited``...) and ``ConnectionFailed`` when no answer
+    comes back.
+    """
+
+    def __init__(
+        self,
+        supabase: AsyncClient,
+        *,
+        clock: ClockSync | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.supabase = supabase
+        self.clock = clock or ClockSync()
+        self._http = http  # the HTTP client connect() made, closed with this one
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        key: str,
+        *,
+        access_token: str | None = None,
+        refresh_token: str | None = None,
+        sign_in: bool = True,
+        options: AsyncClientOptions | None = None,
+    ) -> WatchiumClient:
+        """Create the supabase-py client and start a session.
+
+        With ``access_token`` and ``refresh_token`` the given session is used; otherwise, with
+        ``sign_in``, the client signs in anonymously (a new user id, no account needed). Without
+        ``options``, the session lives in memory and refreshes itself before it expires.
+
+        Raises:
+            ConnectionFailed: the server did not answer.
+            SignInRequired: the session was refused.
+        """
+        http: httpx.AsyncClient | None = None
+        if options is None:
+            http = httpx.AsyncClient(timeout=30)
+            options = AsyncClientOptions(httpx_client=http, persist_session=False)
+        try:
+            supabase = await acreate_client(url, key, options)
+            if access_token and refresh_token:
+                await supabase.auth.set_session(access_token, refresh_token)
+            elif sign_in:
+                await supabase.auth.sign_in_anonymously()
+        except Exception as exc:
+            if http is not None:
+                await http.aclose()
+            # supabase-auth wraps an unreachable server in its "retryable" error.
+            if isinstance(exc, httpx.HTTPError | AuthRetryableError):
+                raise ConnectionFailed(f"cannot reach {url}: {exc}") from exc
+            if type(exc).__module__.startswith("supabase_auth"):
+                raise SignInRequired(f"sign-in failed: {exc}", code="WR401") from exc
+            raise
+        return cls(supabase, http=http)
+
+    async def user_id(self) -> str | None:
+        """The signed-in user's id (``auth.uid()`` on the server), or None."""
+        session = await self.supabase.auth.get_session()
+        return session.user.id if session and session.user else None
+
+    async def close(self) -> None:
+        """Leave Realtime channels, close the connections, stop refreshing the session.
+
+        The session itself stays valid (this is not a sign-out).
+        """
+        try:
+            await self.supabase.remove_all_channels()
+            if self.supabase.realtime.is_connected:
+                await self.supabase.realtime.close()
+        finally:
+            # supabase-py has no close(): its refresh timer would outlive the client.
+            timer = getattr(self.supabase.auth, "_refresh_token_timer", None)
+            if timer is not None:
+                timer.cancel()
+                self.supabase.auth._refresh_token_timer = None
+            if self._http is not None:
+                await self._http.aclose()
+
+    async def __aenter__(self) -> WatchiumClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- transport --------------------------------------------------------------------------
+
+    async def call(self, function: str, body: dict[str, Any]) -> Any:
+        """Invoke ``function`` with a JSON body and return the answer's ``data``.
+
+        Raises:
+            WatchiumError: the subclass for the refusal's code; ConnectionFailed without an answer.
+        """
+        sent_at = self.clock.local_now()
+        try:
+            answer = await self.supabase.functions.invoke(
+                function, {"body": body, "responseType": "json"}
+            )
+        except FunctionsError as exc:
+            raise error_from_response(exc.status, exc.message) from None
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(f"{function}: no answer from the server: {exc}") from exc
+        received_at = self.clock.local_now()
+        if not isinstance(answer, dict) or "data" not in answer:
+            raise error_from_response(None, f"{function}: unexpected answer {answer!r:.200}")
+        server_time = answer.get("server_time")
+        if server_time is not None:
+            try:
+                self.clock.add_sample(sent_at, server_time, received_at)
+            except ValueError:
+                logger.warning("%s: unusable server_time %r", function, server_time)
+        return answer["data"]
+
+    async def _typed(self, model: type[M], function: str, body: dict[str, Any]) -> M:
+        return model.model_validate(await self.call(function, body))
+
+    # -- rooms --------------------------------------------------------------------------------
+
+    async def create_room(
+        self,
+        *,
+        title: str,
+        anime_id: str,
+        anime_title: str,
+        video_url: str,
+        username: str,
+        episode_number: int = 1,
+        is_public: bool = True,
+        source_id: str | None = None,
+        avatar_url: str | None = None,
+    ) -> RoomsCreateResult:
+        """Create a room hosted by you. A private room's 6-digit key is in ``access_key``."""
+        return await self._typed(
+            RoomsCreateResult,
+            "rooms-create",
+            _body(
+                title=title,
+                anime_id=anime_id,
+                anime_title=anime_title,
+                video_url=video_url,
+                host_username=username,
+                episode_number=episode_number,
+                is_public=is_public,
+                source_id=source_id,
+                avatar_url=avatar_url,
+            ),
+        )
+
+    async def join_room(
+        self,
+        room_id: str,
+        *,
+        username: str,
+        access_key: str | None = None,
+        avatar_url: str | None = None,
+    ) -> RoomsJoinResult:
+        """Join a room (again: joining is idempotent). Private rooms need the access key."""
+        return await self._typed(
+            RoomsJoinResult,
+            "rooms-join",
+            _body(room_id=room_id, username=username, access_key=access_key, avatar_url=avatar_url),
+        )
+
+    async def leave_room(self, room_id: str) -> RoomsLeaveResult:
+        """Leave a room; a leaving host hands over to the earliest-joined member."""
+        return await self._typed(RoomsLeaveResult, "rooms-leave", _body(room_id=room_id))
+
+    async def delete_room(self, room_id: str) -> RoomsDeleteResult:
+        """Delete a room you host."""
+        return await self._typed(RoomsDeleteResult, "rooms-delete", _body(room_id=room_id))
+
+    async def list_public_rooms(
+        self, *, anime_id: str | None = None, limit: int = 20, offset: int = 0
+    ) -> RoomsListPublicResult:
+        """Public rooms with members, most recently active first."""
+        return await self._typed(
+            RoomsListPublicResult,
+            "rooms-list-public",
+            _body(anime_id=anime_id, limit=limit, offset=offset),
+        )
+
+    # -- playback -----------------------------------------------------------------------------
+
+    async def sync_control(
+        self,
+        room_id: str,
+        action: str,
+        *,
+        current_time: float | None = None,
+        playback_speed: float | None = None,
+        at: datetime | None = None,
+    ) -> LiveRoom:
+        """Host control: ``action`` is play, pause, seek or speed.
+
+        ``current_time`` is the position (required for seek); ``at`` the server time at which the
+        host's player was there (see :meth:`server_time_of`), so the room's reference point is
+        exact instead of "when the request arrived".
+        """
+        return await self._typed(
+            LiveRoom,
+            "sync-control",
+            _body(
+                room_id=room_id,
+                action=action,
+                current_time=current_time,
+                playback_speed=playback_speed,
+                at=at,
+            ),
+        )
+
+    async def play(
+        self, room_id: str, *, at_position: float | None = None, at: datetime | None = None
+    ) -> LiveRoom:
+        """Start playback (from ``at_position``, or from where it is)."""
+        return await self.sync_control(room_id, "play", current_time=at_position, at=at)
+
+    async def pause(
+        self, room_id: str, *, at_position: float | None = None, at: datetime | None = None
+    ) -> LiveRoom:
+        """Pause playback (at ``at_position``, or where it is now)."""
+        return await self.sync_control(room_id, "pause", current_time=at_position, at=at)
+
+    async def seek(self, room_id: str, position: float, *, at: datetime | None = None) -> LiveRoom:
+        """Seek to ``position`` seconds."""
+        return await self.sync_control(room_id, "seek", current_time=position, at=at)
+
+    async def set_speed(self, room_id: str, speed: float) -> LiveRoom:
+        """Change the playback speed (0.25 to 4)."""
+        return await self.sync_control(room_id, "speed", playback_speed=speed)
+
+    async def host_time(self, room_id: str) -> LiveRoom:
+        """The room's playback state with ``live_position`` (where the host is now)."""
+        return await self._typed(LiveRoom, "sync-get-host-time", _body(room_id=room_id))
+
+    def server_time_of(self, local_time: float) -> datetime:
+        """A local :meth:`ClockSync.local_now` reading as a server ``datetime`` (for ``at=``)."""
+        from datetime import UTC
+
+        return datetime.fromtimestamp(self.clock.to_server(local_time), UTC)
+
+    # -- members ------------------------------------------------------------------------------
+
+    async def members(self, room_id: str) -> MembersList:
+        """The room's members with sync status and drift, and the room's state."""
+        return await self._typed(MembersList, "members-get-list", _body(room_id=room_id))
+
+    async def update_status(
+        self,
+        room_id: str,
+        *,
+        current_time: float | None = None,
+        is_buffering: bool | None = None,
+        username: str | None = None,
+        avatar_url: str | None = None,
+    ) -> MemberStatusResult:
+        """The member heartbeat: report your position and buffering (keeps your membership)."""
+        return await self._typed(
+            MemberStatusResult,
+            "members-update-status",
+            _body(
+                room_id=room_id,
+                current_time=current_time,
+                is_buffering=is_buffering,
+                username=username,
+                avatar_url=avatar_url,
+            ),
+        )
+
+    # -- comments -----------------------------------------------------------------------------
+
+    async def post_comment(
+        self,
+        *,
+        anime_id: str,
+        episode_number: int,
+        message: str,
+        username: str,
+        room_id: str | None = None,
+        parent_id: str | None = None,
+        video_timestamp: float | None = None,
+        avatar_url: str | None = None,
+    ) -> Comment:
+        """Post into the (anime, room, episode) thread, under the anchor unless given a parent."""
+        return await self._typed(
+            Comment,
+            "comments-create",
+            _body(
+                anime_id=anime_id,
+                episode_number=episode_number,
+                message=message,
+                username=username,
+                room_id=room_id,
+                parent_id=parent_id,
+                video_timestamp=video_timestamp,
+                avatar_url=avatar_url,
+            ),
+        )
+
+    async def comments(
+        self,
+        *,
+        anime_id: str,
+        episode_number: int,
+        room_id: str | None = None,
+        limit: int = 100,
+        before: str | None = None,
+    ) -> CommentsPage:
+        """A page of an episode thread, oldest to newest; page back with ``before=next_before``."""
+        return await self._typed(
+            CommentsPage,
+            "comments-get-by-episode",
+            _body(
+                anime_id=anime_id,
+                episode_number=episode_number,
+                room_id=room_id,
+                limit=limit,
+                before=before,
+            ),
+        )
+
+    async def comment_history(
+        self, *, room_id: str | None = None, anime_id: str | None = None, hours: int = 24
+    ) -> CommentsHistory:
+        """Comment analytics over the last ``hours`` for a room and/or an anime."""
+        return await self._typed(
+            CommentsHistory,
+            "comments-get-history",
+            _body(room_id=room_id, anime_id=anime_id, hours=hours),
+        )
