@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+JS     := tests/js
+JSSTAMP := $(JS)/node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help setup dev up test check fmt bench db-start db-stop db-status db-reset psql clean
@@ -22,7 +24,13 @@ $(STAMP): pyproject.toml
 		  $(BIN)/pip install --quiet -e '.[bundled-postgres]'; }
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the project with its dev tools
+# supabase-js for the tests that drive the official JavaScript client under Node.
+$(JSSTAMP): $(JS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20 and npm (the supabase-js tests need them)"; exit 1; }
+	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
+	@touch $(JSSTAMP)
+
+setup: $(STAMP) $(JSSTAMP) ## Create .venv, install the project with its dev tools and the JS test client
 
 dev: setup ## Set up and run the local stack (database, migrations, seed data); Ctrl-C stops it
 	$(BIN)/watchium up

@@ -5,7 +5,8 @@ the thread's anchor. In a room, members only (403 WRM03); at most 1000 character
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import Comment, CommentsCreateRequest
+from functions._models import CommentsCreateRequest
+from watchium_client import Comment
 
 __all__ = ["handle", "COMMENTS_CREATE"]
 

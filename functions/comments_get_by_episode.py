@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import CommentsGetByEpisodeRequest, CommentsPage
+from functions._models import CommentsGetByEpisodeRequest
+from watchium_client import CommentsPage
 
 __all__ = ["handle", "COMMENTS_GET_BY_EPISODE"]
 

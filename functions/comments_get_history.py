@@ -4,7 +4,8 @@ anime: totals, participants, per episode, top commenters, per hour."""
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import CommentsGetHistoryRequest, CommentsHistory
+from functions._models import CommentsGetHistoryRequest
+from watchium_client import CommentsHistory
 
 __all__ = ["handle", "COMMENTS_GET_HISTORY"]
 

@@ -4,7 +4,8 @@ ahead of the live host position) and ``online``, plus the room's state."""
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import MembersGetListRequest, MembersList
+from functions._models import MembersGetListRequest
+from watchium_client import MembersList
 
 __all__ = ["handle", "MEMBERS_GET_LIST"]
 

@@ -5,7 +5,8 @@ every few seconds (members silent for 30 s are removed)."""
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import MemberStatusResult, MembersUpdateStatusRequest
+from functions._models import MembersUpdateStatusRequest
+from watchium_client import MemberStatusResult
 
 __all__ = ["handle", "MEMBERS_UPDATE_STATUS"]
 

@@ -7,8 +7,9 @@ Returns the room (with its live position), the host's membership, the private ro
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import RoomsCreateRequest, RoomsCreateResult
+from functions._models import RoomsCreateRequest
 from functions._realtime import with_realtime
+from watchium_client import RoomsCreateResult
 
 __all__ = ["handle", "ROOMS_CREATE"]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import RoomsDeleteRequest, RoomsDeleteResult
+from functions._models import RoomsDeleteRequest
+from watchium_client import RoomsDeleteResult
 
 __all__ = ["handle", "ROOMS_DELETE"]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
 from functions._errors import WrongAccessKey
-from functions._models import RoomsJoinRequest, RoomsJoinResult
+from functions._models import RoomsJoinRequest
 from functions._realtime import with_realtime
+from watchium_client import RoomsJoinResult
 
 __all__ = ["handle", "ROOMS_JOIN"]
 

@@ -4,7 +4,8 @@ system comment says so; the answer names the host now."""
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import RoomsLeaveRequest, RoomsLeaveResult
+from functions._models import RoomsLeaveRequest
+from watchium_client import RoomsLeaveResult
 
 __all__ = ["handle", "ROOMS_LEAVE"]
 

@@ -4,7 +4,8 @@ optionally for one anime. No sign-in needed."""
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import RoomsListPublicRequest, RoomsListPublicResult
+from functions._models import RoomsListPublicRequest
+from watchium_client import RoomsListPublicResult
 
 __all__ = ["handle", "ROOMS_LIST_PUBLIC"]
 

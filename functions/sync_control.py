@@ -8,7 +8,8 @@ it (403 WRH03), at most 2 changes per second (429 WR429). Returns the room with 
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import LiveRoom, SyncControlRequest
+from functions._models import SyncControlRequest
+from watchium_client import LiveRoom
 
 __all__ = ["handle", "SYNC_CONTROL"]
 

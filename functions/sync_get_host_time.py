@@ -4,7 +4,8 @@ the database time it is for (``server_time``)."""
 from __future__ import annotations
 
 from functions._endpoint import Caller, Result, SqlFunction, endpoint
-from functions._models import LiveRoom, SyncGetHostTimeRequest
+from functions._models import SyncGetHostTimeRequest
+from watchium_client import LiveRoom
 
 __all__ = ["handle", "SYNC_GET_HOST_TIME"]
 
