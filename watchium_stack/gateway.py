@@ -374,6 +374,9 @@ def uvicorn_config(app: Gateway, *, log_level: str = "warning") -> uvicorn.Confi
         app,
         http="auto",
         ws="auto",
+        # Realtime frames a broadcast once for all its sockets; per-socket compression would
+        # cost ~9.5 us per frame per socket and defeat that (docs/REALTIME.md).
+        ws_per_message_deflate=False,
         lifespan="on",
         access_log=False,
         log_level=log_level,

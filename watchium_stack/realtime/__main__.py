@@ -1,0 +1,90 @@
+"""Run the Realtime server alone: ``python -m watchium_stack.realtime --db-url ... --port ...``.
+
+The gateway serves it at ``/realtime/v1`` in the local stack; running it alone is for tests,
+benchmarks and debugging. The accepted API keys are given with ``--api-key`` (repeatable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import uvicorn
+
+from . import RealtimeService
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _mounted(app: ASGIApp, prefix: str) -> ASGIApp:
+    """``app`` served under ``prefix``, as the gateway mounts it (no framework in the way: every
+    frame of every socket goes through the send callable a framework would wrap)."""
+
+    async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope.get("path", "")
+            if path != prefix and not path.startswith(prefix + "/"):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                body = json.dumps({"error": "not found"}).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 404,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+            scope = {**scope, "root_path": scope.get("root_path", "") + prefix}
+        await app(scope, receive, send)
+
+    return mounted
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m watchium_stack.realtime")
+    parser.add_argument("--db-url", required=True, help="superuser URL")
+    parser.add_argument("--authorizer-url", required=True, help="URL of the authenticator role")
+    parser.add_argument("--jwt-secret", required=True)
+    parser.add_argument("--api-key", action="append", default=[], required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=54323)
+    parser.add_argument("--slot", default=None, help="replication slot name")
+    parser.add_argument("--prefix", default="/realtime/v1", help="mount path, as the gateway's")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    kwargs = {"slot_name": args.slot} if args.slot else {}
+    service = RealtimeService(
+        db_url=args.db_url,
+        authorizer_url=args.authorizer_url,
+        jwt_secret=args.jwt_secret,
+        api_keys=set(args.api_key),
+        **kwargs,
+    )
+    app: ASGIApp = service.app
+    if args.prefix.strip("/"):
+        app = _mounted(service.app, "/" + args.prefix.strip("/"))
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        # No permessage-deflate, as upstream Realtime (Phoenix) by default: compressing every
+        # frame for every socket costs more server CPU than sending it (docs/BENCHMARKS.md).
+        ws_per_message_deflate=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,272 @@
+"""Row level security checks, evaluated by PostgreSQL as each subscriber.
+
+* **Changes.** Upstream's rule: a subscriber may see an inserted or updated row when, with its
+  role and JWT claims set (``role``, ``request.jwt.claims``, transaction-local), selecting that
+  row from the table by primary key finds it. One call of ``_realtime_local.visible`` checks a row
+  for every distinct (role, claims) of its subscribers, so a change costs one round trip however
+  many subscribers it has. Each check is its own statement, so policies written with
+  ``(select auth.uid())`` (evaluated once per statement) see the right user.
+* **Private channels.** As hosted Realtime does: probe rows for the topic are inserted into
+  ``realtime.messages`` (as ``service_role``), then selected with the user's role, claims and
+  ``realtime.topic`` set (read: join and receive), and inserted as the user (write: send and
+  track); the transaction is rolled back.
+
+The connections log in as the authorizer role (``authenticator`` locally), which may only
+``set role`` to the API roles. The helper function lives in a schema of the service's own,
+created at start; hosted Supabase does not need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from ._catalog import Catalog
+
+__all__ = ["AuthorizerError", "ChannelPolicies", "Authorizer", "SETUP_SQL"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = "_realtime_local"
+
+SETUP_SQL = f"""
+create schema if not exists {_SCHEMA};
+comment on schema {_SCHEMA} is
+  'Helpers of the local Realtime server (watchium_stack.realtime); not needed on hosted Supabase.';
+revoke all on schema {_SCHEMA} from public;
+
+create or replace function {_SCHEMA}.visible(
+  p_relation regclass,
+  p_key_columns text[],
+  p_key_values text[],
+  p_roles text[],
+  p_claims text[]
+) returns boolean[]
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  v_where text;
+  v_sql text;
+  v_name text;
+  v_execute text;
+  v_ok boolean;
+  v_out boolean[] := array_fill(false, array[coalesce(array_length(p_roles, 1), 0)]);
+begin
+  select string_agg(format('%I = ($1[%s])::%s', a.attname, k.i,
+                           pg_catalog.format_type(a.atttypid, a.atttypmod)), ' and ')
+    into v_where
+    from unnest(p_key_columns) with ordinality as k(name, i)
+    join pg_catalog.pg_attribute a on a.attrelid = p_relation and a.attname = k.name;
+  if v_where is null then
+    return v_out;
+  end if;
+  v_sql := format('select exists (select 1 from %s where %s)', p_relation, v_where);
+  -- A statement prepared once per connection and table key (named after its text): its plan,
+  -- the table's policies included, is made once per role and reused for every subscriber,
+  -- where a dynamic query would be parsed and planned again for each of them.
+  v_name := '_realtime_visible_' || md5(v_sql);
+  if not exists (select 1 from pg_catalog.pg_prepared_statements s where s.name = v_name) then
+    execute format('prepare %I(text[]) as %s', v_name, v_sql);
+  end if;
+  v_execute := format('execute %I(%L)', v_name, p_key_values);
+  for i in 1 .. coalesce(array_length(p_roles, 1), 0) loop
+    begin
+      perform pg_catalog.set_config('role', p_roles[i], true),
+              pg_catalog.set_config('request.jwt.claims', p_claims[i], true);
+      execute v_execute into v_ok;
+      v_out[i] := coalesce(v_ok, false);
+    exception when others then
+      -- A policy that fails for this subscriber hides the row from it.
+      v_out[i] := false;
+    end;
+  end loop;
+  return v_out;
+end;
+$$;
+comment on function {_SCHEMA}.visible(regclass, text[], text[], text[], text[]) is
+  'For each (role, claims): whether that subscriber can SELECT the row with the given key.';
+revoke all on function {_SCHEMA}.visible(regclass, text[], text[], text[], text[]) from public;
+"""
+
+
+class AuthorizerError(RuntimeError):
+    """The check could not be made (the database is unreachable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPolicies:
+    """What realtime.messages' policies allow on a private topic."""
+
+    broadcast_read: bool
+    presence_read: bool
+    broadcast_write: bool
+    presence_write: bool
+
+    @property
+    def can_join(self) -> bool:
+        return self.broadcast_read or self.presence_read
+
+
+class _Pool:
+    """A few autocommit connections handed out one caller at a time."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self._url = url
+        self._size = size
+        self._idle: asyncio.Queue[psycopg.AsyncConnection[Any] | None] = asyncio.Queue()
+        for _ in range(size):
+            self._idle.put_nowait(None)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> Any:
+        conn = await self._idle.get()
+        try:
+            if conn is None or conn.closed:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, connect_timeout=5
+                )
+                await conn.execute("set statement_timeout = '5s'")
+            yield conn
+        except psycopg.OperationalError:
+            if conn is not None:
+                await conn.close()
+            conn = None
+            raise
+        finally:
+            self._idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        for _ in range(self._size):
+            conn = await self._idle.get()
+            if conn is not None:
+                await conn.close()
+
+
+class Authorizer:
+    """RLS checks for changes and private channels."""
+
+    def __init__(self, *, url: str, catalog: Catalog, pool_size: int = 4) -> None:
+        self._pool = _Pool(url, pool_size)
+        self._catalog = catalog
+        self.login_role = urlsplit(url).username or "authenticator"
+
+    async def setup(self) -> None:
+        """Create the helper function (idempotent; runs as the superuser).
+
+        Raises:
+            CatalogError: when the database cannot be reached.
+        """
+        await self._catalog.execute(SETUP_SQL)
+        role = psycopg.sql.Identifier(self.login_role).as_string(None)
+        await self._catalog.execute(f"grant usage on schema {_SCHEMA} to {role}")
+        await self._catalog.execute(
+            f"grant execute on function {_SCHEMA}.visible(regclass, text[], text[], text[], "
+            f"text[]) to {role}"
+        )
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def visible(
+        self,
+        relid: int,
+        key_columns: Sequence[str],
+        key_values: Sequence[str | None],
+        subjects: Sequence[tuple[str, str]],
+    ) -> list[bool]:
+        """For each ``(role, claims_json)``: may it see the row with these key values?
+
+        Raises:
+            AuthorizerError: when the database cannot be reached.
+        """
+        if not subjects:
+            return []
+        # The subscriber arrays go in binary: psycopg's text form escapes every element (each
+        # claims text is JSON full of quotes), which cost more than the checks themselves.
+        query = f"select {_SCHEMA}.visible(%s::oid::regclass, %s, %s, %b, %b)"
+        params = (
+            relid,
+            list(key_columns),
+            list(key_values),
+            [role for role, _ in subjects],
+            [claims for _, claims in subjects],
+        )
+        row = None
+        for attempt in range(3):
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(query, params)
+                    row = await cur.fetchone()
+                break
+            except psycopg.OperationalError as exc:
+                # A pooled connection may have died with a PostgreSQL restart: retry afresh.
+                if attempt == 2:
+                    raise AuthorizerError(f"row level security check failed: {exc}") from exc
+                await asyncio.sleep(0.05 * (attempt + 1))
+            except psycopg.Error as exc:
+                raise AuthorizerError(f"row level security check failed: {exc}") from exc
+        result = row[0] if row else None
+        if not isinstance(result, list) or len(result) != len(subjects):
+            return [False] * len(subjects)
+        return [bool(x) for x in result]
+
+    async def channel_policies(
+        self, topic: str, role: str, claims_json: str, sub: str | None
+    ) -> ChannelPolicies:
+        """Evaluate realtime.messages' policies for ``topic`` (without the ``realtime:`` prefix).
+
+        Raises:
+            AuthorizerError: when the database cannot be reached or a policy fails.
+        """
+        probe_broadcast, probe_presence = uuid.uuid4(), uuid.uuid4()
+        try:
+            async with self._pool.connection() as conn:
+                async with conn.transaction(force_rollback=True):
+                    await conn.execute("set local role service_role")
+                    await conn.execute(
+                        "insert into realtime.messages (id, topic, extension) "
+                        "values (%s, %s, 'broadcast'), (%s, %s, 'presence')",
+                        (probe_broadcast, topic, probe_presence, topic),
+                    )
+                    await conn.execute(
+                        "select set_config('role', %s, true), "
+                        "set_config('request.jwt.claims', %s, true), "
+                        "set_config('request.jwt.claim.sub', %s, true), "
+                        "set_config('request.jwt.claim.role', %s, true), "
+                        "set_config('realtime.topic', %s, true)",
+                        (role, claims_json, sub or "", role, topic),
+                    )
+                    cur = await conn.execute(
+                        "select id, extension from realtime.messages where id = any(%s)",
+                        ([probe_broadcast, probe_presence],),
+                    )
+                    readable = {row[1] for row in await cur.fetchall()}
+                    writable: dict[str, bool] = {}
+                    for extension in ("broadcast", "presence"):
+                        try:
+                            async with conn.transaction():
+                                await conn.execute(
+                                    "insert into realtime.messages (topic, extension) "
+                                    "values (%s, %s)",
+                                    (topic, extension),
+                                )
+                            writable[extension] = True
+                        except psycopg.errors.InsufficientPrivilege:
+                            writable[extension] = False
+        except psycopg.Error as exc:
+            raise AuthorizerError(f"channel authorization failed: {exc}") from exc
+        return ChannelPolicies(
+            broadcast_read="broadcast" in readable,
+            presence_read="presence" in readable,
+            broadcast_write=writable.get("broadcast", False),
+            presence_write=writable.get("presence", False),
+        )

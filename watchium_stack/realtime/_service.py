@@ -1,0 +1,152 @@
+"""RealtimeService: the local Supabase Realtime server, wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from functions._jwt import API_ROLES
+
+from ._authorizer import Authorizer
+from ._catalog import Catalog
+from ._cdc import ChangeReader
+from ._changes import ChangeRouter
+from ._channel import Context, Limits, SocketChannels
+from ._hub import Hub
+from ._server import RealtimeApp
+from ._socket import Socket
+
+__all__ = ["RealtimeService", "DEFAULT_SLOT", "PUBLICATION"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SLOT = "watchium_realtime"
+PUBLICATION = "supabase_realtime"
+
+
+class RealtimeService:
+    """A Supabase-Realtime-protocol server for the local stack.
+
+    Args:
+        db_url: superuser URL (logical replication, slot management, catalog reads).
+        authorizer_url: URL of the role that evaluates RLS per subscriber (``authenticator``
+            locally: it may ``set role`` to anon, authenticated and service_role).
+        jwt_secret: the project's HS256 secret (API keys and user tokens).
+        api_keys: the API keys accepted at the handshake and by ``/api/broadcast``.
+        slot_name: the replication slot this service owns (created at start, dropped at stop).
+        limits: per-socket and per-channel bounds.
+        authorizer_pool_size: connections for RLS checks (changes are checked concurrently).
+
+    ``app`` is the ASGI application; ``start()`` and ``stop()`` belong in the host's lifespan.
+    """
+
+    def __init__(
+        self,
+        *,
+        db_url: str,
+        authorizer_url: str,
+        jwt_secret: str,
+        api_keys: set[str],
+        slot_name: str = DEFAULT_SLOT,
+        limits: Limits | None = None,
+        authorizer_pool_size: int = 4,
+    ) -> None:
+        self.db_url = db_url
+        self.jwt_secret = jwt_secret
+        self.api_keys = frozenset(api_keys)
+        self.catalog = Catalog(db_url, publication=PUBLICATION, roles=sorted(API_ROLES))
+        self.authorizer = Authorizer(
+            url=authorizer_url, catalog=self.catalog, pool_size=authorizer_pool_size
+        )
+        self.reader = ChangeReader(
+            url=db_url,
+            slot=slot_name,
+            catalog=self.catalog,
+            on_transaction=self._on_transaction,
+            on_gap=self._on_gap,
+        )
+        self.router = ChangeRouter(
+            catalog=self.catalog,
+            authorizer=self.authorizer,
+            confirm=self.reader.confirm,
+            on_gap=self._on_gap,
+        )
+        self.hub = Hub()
+        self.context = Context(
+            hub=self.hub,
+            router=self.router,
+            catalog=self.catalog,
+            authorizer=self.authorizer,
+            jwt_secret=jwt_secret,
+            limits=limits or Limits(),
+        )
+        self.sockets: dict[Socket, SocketChannels] = {}
+        self.app = RealtimeApp(self)
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self._started
+
+    async def start(self) -> None:
+        """Prepare the database side and start streaming changes (idempotent).
+
+        Raises:
+            CatalogError: when the database cannot be reached.
+        """
+        async with self._lock:
+            if self._started:
+                return
+            await self.authorizer.setup()
+            await self.catalog.load_roles()
+            self.router.start()
+            await self.reader.start()
+            self._started = True
+            logger.info("realtime service started (slot %s)", self.reader.slot)
+
+    async def stop(self) -> None:
+        """Close every socket, stop streaming and drop the slot (idempotent)."""
+        async with self._lock:
+            if not self._started:
+                return
+            self._started = False
+            for socket, channels in list(self.sockets.items()):
+                channels.close_all()
+                socket.close_soon(1001, "server shutting down")
+            await self.reader.stop()
+            await self.router.stop()
+            await self.authorizer.close()
+            await self.catalog.close()
+            logger.info("realtime service stopped")
+
+    async def wait_streaming(self, timeout: float = 10.0) -> None:
+        """Wait until the change stream is connected (tests and benchmarks).
+
+        Raises:
+            TimeoutError: when it does not connect in time.
+        """
+        await asyncio.wait_for(self.reader.connected.wait(), timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for diagnostics."""
+        return {
+            "sockets": len(self.sockets),
+            **self.hub.counts(),
+            "delivered_changes": self.router.delivered_changes,
+            "rls_checks": self.router.rls_checks,
+            "stream_connected": self.reader.connected.is_set(),
+            "stream_reconnects": self.reader.reconnects,
+        }
+
+    async def _on_transaction(self, txn: Any) -> None:
+        await self.router.submit(txn)
+
+    def _on_gap(self, reason: str) -> None:
+        # Changes may have been lost: make every postgres_changes channel rejoin (phx_error), so
+        # its client refetches the state it shows.
+        for channels in list(self.sockets.values()):
+            for member in list(channels.channels.values()):
+                if member.subscriptions:
+                    channels.shutdown_with_error(member, reason)

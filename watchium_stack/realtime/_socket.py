@@ -1,0 +1,315 @@
+"""One client's websocket: a bounded outgoing queue, and a rate limit on what the client sends.
+
+Fan-out never awaits a socket (``push``), so one slow reader cannot delay the others. A frame is
+handed to the transport at once, in the pushing task, when the transport takes it without
+waiting (nearly always: it only waits when the client is not reading fast enough); otherwise a
+task finishes that send and writes what is pushed meanwhile from a queue. A socket whose queue
+grows past its byte budget (the client stopped reading and the transport's own buffer is full)
+is dropped with close code 1008.
+
+A frame going to many sockets (a change, a broadcast) is a :class:`SharedFrame`: when the host
+server lets the socket write prepared websocket frames (``fast_write``), it is framed for the
+wire once and the same bytes go to every socket, instead of each socket's protocol framing the
+text again.
+
+Closing is bounded too. A close frame queues behind everything the transport already holds, so a
+peer that stopped reading never gets it, and an ASGI server waits for the transport to drain
+before it even writes it (uvicorn does). The close is given ``close_timeout`` seconds; then the
+connection is aborted (when the host server lets us: see ``abort``) and the socket is over for
+the server either way (``done``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from ._protocol import encode_text
+
+__all__ = [
+    "Socket",
+    "SharedFrame",
+    "TokenBucket",
+    "SendFrame",
+    "CloseSocket",
+    "AbortSocket",
+    "FastWrite",
+    "websocket_frame",
+]
+
+logger = logging.getLogger(__name__)
+
+SendFrame = Callable[[str | bytes], Coroutine[Any, Any, None]]
+CloseSocket = Callable[[int, str], Awaitable[None]]
+AbortSocket = Callable[[], None]
+FastWrite = Callable[[bytes], bool]  # write a prepared frame now; False: use the send path
+
+_MAX_7BIT, _MAX_16BIT = 125, 0xFFFF
+
+
+def websocket_frame(data: str | bytes) -> bytes:
+    """``data`` as one unfragmented, unmasked websocket frame (text for str, binary for bytes),
+    as a server sends it when no extension is in use (RFC 6455, section 5.2)."""
+    if isinstance(data, str):
+        payload, first = data.encode(), 0x81
+    else:
+        payload, first = data, 0x82
+    size = len(payload)
+    if size <= _MAX_7BIT:
+        header = bytes((first, size))
+    elif size <= _MAX_16BIT:
+        header = bytes((first, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((first, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
+class SharedFrame:
+    """A frame for many sockets; its websocket framing is computed once, when first needed."""
+
+    __slots__ = ("data", "_wire")
+
+    def __init__(self, data: str | bytes) -> None:
+        self.data = data
+        self._wire: bytes | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = websocket_frame(self.data)
+        return self._wire
+
+
+_ids = itertools.count(1)
+
+
+class TokenBucket:
+    """``rate`` events per second with bursts up to ``burst``."""
+
+    __slots__ = ("rate", "burst", "_tokens", "_stamp")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+class Socket:
+    """The server side of one websocket connection.
+
+    Args:
+        send: writes one frame (may wait for the transport).
+        close: sends a close frame with code and reason.
+        abort: drops the connection at once, without a closing handshake (None: the host
+            server offers no way to; the connection is then left to it).
+        fast_write: writes a prepared frame (:attr:`SharedFrame.wire`) if the connection can
+            take it now, returning False otherwise (None: the host server offers no such way).
+        max_buffer_bytes: budget of the outgoing queue; past it the client is dropped.
+        close_timeout: seconds a close frame may take before the connection is aborted.
+    """
+
+    def __init__(
+        self,
+        *,
+        vsn: str,
+        send: SendFrame,
+        close: CloseSocket,
+        max_buffer_bytes: int,
+        rate: float,
+        burst: float,
+        abort: AbortSocket | None = None,
+        fast_write: FastWrite | None = None,
+        close_timeout: float = 5.0,
+        peer: str = "",
+    ) -> None:
+        self.id = next(_ids)
+        self.vsn = vsn
+        self.peer = peer
+        self.rate_limit = TokenBucket(rate, burst)
+        self._send = send
+        self._close = close
+        self._abort = abort
+        self._fast_write = fast_write
+        self._close_timeout = close_timeout
+        self._max_bytes = max_buffer_bytes
+        self._queue: deque[str | bytes | SharedFrame] = deque()
+        self._queued_bytes = 0
+        self._closing = False
+        self._writer: asyncio.Task[None] | None = None  # set while a send waits for the transport
+        self._closer: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+        """Set when the server is finished with the connection (closed, aborted or gone)."""
+        self.dropped_for_backlog = False
+        self.aborted = False
+        self.peak_queued_bytes = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    def push(self, frame: str | bytes | SharedFrame) -> None:
+        """Send or queue a frame; drop the socket when its backlog passes the budget."""
+        if self._closing:
+            return
+        if self._writer is None:
+            if isinstance(frame, SharedFrame):
+                if self._fast_write is not None and self._fast_write(frame.wire):
+                    return
+                frame = frame.data
+            self._send_now(frame)
+            return
+        self._queue.append(frame)
+        self._queued_bytes += len(frame)
+        if self._queued_bytes > self.peak_queued_bytes:
+            self.peak_queued_bytes = self._queued_bytes
+        if self._queued_bytes > self._max_bytes:
+            logger.warning(
+                "dropping websocket %s (%s): %d bytes queued, the client is not reading",
+                self.id,
+                self.peer,
+                self._queued_bytes,
+            )
+            self.dropped_for_backlog = True
+            self.close_soon(1008, "client too slow: outgoing buffer full")
+
+    def _send_now(self, frame: str | bytes) -> None:
+        # The send is started here rather than in a task of the socket's own: a task switch per
+        # frame of every socket was a good part of the fan-out's cost. It nearly always ends in
+        # this first step (the transport took the frame); if it has to wait, a task carries it on.
+        coro = self._send(frame)
+        try:
+            suspended = coro.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:  # the peer went away: the receive loop notices and cleans up
+            logger.debug("websocket %s send failed: %s", self.id, exc)
+            self._closing = True
+            return
+        self._writer = asyncio.get_running_loop().create_task(
+            self._drain(coro, suspended), name=f"ws-writer-{self.id}"
+        )
+
+    async def _drain(self, coro: Coroutine[Any, Any, None], suspended: object) -> None:
+        queue = self._queue
+        try:
+            await _resume(coro, suspended)
+            while queue and not self._closing:
+                frame = queue.popleft()
+                self._queued_bytes -= len(frame)
+                await self._send(frame.data if isinstance(frame, SharedFrame) else frame)
+        except Exception as exc:  # the peer went away: the receive loop notices and cleans up
+            logger.debug("websocket %s writer stopped: %s", self.id, exc)
+            self._closing = True
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
+
+    def push_message(
+        self, topic: str, event: str, payload: object, *, ref: str | None, join_ref: str | None
+    ) -> None:
+        """Encode and queue one message for this socket alone (replies, pushes to one channel)."""
+        self.push(encode_text(self.vsn, join_ref, ref, topic, event, payload))
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Stop writing and close the websocket (from any task, without awaiting).
+
+        What is still queued is discarded; ``done`` is set once the close frame is written or,
+        after ``close_timeout``, the connection is aborted.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._closer = asyncio.get_running_loop().create_task(
+            self._close_connection(code, reason), name=f"ws-closer-{self.id}"
+        )
+
+    def finish(self) -> None:
+        """Nothing more will be read: the peer left, or the server stopped listening to it."""
+        self._closing = True
+        self.done.set()
+
+    async def _close_connection(self, code: int, reason: str) -> None:
+        try:
+            # A writer waiting for the transport holds a frame the peer will never need now.
+            await self._stop_writer()
+            try:
+                await asyncio.wait_for(self._close(code, reason), self._close_timeout)
+            except TimeoutError:
+                # The transport did not take the close frame: the peer is not reading at all.
+                if self._abort is not None:
+                    logger.info("websocket %s (%s) aborted: close not taken", self.id, self.peer)
+                    self.aborted = True
+                    self._abort()
+                else:
+                    logger.warning(
+                        "websocket %s (%s) does not take its close frame and the server "
+                        "cannot abort it",
+                        self.id,
+                        self.peer,
+                    )
+            except Exception as exc:  # the peer went away meanwhile
+                logger.debug("websocket %s close failed: %s", self.id, exc)
+        finally:
+            self.done.set()
+
+    async def _stop_writer(self) -> None:
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+    async def stop(self) -> None:
+        """The connection is over: stop the writer and let a pending close finish (bounded)."""
+        self._closing = True
+        await self._stop_writer()
+        if self._closer is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._closer
+        self.done.set()
+
+
+async def _resume(coro: Coroutine[Any, Any, None], suspended: object) -> None:
+    """Finish a coroutine that was started by hand (``coro.send(None)``) and yielded
+    ``suspended``: what an asyncio task does with what a coroutine yields, done in this one."""
+    try:
+        while True:
+            if suspended is None:  # a bare yield: resume it on the next loop iteration
+                await asyncio.sleep(0)
+            elif asyncio.isfuture(suspended):  # awaiting a future: resume it once that is done
+                suspended._asyncio_future_blocking = False
+                await asyncio.wait([suspended])
+            else:
+                raise RuntimeError(f"a send yielded {suspended!r}, not a future")
+            try:
+                suspended = coro.send(None)
+            except StopIteration:
+                return
+    except BaseException:
+        coro.close()
+        raise
