@@ -60,6 +60,7 @@ from functions._http import (
     header,
     json_bytes,
     read_body,
+    run_lifespan,
     send_bytes,
     server_time,
 )
@@ -203,19 +204,7 @@ class FunctionsApp:
             await self._send_error(send, InternalError())
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await run_lifespan(receive, send, self.startup, self.shutdown, name="the function app")
 
     async def _send_error(self, send: Send, error: FunctionError) -> None:
         iso, epoch = server_time()

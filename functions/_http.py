@@ -9,12 +9,15 @@ helpers read a bounded body, read headers, and send JSON.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
 from functions._errors import FunctionError, TooLarge
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "Scope",
@@ -24,6 +27,7 @@ __all__ = [
     "Headers",
     "header",
     "read_body",
+    "run_lifespan",
     "send_bytes",
     "send_json",
     "server_time",
@@ -93,6 +97,32 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def run_lifespan(
+    receive: Receive,
+    send: Send,
+    startup: Callable[[], Awaitable[None]],
+    shutdown: Callable[[], Awaitable[None]],
+    *,
+    name: str,
+) -> None:
+    """Answer an ASGI lifespan: ``startup`` on start (a failure is reported to the server, which
+    then does not serve), ``shutdown`` on stop."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await startup()
+            except Exception as exc:
+                logger.exception("%s failed to start", name)
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def server_time() -> tuple[str, bytes]:

@@ -34,7 +34,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import uvicorn
 
 from functions import FunctionsApp, FunctionsSettings
-from functions._http import CORS_HEADERS, PREFLIGHT_HEADERS, Receive, Scope, Send, send_json
+from functions._http import (
+    CORS_HEADERS,
+    PREFLIGHT_HEADERS,
+    Receive,
+    Scope,
+    Send,
+    run_lifespan,
+    send_json,
+)
 from watchium_stack.auth import ANONYMOUS_SIGNUPS_PER_HOUR, AuthService
 
 __all__ = [
@@ -265,20 +273,7 @@ class Gateway:
             )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:
-                    logger.exception("the gateway failed to start")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await run_lifespan(receive, send, self.startup, self.shutdown, name="the gateway")
 
     async def _realtime(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.realtime is not None and self.realtime_running:

@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from functions._errors import TooLarge
+from functions._http import read_body, run_lifespan
+
 from ._authorizer import AuthorizerError
 from ._channel import SocketChannels, TokenProblem, verify_token
 from ._hub import Broadcast
@@ -145,20 +148,9 @@ class RealtimeApp:
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         # Standalone use (uvicorn on this app alone); under the gateway, its lifespan calls
         # start() and stop() and this app never sees lifespan events.
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.service.start()
-                except Exception as exc:
-                    logger.exception("realtime service failed to start")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.service.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await run_lifespan(
+            receive, send, self.service.start, self.service.stop, name="the Realtime service"
+        )
 
     # -- websocket ------------------------------------------------------------------------------
 
@@ -303,8 +295,9 @@ class RealtimeApp:
         except TokenProblem:
             await _json(send, 401, {"message": "Unauthorized"})
             return
-        body = await _read_body(receive)
-        if body is None:
+        try:
+            body = await read_body(scope, receive, _MAX_BODY)
+        except TooLarge:
             await _json(send, 413, {"message": "Payload Too Large"})
             return
         messages: list[tuple[str, Broadcast, bool]] = []
@@ -359,23 +352,6 @@ class RealtimeApp:
             logger.warning("REST broadcast to private %s not authorised: %s", topic, exc)
             return False
         return policies.broadcast_write
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
 
 
 async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
