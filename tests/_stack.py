@@ -69,7 +69,7 @@ from watchium_stack.gateway import READY_LINE, authenticator_url
 from watchium_stack.keys import keys_from_secret
 from watchium_stack.postgres import free_port
 
-__all__ = ["Stack", "start_stack", "SIGNUPS_PER_HOUR"]
+__all__ = ["Stack", "start_stack", "launch_gateway", "SIGNUPS_PER_HOUR"]
 
 SIGNUPS_PER_HOUR = 100_000
 # How long the gateway may take to start; only ever reached when it is broken.
@@ -263,17 +263,30 @@ def start_stack(database: TestDatabase, *, signups_per_hour: int = SIGNUPS_PER_H
     Raises:
         RuntimeError: the gateway did not start (with its log).
     """
+    stack = launch_gateway(database.url, signups_per_hour=signups_per_hour)
+    database._cleanup.append(stack.stop)
+    return stack
+
+
+def launch_gateway(db_url: str, *, signups_per_hour: int = SIGNUPS_PER_HOUR) -> Stack:
+    """Start the gateway subprocess against the migrated database at ``db_url`` (superuser URL)
+    with new keys, on a free port. The caller stops it (``stack.stop()``); benchmarks use this
+    with their own throwaway database.
+
+    Raises:
+        RuntimeError: the gateway did not start (with its log).
+    """
     keys = keys_from_secret(secrets.token_urlsafe(48), int(time.time()))
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="watchium-stack-"))
-    api_db_url = authenticator_url(database.url)
+    api_db_url = authenticator_url(db_url)
     env = {
         **os.environ,
         "WATCHIUM_PROJECT_DIR": str(PROJECT_DIR),
         "WATCHIUM_DATA_DIR": str(tmp),
         "WATCHIUM_HOST": "127.0.0.1",
         "WATCHIUM_PORT": str(port),
-        "WATCHIUM_DB_URL": database.url,
+        "WATCHIUM_DB_URL": db_url,
         "WATCHIUM_API_DB_URL": api_db_url,
         "WATCHIUM_JWT_SECRET": keys.jwt_secret,
         "WATCHIUM_ANON_KEY": keys.anon_key,
@@ -289,11 +302,10 @@ def start_stack(database: TestDatabase, *, signups_per_hour: int = SIGNUPS_PER_H
         anon_key=keys.anon_key,
         service_role_key=keys.service_role_key,
         jwt_secret=keys.jwt_secret,
-        db_url=database.url,
+        db_url=db_url,
         api_db_url=api_db_url,
         log_path=tmp / "gateway.log",
         env=env,
     )
     stack.start()
-    database._cleanup.append(stack.stop)
     return stack

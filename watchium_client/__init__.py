@@ -4,6 +4,8 @@
   clock offset;
 * the sync engine (:class:`SyncEngine`, :class:`ClockSync`, :class:`RoomState`) keeps a player in
   step with the room;
+* :class:`RoomSession` follows one room live (Realtime, presence, heartbeats) and keeps a
+  player in step through the engine;
 * players live in :mod:`watchium_client.players` (a simulated one and mpv);
 * every refusal is a :class:`WatchiumError` subclass named for its error code.
 """
@@ -62,6 +64,22 @@ from watchium_client._models import (
     RoomsListPublicResult,
 )
 from watchium_client._room_state import RoomState
+from watchium_client._session import NewRoom, RoomSession, SessionTimings
+from watchium_client._session_events import (
+    CommentPosted,
+    ConnectionLost,
+    ConnectionRestored,
+    EventSource,
+    HostChanged,
+    MemberJoined,
+    MemberLeft,
+    MemberPresence,
+    MemberUpdated,
+    PresenceSynced,
+    RoomChanged,
+    RoomDeleted,
+    RoomEvent,
+)
 from watchium_client._sync_engine import SyncEngine, SyncStatus
 from watchium_client._sync_policy import (
     GroupWaitAction,
@@ -75,6 +93,23 @@ from watchium_client._sync_stats import DriftStats, DriftSummary
 __all__ = [
     # client
     "WatchiumClient",
+    # sessions
+    "NewRoom",
+    "RoomSession",
+    "SessionTimings",
+    "CommentPosted",
+    "ConnectionLost",
+    "ConnectionRestored",
+    "EventSource",
+    "HostChanged",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberPresence",
+    "MemberUpdated",
+    "PresenceSynced",
+    "RoomChanged",
+    "RoomDeleted",
+    "RoomEvent",
     # sync
     "ClockSample",
     "ClockSync",

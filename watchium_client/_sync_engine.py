@@ -116,18 +116,22 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ inputs
 
-    def update_room(self, state: RoomState) -> bool:
+    def update_room(self, state: RoomState, *, ordered: bool = False) -> bool:
         """Takes a new room state (from Realtime, an RPC result or a poll).
 
         A state that changes the playback (position, reference time, play/pause, speed,
         episode) is a host action: it ends any hold, clears the seek cooldown and is applied at
         the next tick, which a running engine does at once. A state of the same room older than
         the current one (an earlier ``updated_at``: a late reply overtaken by a Realtime change)
-        is ignored. Returns whether the state was taken as a change.
+        is ignored, unless ``ordered``: the caller already keeps states in the order they were
+        written (e.g. by the row's own ``updated_at``), which the reference time alone cannot
+        tell when a host acts during a scheduled start (its reference time is in the future, so
+        the next action's is earlier). Returns whether the state was taken as a change.
         """
         previous = self._room
         if (
-            previous is not None
+            not ordered
+            and previous is not None
             and previous.room_id == state.room_id
             and state.updated_at < previous.updated_at
         ):

@@ -221,6 +221,8 @@ def test_public_surface() -> None:
         "_room_state",
         "_sync_engine",
         "_sync_stats",
+        "_session",
+        "_session_events",
     ):
         declared = set(importlib.import_module(f"watchium_client.{module}").__all__)
         assert declared <= exported, f"{module}: {declared - exported} not exported"

@@ -126,6 +126,22 @@ async def test_scripted_stall_freezes_playback_and_is_reported() -> None:
     assert not ended.is_user_action
 
 
+async def test_a_stall_can_be_started_now() -> None:
+    clock = FakeClock()
+    player = SimulatedPlayer(clock=clock)
+    events = player.events()
+    await player.play()
+    clock.advance(1.0)
+    player.stall(0.5)
+    assert player.is_buffering
+    assert (await next_event(events)).kind is PlayerEventKind.BUFFERING_STARTED
+    clock.advance(1.0)  # 0.5 s stalled, then 0.5 s of playback
+    assert not player.is_buffering
+    assert await player.position() == pytest.approx(1.5)
+    with pytest.raises(ValueError):
+        player.stall(0)
+
+
 async def test_random_stalls_are_seeded_and_only_while_playing() -> None:
     async def stalls(seed: int, playing: bool) -> list[float]:
         clock = FakeClock()

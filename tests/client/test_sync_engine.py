@@ -535,6 +535,17 @@ async def test_engine_ignores_a_stale_room_state() -> None:
     assert engine.room is not None and engine.room.position == 50.0
 
 
+async def test_engine_takes_an_earlier_reference_when_the_caller_orders_states() -> None:
+    # A host seeks during a scheduled start's lead: the seek's reference time is earlier than
+    # the start's, yet it is the newer state (the caller knows from the row's own updated_at).
+    clock = FakeClock(0.0)
+    engine, _, sync = make_engine(clock)
+    now = sync.server_now()
+    engine.update_room(room(now + 0.25, position=0.0))
+    assert engine.update_room(room(now + 0.1, position=300.0), ordered=True)
+    assert engine.room is not None and engine.room.position == 300.0
+
+
 async def test_engine_follows_a_host_seek_within_the_transient_budget() -> None:
     clock = FakeClock(0.0)
     engine, player, sync = make_engine(clock, seek_latency=0.15)

@@ -215,6 +215,19 @@ class SimulatedPlayer:
         """Replays what happened up to now, publishing the events due (buffering, end of file)."""
         self._advance()
 
+    def stall(self, duration: float) -> None:
+        """Starts a buffering stall of ``duration`` seconds now, as a scripted one would.
+
+        Raises:
+            ValueError: ``duration`` is not positive.
+        """
+        if not duration > 0:
+            raise ValueError("a stall lasts more than 0 s")
+        self._advance()
+        self._scripted.append((self._t, float(duration)))
+        self._scripted.sort()
+        self._advance()
+
     async def user_pause(self) -> None:
         """Pauses as if the user clicked pause in the player, and reports it."""
         await self.pause()
