@@ -1,0 +1,264 @@
+"""The ``watchium`` client commands against the real gateway, through typer's CliRunner.
+
+Each test user is a config directory of its own (``WATCHIUM_CONFIG_DIR``): the CLI keeps one
+anonymous identity per URL there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import shutil
+import struct
+import threading
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from tests._stack import Stack
+from watchium_client import NewRoom, RoomSession, WatchiumClient
+from watchium_client.cli import app
+from watchium_client.players import SimulatedPlayer
+from watchium_stack.keys import load_or_create_keys
+from watchium_stack.postgres import free_port
+
+runner = CliRunner()
+VIDEO = "https://example.com/frieren/01.mkv"
+
+
+def invoke(stack: Stack | None, home: Path, *args: str, **env: str | None) -> Result:
+    base: dict[str, str | None] = {"WATCHIUM_CONFIG_DIR": str(home), "COLUMNS": "200"}
+    if stack is not None:
+        base.update(WATCHIUM_URL=stack.url, WATCHIUM_ANON_KEY=stack.anon_key)
+    base.update(env)
+    return runner.invoke(app, list(args), env=base)
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def create(stack: Stack, home: Path, title: str, *extra: str) -> dict[str, Any]:
+    result = ok(
+        invoke(
+            stack, home, "rooms", "create", title, "--anime-id", "frieren",
+            "--video-url", VIDEO, "--json", *extra,
+        )
+    )  # fmt: skip
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_rooms_create_list_join_leave(stack: Stack, tmp_path: Path) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    created = create(stack, alice, "Frieren night", "--username", "alice")
+    room_id = created["room"]["room_id"]
+    assert created["access_key"] is None
+
+    listed = json.loads(
+        ok(invoke(stack, bob, "rooms", "list", "--anime", "frieren", "--json")).stdout
+    )
+    assert room_id in {room["room_id"] for room in listed}
+    table = ok(invoke(stack, bob, "rooms", "list", "--anime", "frieren")).stdout
+    assert room_id in table and "Frieren night" in table
+    # Listing is a public read: no identity was made for it.
+    assert not (bob / "sessions.json").exists()
+
+    joined = ok(invoke(stack, bob, "rooms", "join", room_id, "-u", "bob")).output
+    assert f"joined room {room_id}" in joined and "alice (host)" in joined and "bob" in joined
+
+    # The same config directory is the same user: alice is still the host.
+    again = json.loads(ok(invoke(stack, alice, "rooms", "join", room_id, "--json")).stdout)
+    assert again["rejoined"] and again["member"]["is_host"]
+    assert (alice / "sessions.json").stat().st_mode & 0o077 == 0, "tokens readable by others"
+
+    left = ok(invoke(stack, alice, "rooms", "leave", room_id)).output
+    assert f"left room {room_id}" in left and "host role moved on" in left
+    after = json.loads(ok(invoke(stack, bob, "rooms", "join", room_id, "--json")).stdout)
+    assert after["member"]["is_host"], "bob, the earliest member left, hosts now"
+
+
+def test_a_private_room_needs_its_access_key(stack: Stack, tmp_path: Path) -> None:
+    created = create(stack, tmp_path / "host", "Secret club", "--private")
+    room_id, key = created["room"]["room_id"], created["access_key"]
+    assert re.fullmatch(r"[0-9]{6}", key)
+    text = ok(
+        invoke(
+            stack, tmp_path / "host2", "rooms", "create", "Another", "--anime-id", "frieren",
+            "--video-url", VIDEO, "--private",
+        )
+    ).output  # fmt: skip
+    assert "access key:" in text and "--access-key" in text
+
+    refused = invoke(stack, tmp_path / "guest", "rooms", "join", room_id)
+    assert refused.exit_code == 1
+    assert "is private: pass its 6-digit access key with --access-key" in refused.output
+    ok(invoke(stack, tmp_path / "guest", "rooms", "join", room_id, "--access-key", key))
+    missing = invoke(stack, tmp_path / "guest", "rooms", "join", "zzzzzzzzzz")
+    assert missing.exit_code == 1 and "room zzzzzzzzzz not found" in missing.output
+
+
+def test_rate_limits_say_how_long_to_wait(stack: Stack, tmp_path: Path) -> None:
+    home = tmp_path / "busy"
+    for i in range(10):  # room creation: 10 per hour
+        create(stack, home, f"room {i}")
+    refused = invoke(
+        stack, home, "rooms", "create", "one too many", "--anime-id", "frieren",
+        "--video-url", VIDEO,
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert re.search(r"rate limited \(room_creation\): try again in \d+ (s|min)", refused.output)
+
+
+def test_errors_say_how_to_start_the_stack(tmp_path: Path) -> None:
+    unset: dict[str, str | None] = {"WATCHIUM_URL": None, "WATCHIUM_ANON_KEY": None}
+    data = tmp_path / "data"
+    port = str(free_port())
+    never_started = invoke(
+        None, tmp_path / "u", "rooms", "list", WATCHIUM_DATA_DIR=str(data), WATCHIUM_PORT=port,
+        **unset,
+    )  # fmt: skip
+    assert never_started.exit_code == 1
+    assert "make dev" in never_started.output and "--key" in never_started.output
+
+    load_or_create_keys(data)  # started once, not running now
+    not_running = invoke(
+        None, tmp_path / "u", "rooms", "list", WATCHIUM_DATA_DIR=str(data), WATCHIUM_PORT=port,
+        **unset,
+    )  # fmt: skip
+    assert not_running.exit_code == 1
+    assert "is it running?" in not_running.output and "make dev" in not_running.output
+
+    elsewhere = invoke(
+        None, tmp_path / "u", "rooms", "list", "--url", f"http://127.0.0.1:{port}",
+        "--key", "k", **unset,
+    )  # fmt: skip
+    assert elsewhere.exit_code == 1 and "cannot reach" in elsewhere.output
+
+
+def test_demo_runs_a_simulated_party(stack: Stack, tmp_path: Path) -> None:
+    result = ok(invoke(stack, tmp_path / "demo", "demo", "--members", "2", "--seconds", "6"))
+    text = result.stdout
+    assert "|drift| in ms while playing" in text
+    assert "host: play" in text and "host: seek forward 90 s" in text
+    assert "The server sees 3 of 3 members in sync" in text
+    # The identities are kept for the next run.
+    cached = json.loads((tmp_path / "demo" / "demo_sessions.json").read_text())
+    assert len(cached[stack.url]) == 3
+
+
+requires_mpv = pytest.mark.skipif(
+    shutil.which("mpv") is None, reason="the mpv binary is not installed (apt-get install mpv)"
+)
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """20 s of a 440 Hz tone (mono, 8 kHz)."""
+    path = tmp_path / "clip.wav"
+    rate = 8000
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(
+            b"".join(
+                struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * i / rate)))
+                for i in range(rate * 20)
+            )
+        )
+    return path
+
+
+class BackgroundHost:
+    """A host with a simulated player in a thread of its own (the CLI runs its own loop)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.ready = threading.Event()
+        self.room_id = ""
+        self.synced: dict[str, bool] = {}
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def __enter__(self) -> BackgroundHost:
+        self._thread.start()
+        assert self.ready.wait(60), "the host did not start"
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:
+            self.error = exc
+            self.ready.set()
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        client = await WatchiumClient.connect(self.stack.url, self.stack.anon_key)
+        room = NewRoom(title="mpv night", anime_id="frieren", anime_title="F", video_url=VIDEO)
+        try:
+            async with RoomSession(client, room, username="host", player=SimulatedPlayer()) as s:
+                await s.play()
+                self.room_id = s.room_id
+                self.ready.set()
+                await self._stop.wait()
+                listed = await client.members(s.room_id)
+                self.synced = {m.username: m.is_synced for m in listed.members}
+        finally:
+            await client.close()
+
+
+@requires_mpv
+@pytest.mark.mpv
+def test_watch_keeps_a_real_mpv_in_step(stack: Stack, tmp_path: Path, clip: Path) -> None:
+    with BackgroundHost(stack) as host:
+        result = ok(
+            invoke(
+                stack, tmp_path / "viewer", "watch", host.room_id, str(clip), "--headless",
+                "--seconds", "5", "-u", "mio",
+            )
+        )  # fmt: skip
+        text = result.output
+        assert f"In room {host.room_id}" in text
+        match = re.search(r"drift \|p50\| ([\d.]+) ms, p95 ([\d.]+) ms", text)
+        assert match, text
+        assert float(match.group(2)) < 100, text
+    assert host.error is None
+    assert "mio" not in host.synced, "the viewer left the room on exit"
+
+
+@requires_mpv
+@pytest.mark.mpv
+def test_watch_creates_and_hosts_a_room(stack: Stack, tmp_path: Path, clip: Path) -> None:
+    result = ok(
+        invoke(
+            stack, tmp_path / "host", "watch", "Tonight", str(clip), "--create", "--play",
+            "--headless", "--seconds", "3",
+        )
+    )  # fmt: skip
+    assert "You host room" in result.output and "drift |p50|" in result.output
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Never touch the real user's config, whatever a test forgets to pass.
+    monkeypatch.setenv("WATCHIUM_CONFIG_DIR", "/nonexistent/watchium-tests")
+    yield

@@ -1,0 +1,333 @@
+"""What every client command of ``watchium`` shares: where the server is, who you are, and how a
+refusal is told.
+
+* **The server**: ``--url`` / ``--key``, else ``WATCHIUM_URL`` / ``WATCHIUM_ANON_KEY``, else the
+  local stack (its URL from ``WATCHIUM_HOST``/``WATCHIUM_PORT``, its anon key from its data
+  directory, as ``watchium keys`` prints it).
+* **The identity**: the anonymous session (access and refresh token) is kept per URL in
+  ``<config dir>/sessions.json`` (``WATCHIUM_CONFIG_DIR``, or the platform's config directory),
+  readable by you only, so every command acts as the same user: the room you create, you host.
+* **Refusals** become one red line that says what to do (start the stack, pass the key, wait N
+  seconds), and exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from watchium_client._api import WatchiumClient
+from watchium_client._errors import (
+    ConnectionFailed,
+    KeyChecksPaused,
+    NotHost,
+    NotMember,
+    RateLimited,
+    RoomFull,
+    RoomNotFound,
+    SignInRequired,
+    WatchiumError,
+    WrongAccessKey,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "Target",
+    "AccessKeyOption",
+    "UrlOption",
+    "KeyOption",
+    "JsonOption",
+    "UsernameOption",
+    "CommandError",
+    "config_dir",
+    "connect_as",
+    "console",
+    "default_username",
+    "explain",
+    "explained",
+    "load_sessions",
+    "session_tokens",
+    "store_sessions",
+    "out",
+    "fail",
+    "open_client",
+    "save_session",
+    "resolve_target",
+    "run_command",
+]
+
+DEFAULT_URL = "http://127.0.0.1:54321"
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="The API URL (env WATCHIUM_URL; default: the local stack)."),
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--key", help="The anon key (env WATCHIUM_ANON_KEY; default: the local stack's)."),
+]
+AccessKeyOption = Annotated[
+    str | None,
+    typer.Option("--access-key", "-a", help="A private room's 6-digit access key."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+UsernameOption = Annotated[
+    str | None,
+    typer.Option("--username", "-u", help="Your name in the room (default: your login name)."),
+]
+
+
+class CommandError(Exception):
+    """A failure to report as one line (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The server a command talks to."""
+
+    url: str
+    key: str
+    local: bool
+    """Whether it is the local stack (errors then suggest starting it)."""
+
+
+def fail(message: str) -> typer.Exit:
+    """Prints an error the way every command does and returns the exit to raise."""
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def default_username() -> str:
+    for name in ("WATCHIUM_USERNAME", "USER", "USERNAME", "LOGNAME"):
+        value = os.environ.get(name)
+        if value:
+            return value[:100]
+    return "viewer"
+
+
+def _local_stack() -> tuple[str, str | None]:
+    """The local stack's URL and anon key (None when it has never been started here)."""
+    try:
+        from watchium_stack._config import StackConfig
+        from watchium_stack.keys import load_or_create_keys
+    except ImportError:  # the SDK without the local stack
+        return DEFAULT_URL, None
+    try:
+        config = StackConfig.from_env()
+    except (FileNotFoundError, ValueError):
+        host = os.environ.get("WATCHIUM_HOST") or "127.0.0.1"
+        port = os.environ.get("WATCHIUM_PORT") or "54321"
+        return f"http://{host}:{port}", None
+    # Read the keys only if the stack made them: never create a secret from a client command.
+    if not (config.data_dir / "jwt_secret").exists():
+        return config.api_url, None
+    try:
+        return config.api_url, load_or_create_keys(config.data_dir).anon_key
+    except ValueError:
+        return config.api_url, None
+
+
+def resolve_target(url: str | None, key: str | None) -> Target:
+    """The server from the options, the environment or the local stack.
+
+    Raises:
+        CommandError: no anon key could be found.
+    """
+    url = (url or os.environ.get("WATCHIUM_URL") or "").rstrip("/") or None
+    key = key or os.environ.get("WATCHIUM_ANON_KEY") or None
+    local_url, local_key = _local_stack()
+    if url is None:
+        url = local_url
+    local = url == local_url
+    if key is None and local:
+        key = local_key
+    if key is None:
+        if local:
+            raise CommandError(
+                f"no anon key for the local stack at {url}: start it with `make dev` "
+                "(or `watchium up`), or pass --key / set WATCHIUM_ANON_KEY"
+            )
+        raise CommandError(f"no anon key for {url}: pass --key or set WATCHIUM_ANON_KEY")
+    return Target(url=url, key=key, local=local)
+
+
+def config_dir() -> Path:
+    """Where the CLI keeps its sessions (WATCHIUM_CONFIG_DIR, or the platform's config dir)."""
+    override = os.environ.get("WATCHIUM_CONFIG_DIR")
+    return Path(override) if override else Path(typer.get_app_dir("watchium"))
+
+
+def _sessions_path(kind: str) -> Path:
+    return config_dir() / f"{kind}.json"
+
+
+def load_sessions(kind: str = "sessions") -> dict[str, Any]:
+    """The cached sessions file (``{url: ...}``); empty when missing or unreadable."""
+    try:
+        data = json.loads(_sessions_path(kind).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def store_sessions(data: dict[str, Any], kind: str = "sessions") -> None:
+    """Writes the sessions file atomically, readable by the user only (tokens are secrets)."""
+    path = _sessions_path(kind)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{kind}-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+async def session_tokens(client: WatchiumClient) -> dict[str, str] | None:
+    """The client's current session as a dict to cache (None when signed out)."""
+    session = await client.supabase.auth.get_session()
+    if session is None or not session.refresh_token:
+        return None
+    return {
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+        "user_id": session.user.id if session.user else "",
+    }
+
+
+async def connect_as(
+    target: Target, cached: dict[str, Any] | None, *, sign_in: bool = True
+) -> WatchiumClient:
+    """A client with the cached session when it is still good, else a new anonymous one.
+
+    Raises:
+        ConnectionFailed: the server does not answer.
+    """
+    if cached and cached.get("access_token") and cached.get("refresh_token"):
+        try:
+            return await WatchiumClient.connect(
+                target.url,
+                target.key,
+                access_token=str(cached["access_token"]),
+                refresh_token=str(cached["refresh_token"]),
+            )
+        except SignInRequired:
+            pass  # expired for good, or another stack: a new identity
+    return await WatchiumClient.connect(target.url, target.key, sign_in=sign_in)
+
+
+async def open_client(target: Target, *, sign_in: bool = True) -> WatchiumClient:
+    """The client for ``target`` as this user's cached identity (signing in the first time).
+
+    With ``sign_in=False`` and no cached identity the client stays anonymous (public reads).
+
+    Raises:
+        ConnectionFailed: the server does not answer.
+    """
+    sessions = load_sessions()
+    client = await connect_as(target, sessions.get(target.url), sign_in=sign_in)
+    await save_session(client, target)
+    return client
+
+
+async def save_session(client: WatchiumClient, target: Target) -> None:
+    """Caches the client's session for ``target`` (call again when done: tokens rotate)."""
+    tokens = await session_tokens(client)
+    if tokens is None:
+        return
+    sessions = load_sessions()
+    if sessions.get(target.url) != tokens:
+        sessions[target.url] = tokens
+        store_sessions(sessions)
+
+
+def explain(exc: WatchiumError, target: Target | None, *, room_id: str | None = None) -> str:
+    """One line that says what went wrong and what to do."""
+    room = f"room {room_id}" if room_id else "the room"
+    if isinstance(exc, ConnectionFailed):
+        if target is not None and target.local:
+            return (
+                f"cannot reach the local stack at {target.url}: is it running? "
+                "Start it with `make dev` (or `watchium up`)"
+            )
+        where = target.url if target is not None else "the server"
+        return f"cannot reach {where}: check --url / WATCHIUM_URL ({exc.message})"
+    if isinstance(exc, KeyChecksPaused):
+        return (
+            f"too many wrong access keys: key checks are paused; try again in "
+            f"{_seconds(exc.retry_after)}"
+        )
+    if isinstance(exc, RateLimited):
+        action = exc.details.get("action")
+        what = f" ({action})" if action else ""
+        return f"rate limited{what}: try again in {_seconds(exc.retry_after)}"
+    if isinstance(exc, WrongAccessKey):
+        return (
+            f"{room} is private: pass its 6-digit access key with --access-key "
+            "(a wrong key counts as a guess)"
+        )
+    if isinstance(exc, RoomNotFound):
+        return f"{room} not found (or it is private and you are not a member: use --access-key)"
+    if isinstance(exc, RoomFull):
+        return f"{room} is full"
+    if isinstance(exc, NotHost):
+        return f"only the host can do that in {room} ({exc.message})"
+    if isinstance(exc, NotMember):
+        return f"you are not a member of {room}: join it first"
+    if isinstance(exc, SignInRequired):
+        return f"sign-in refused: {exc.message}"
+    return str(exc)
+
+
+def _seconds(value: float) -> str:
+    if value < 90:
+        return f"{max(1, round(value))} s"
+    return f"{round(value / 60)} min"
+
+
+def run_command(
+    fn: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, T]:
+    """Runs an async command; expected failures become one red line and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return asyncio.run(fn(*args, **kwargs))
+        except CommandError as exc:
+            raise fail(str(exc)) from None
+        except WatchiumError as exc:
+            raise fail(explain(exc, None)) from None
+        except KeyboardInterrupt:
+            console.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@contextlib.asynccontextmanager
+async def explained(target: Target, room_id: str | None = None) -> AsyncIterator[None]:
+    """Turns a WatchiumError raised inside into the command's one-line explanation."""
+    try:
+        yield
+    except WatchiumError as exc:
+        raise CommandError(explain(exc, target, room_id=room_id)) from exc
