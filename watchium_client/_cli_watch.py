@@ -19,6 +19,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from watchium_client._aio import wait_event
 from watchium_client._cli_common import (
     AccessKeyOption,
     CommandError,
@@ -249,8 +250,7 @@ async def _watch(
                     timeout = min(timeout, max(0.0, deadline - time.monotonic()))
                     if timeout == 0:
                         break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ended.wait(), timeout)
+                await wait_event(ended, timeout)
                 live.update(status_table(session))
         if not console.is_terminal:
             console.print()  # the last rendering ends without a newline off a terminal

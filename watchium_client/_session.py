@@ -42,6 +42,7 @@ from realtime import (
 )
 from realtime.types import PostgresChangesPayload
 
+from watchium_client._aio import wait_event
 from watchium_client._api import WatchiumClient
 from watchium_client._clock import parse_server_time
 from watchium_client._errors import (
@@ -936,8 +937,7 @@ class RoomSession:
             wait = self._heartbeat_at - clock.local_now()
             if wait > 0:
                 self._heartbeat_wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._heartbeat_wake.wait(), wait)
+                await wait_event(self._heartbeat_wake, wait)
                 continue
             self._heartbeat_at = clock.local_now() + interval
             try:
@@ -1059,8 +1059,7 @@ class RoomSession:
         policy = self._group_wait
         assert policy is not None
         while not self._deleted:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._group_wake.wait(), self._timings.group_wait_interval)
+            await wait_event(self._group_wake, self._timings.group_wait_interval)
             self._group_wake.clear()
             state = self.state
             if not self.is_host or state is None:

@@ -16,6 +16,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from watchium_client._aio import wait_event
 from watchium_client._clock import ClockSync
 from watchium_client._room_state import RoomState
 from watchium_client._sync_policy import (
@@ -354,6 +355,5 @@ class SyncEngine:
             # Starting on time (a scheduled start, or a room reaching a waiting player) needs
             # a tick at that moment, not up to one interval later.
             timeout = min(timeout, self._last.wake_in)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await wait_event(self._wake, timeout)
         self._wake.clear()

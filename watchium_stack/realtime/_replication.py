@@ -13,6 +13,7 @@ to which changes have been handled, so the slot can release older WAL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 import time
@@ -140,10 +141,11 @@ class ReplicationStream:
             if nbytes == 0:
                 self._report_if_due()
                 self._readable.clear()
-                try:
-                    await asyncio.wait_for(self._readable.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives as the event is set, and stop() would wait forever.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._readable.wait()
                 try:
                     conn.consume_input()
                 except psycopg.OperationalError as exc:
