@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["sql_hot_paths", "functions_http", "realtime_fanout"]
+BENCHMARKS = ["sql_hot_paths", "functions_http", "realtime_fanout", "sync_accuracy"]
 
 
 def main(argv: list[str]) -> int:

@@ -1,18 +1,26 @@
-"""Shared pieces of the benchmarks: result files, tables, percentiles, pgbench."""
+"""Shared pieces of the benchmarks: result files, tables, percentiles, pgbench, a throwaway
+stack, and a network-delay proxy."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
+import random
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests._stack import Stack
 
 from rich.console import Console
 from rich.table import Table
@@ -27,6 +35,10 @@ __all__ = [
     "PgbenchResult",
     "pgbench",
     "find_program",
+    "throwaway_stack",
+    "DelayProxy",
+    "OneWayDelay",
+    "loop_lag_monitor",
 ]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -159,3 +171,161 @@ def pgbench(
         tps_match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", proc.stdout)
         tps = float(tps_match.group(1)) if tps_match else len(latencies) / seconds
         return PgbenchResult(transactions=len(latencies), tps=tps, latencies_ms=latencies)
+
+
+@contextlib.contextmanager
+def throwaway_stack() -> Iterator[Stack]:
+    """The whole local stack on free ports for one benchmark: a new migrated PostgreSQL and the
+    gateway (functions, auth, Realtime) in a subprocess, as the test suite starts it; removed
+    afterwards. Anonymous sign-ups are not limited."""
+    from tests._stack import launch_gateway
+    from watchium_stack.database import throwaway_database
+
+    with throwaway_database(PROJECT_DIR) as db:
+        stack = launch_gateway(db.url)
+        try:
+            yield stack
+        finally:
+            stack.stop()
+            shutil.rmtree(stack.log_path.parent, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class OneWayDelay:
+    """One direction of a path: ``base`` seconds, +-``spread`` of it uniformly, plus an
+    exponential queueing delay with mean ``jitter`` x base."""
+
+    base: float
+    spread: float = 0.1
+    jitter: float = 0.1
+
+    def sample(self, rng: random.Random) -> float:
+        if self.base <= 0:
+            return 0.0
+        value = self.base * (1 + rng.uniform(-self.spread, self.spread))
+        if self.jitter > 0:
+            value += rng.expovariate(1 / (self.jitter * self.base))
+        return value
+
+
+class DelayProxy:
+    """A TCP proxy on 127.0.0.1 that delays every chunk of bytes, each direction on its own
+    (order preserved, as TCP would): put it between a client and the gateway to give that
+    client a network path of its own, for HTTP and websockets alike.
+
+    Args:
+        upstream_port: the gateway's port.
+        up: client -> server delay; down: server -> client delay.
+        seed: seed of the jitter.
+    """
+
+    def __init__(self, upstream_port: int, up: OneWayDelay, down: OneWayDelay, seed: int) -> None:
+        self.upstream_port = upstream_port
+        self.up = up
+        self.down = down
+        self._rng = random.Random(seed)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> DelayProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            writer.close()
+            self._tasks.discard(task)
+            return
+        try:
+            await asyncio.gather(
+                self._pipe(reader, up_writer, self.up), self._pipe(up_reader, writer, self.down)
+            )
+        except asyncio.CancelledError:
+            # close() cancels open connections; a connection handler that ends cancelled makes
+            # asyncio (3.11) log a traceback, so it ends normally instead.
+            pass
+        finally:
+            for w in (writer, up_writer):
+                with contextlib.suppress(Exception):
+                    w.close()
+            self._tasks.discard(task)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: OneWayDelay
+    ) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send() -> None:
+            while True:
+                release, data = await queue.get()
+                wait = release - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not data:
+                    with contextlib.suppress(Exception):
+                        writer.write_eof()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.create_task(send())
+        last = 0.0
+        try:
+            while True:
+                try:
+                    data = await reader.read(65536)
+                except (ConnectionError, OSError):
+                    data = b""
+                last = max(last, time.monotonic() + delay.sample(self._rng))
+                queue.put_nowait((last, data))
+                if not data:
+                    break
+            await sender
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+
+def loop_lag_monitor(samples: list[float], interval: float = 0.1) -> Callable[[], None]:
+    """Starts recording how late the event loop wakes (seconds) into ``samples``; returns a
+    function that stops it."""
+    loop = asyncio.get_running_loop()
+    stopped = False
+
+    def tick(expected: float) -> None:
+        if stopped:
+            return
+        now = loop.time()
+        samples.append(max(0.0, now - expected))
+        loop.call_at(now + interval, tick, now + interval)
+
+    loop.call_at(loop.time() + interval, tick, loop.time() + interval)
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+
+    return stop
