@@ -62,6 +62,7 @@ __all__ = [
     "out",
     "fail",
     "open_client",
+    "signed_in",
     "save_session",
     "resolve_target",
     "run_command",
@@ -331,3 +332,18 @@ async def explained(target: Target, room_id: str | None = None) -> AsyncIterator
         yield
     except WatchiumError as exc:
         raise CommandError(explain(exc, target, room_id=room_id)) from exc
+
+
+@contextlib.asynccontextmanager
+async def signed_in(
+    target: Target, room_id: str | None = None, *, sign_in: bool = True
+) -> AsyncIterator[WatchiumClient]:
+    """A client for one command: refusals explained (see :func:`explained`), the session's
+    tokens cached again when the command is done (they rotate), the client closed."""
+    async with explained(target, room_id):
+        client = await open_client(target, sign_in=sign_in)
+        try:
+            yield client
+            await save_session(client, target)
+        finally:
+            await client.close()

@@ -26,12 +26,10 @@ from watchium_client._cli_common import (
     UsernameOption,
     console,
     default_username,
-    explained,
-    open_client,
     out,
     resolve_target,
     run_command,
-    save_session,
+    signed_in,
 )
 from watchium_client._models import LiveRoom, Member
 
@@ -84,13 +82,9 @@ async def list_rooms(
 ) -> None:
     """List public rooms with members, most recently active first."""
     target = resolve_target(url, key)
-    async with explained(target):
-        # A public read: no new identity just for this.
-        client = await open_client(target, sign_in=False)
-        try:
-            listed = await client.list_public_rooms(anime_id=anime, limit=limit)
-        finally:
-            await client.close()
+    # A public read: no new identity just for this.
+    async with signed_in(target, sign_in=False) as client:
+        listed = await client.list_public_rooms(anime_id=anime, limit=limit)
     if as_json:
         _dump([room.model_dump() for room in listed.rooms])
         return
@@ -133,21 +127,16 @@ async def create_room(
 ) -> None:
     """Create a room hosted by you."""
     target = resolve_target(url, key)
-    async with explained(target):
-        client = await open_client(target)
-        try:
-            created = await client.create_room(
-                title=title,
-                anime_id=anime_id,
-                anime_title=anime_title or anime_id,
-                video_url=video_url,
-                username=username or default_username(),
-                episode_number=episode,
-                is_public=not private,
-            )
-            await save_session(client, target)
-        finally:
-            await client.close()
+    async with signed_in(target) as client:
+        created = await client.create_room(
+            title=title,
+            anime_id=anime_id,
+            anime_title=anime_title or anime_id,
+            video_url=video_url,
+            username=username or default_username(),
+            episode_number=episode,
+            is_public=not private,
+        )
     if as_json:
         _dump(
             {
@@ -181,16 +170,11 @@ async def join_room(
     The membership lapses after 30 s without heartbeats: `watchium watch` keeps it.
     """
     target = resolve_target(url, key)
-    async with explained(target, room_id):
-        client = await open_client(target)
-        try:
-            joined = await client.join_room(
-                room_id, username=username or default_username(), access_key=access_key
-            )
-            listed = await client.members(room_id)
-            await save_session(client, target)
-        finally:
-            await client.close()
+    async with signed_in(target, room_id) as client:
+        joined = await client.join_room(
+            room_id, username=username or default_username(), access_key=access_key
+        )
+        listed = await client.members(room_id)
     if as_json:
         _dump(
             {
@@ -217,13 +201,8 @@ async def leave_room(
 ) -> None:
     """Leave a room (a leaving host hands the room to the earliest-joined member)."""
     target = resolve_target(url, key)
-    async with explained(target, room_id):
-        client = await open_client(target)
-        try:
-            left = await client.leave_room(room_id)
-            await save_session(client, target)
-        finally:
-            await client.close()
+    async with signed_in(target, room_id) as client:
+        left = await client.leave_room(room_id)
     if as_json:
         _dump(left.model_dump())
         return
