@@ -159,11 +159,7 @@ class HostControls:
                 )
                 await asyncio.sleep(limited.retry_after)
                 continue
-            except WatchiumError as exc:
-                self._queue.pop(0)
-                _settle(change, error=exc)
-                continue
-            except Exception as exc:  # a bug must not leave callers waiting forever
+            except Exception as exc:  # a refusal, or a bug: never leave callers waiting
                 self._queue.pop(0)
                 _settle(change, error=exc)
                 continue
