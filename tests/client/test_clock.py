@@ -8,19 +8,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from tests.client._fakes import FakeClock
 from watchium_client._clock import ClockSync, parse_server_time
 
 
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make_clock(window: int = 8) -> tuple[ClockSync, FakeClock]:
-    mono = FakeClock()
+    mono = FakeClock(1000.0)
     # Wall clock reads 1.7e9 when the monotonic clock reads 1000: local_now = 1.7e9 + (mono-1000).
     return ClockSync(window=window, monotonic=mono, wall=lambda: 1_700_000_000.0), mono
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.client._fakes import FakeClock
 from watchium_client.players import (
     Player,
     PlayerClosedError,
@@ -14,17 +15,6 @@ from watchium_client.players import (
     PlayerEventKind,
     SimulatedPlayer,
 )
-
-
-class FakeClock:
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def next_event(events: AsyncIterator[PlayerEvent]) -> PlayerEvent:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.client._fakes import FakeClock
 from watchium_client._clock import ClockSync
 from watchium_client._room_state import RoomState
 from watchium_client._sync_engine import SyncEngine
@@ -31,17 +32,6 @@ from watchium_client._sync_stats import DriftStats
 from watchium_client.players import PlayerEvent, PlayerEventKind, SimulatedPlayer
 
 TH = SyncThresholds()
-
-
-class FakeClock:
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # ---------------------------------------------------------------------- the pure policy
