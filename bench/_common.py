@@ -39,6 +39,7 @@ __all__ = [
     "DelayProxy",
     "OneWayDelay",
     "loop_lag_monitor",
+    "stop_process",
 ]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -329,3 +330,13 @@ def loop_lag_monitor(samples: list[float], interval: float = 0.1) -> Callable[[]
         stopped = True
 
     return stop
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -45,7 +45,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from bench._common import PROJECT_DIR, find_program, pgbench, write_results
+from bench._common import PROJECT_DIR, find_program, pgbench, stop_process, write_results
 from functions._jwt import encode_token
 from watchium_stack.database import throwaway_database
 from watchium_stack.gateway import authenticator_url
@@ -336,11 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                         Measure(name, "pgbench", connections, result.tps, result.p50, result.p99, 0)
                     )
         finally:
-            app.terminate()
-            try:
-                app.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                app.kill()
+            stop_process(app, timeout=15)
     shutil.rmtree(tmp, ignore_errors=True)
 
     rows = []

@@ -47,7 +47,14 @@ import psycopg
 from psycopg import sql
 from websockets.asyncio.client import connect
 
-from bench._common import PROJECT_DIR, console, percentile, print_table, write_results
+from bench._common import (
+    PROJECT_DIR,
+    console,
+    percentile,
+    print_table,
+    stop_process,
+    write_results,
+)
 from bench._fanout_clients import ClientSpec, Workers
 from functions._jwt import encode_token
 from watchium_stack.database import throwaway_database
@@ -185,15 +192,6 @@ def _wait_http(url: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # -- database -------------------------------------------------------------------------------------
@@ -737,7 +735,7 @@ def _run_realtime(
         )
         return bench.run(target, rooms_a, room_b)
     finally:
-        _stop_process(proc)
+        stop_process(proc)
 
 
 def _run_floor(
@@ -760,7 +758,7 @@ def _run_floor(
         )
         return bench.run(target, rooms_a, room_b)
     finally:
-        _stop_process(proc)
+        stop_process(proc)
 
 
 if __name__ == "__main__":
