@@ -17,7 +17,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[stack,dev,bench]'
 	@# No system PostgreSQL? Use the build bundled in the pgserver wheel.
 	@$(BIN)/watchium db binaries >/dev/null 2>&1 || \
 		{ echo "No PostgreSQL server binaries found: installing the bundled build (pgserver)"; \

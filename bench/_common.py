@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import random
 import re
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
 
 from rich.console import Console
 from rich.table import Table
+
+from watchium_client.sync import percentile
 
 __all__ = [
     "RESULTS_DIR",
@@ -45,16 +46,6 @@ __all__ = [
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 console = Console(highlight=False)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation; NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def write_results(name: str, data: dict[str, Any]) -> Path:

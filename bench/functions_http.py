@@ -6,7 +6,7 @@ room). Each runs at 1, 8 and 64 concurrent connections:
 
 * through HTTP with ``wrk`` (a Lua script posts the JSON bodies with ``apikey`` and a host's
   bearer token) against the function app served by uvicorn (uvloop, httptools), exactly as it is
-  deployed: ``uvicorn --factory functions:create_app``;
+  deployed: ``uvicorn --factory watchium_functions:create_app``;
 * as the baseline, with ``pgbench`` on the same database, same role (``authenticator`` switching
   to ``authenticated``), same claims and the same two statements in one pipeline (one round trip,
   one implicit transaction), prepared, as the app sends them.
@@ -46,7 +46,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._common import PROJECT_DIR, find_program, pgbench, stop_process, write_results
-from functions._jwt import encode_token
+from watchium_functions.tokens import encode_token
 from watchium_stack.database import throwaway_database
 from watchium_stack.gateway import authenticator_url
 from watchium_stack.keys import keys_from_secret
@@ -217,7 +217,7 @@ def start_app(db_url: str, secret: str, port: int, workers: int, pool_max: int, 
         "-m",
         "uvicorn",
         "--factory",
-        "functions:create_app",
+        "watchium_functions:create_app",
         "--host",
         "127.0.0.1",
         "--port",

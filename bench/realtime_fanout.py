@@ -56,7 +56,7 @@ from bench._common import (
     write_results,
 )
 from bench._fanout_clients import ClientSpec, Workers
-from functions._jwt import encode_token
+from watchium_functions.tokens import encode_token
 from watchium_stack.database import throwaway_database
 from watchium_stack.keys import keys_from_secret
 from watchium_stack.postgres import free_port

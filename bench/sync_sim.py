@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchium_client._clock import ClockSync
-from watchium_client._room_state import RoomState
-from watchium_client._sync_engine import SyncEngine
-from watchium_client._sync_policy import SyncThresholds
 from watchium_client.players import SimulatedPlayer
+from watchium_client.sync._clock import ClockSync
+from watchium_client.sync._engine import SyncEngine
+from watchium_client.sync._playback import PlaybackState
+from watchium_client.sync._policy import SyncThresholds
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONVERGED = 0.050  # |drift| counted as converged (the p95 target)
@@ -193,7 +193,7 @@ class Member:
         self.candidate = None
         self.transition_at = at
 
-    def sample(self, now: float, room: RoomState) -> None:
+    def sample(self, now: float, room: PlaybackState) -> None:
         buffering = self.player.is_buffering
         if self.was_buffering and not buffering:
             self.transition("stall", now)
@@ -226,7 +226,7 @@ class Simulation:
         self.now = 0.0
         self.sample_interval = 0.1
         self.rng = random.Random(sc.seed)
-        self.room = RoomState(room_id="bench", position=60.0, is_playing=True, updated_at=0.0)
+        self.room = PlaybackState(room_id="bench", position=60.0, is_playing=True, updated_at=0.0)
         self.members = [Member(self, i, thresholds) for i in range(sc.members)]
         self.queue: list[tuple[float, int, Callable[[], Any]]] = []
         self.counter = 0
@@ -237,14 +237,14 @@ class Simulation:
         heapq.heappush(self.queue, (when, self.counter, action))
 
     # host actions, on the server
-    def host_action(self, room: RoomState, kind: str) -> None:
+    def host_action(self, room: PlaybackState, kind: str) -> None:
         self.room = room
         for m in self.members:
             if self.now >= m.joined_at:
                 m.transition(kind, self.now)
                 self.at(self.now + m.net.down(), functools.partial(self.deliver, m, room))
 
-    def deliver(self, m: Member, room: RoomState) -> None:
+    def deliver(self, m: Member, room: PlaybackState) -> None:
         # A running engine applies a room change at once, not at its next tick.
         if m.engine.update_room(room):
             self.pending_ticks.append(m)
@@ -318,7 +318,7 @@ class Simulation:
         room = self.room
         self.at(self.now + m.net.down(), functools.partial(self._room_arrived, m, room))
 
-    def _room_arrived(self, m: Member, room: RoomState) -> None:
+    def _room_arrived(self, m: Member, room: PlaybackState) -> None:
         m.engine.update_room(room)
         m.transition("join", self.now)
         self.at(self.now, functools.partial(self.tick, m))

@@ -63,8 +63,8 @@ from typing import Any
 
 import httpx
 
-from functions._jwt import encode_token
 from tests._pg import PROJECT_DIR, TestDatabase
+from watchium_functions.tokens import encode_token
 from watchium_stack.gateway import READY_LINE, authenticator_url
 from watchium_stack.keys import keys_from_secret
 from watchium_stack.postgres import free_port

@@ -2,12 +2,13 @@
 
 * :class:`WatchiumClient` calls every Watchium function with typed answers and keeps the server
   clock offset;
-* the sync engine (:class:`SyncEngine`, :class:`ClockSync`, :class:`RoomState`) keeps a player in
-  step with the room;
-* :class:`RoomSession` follows one room live (Realtime, presence, heartbeats) and keeps a
-  player in step through the engine;
+* the sync engine (:mod:`watchium_client.sync`: :class:`SyncEngine`, :class:`ClockSync`,
+  :class:`PlaybackState`) keeps a player in step with the room;
+* :class:`RoomSession` (:mod:`watchium_client.session`) follows one room live (Realtime,
+  presence, heartbeats) and keeps a player in step through the engine;
 * players live in :mod:`watchium_client.players` (a simulated one and mpv);
-* every refusal is a :class:`WatchiumError` subclass named for its error code.
+* every refusal is a :class:`WatchiumError` subclass named for its error code;
+* the wire types (rooms, members, comments, answers) are :mod:`watchium_wire`'s, re-exported here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import logging
 
 from watchium_client._api import WatchiumClient
-from watchium_client._clock import ClockSample, ClockSync, ServerTime, parse_server_time
 from watchium_client._errors import (
     CommentNotFound,
     Conflict,
@@ -41,31 +41,7 @@ from watchium_client._errors import (
     error_from_response,
     registered_codes,
 )
-from watchium_client._models import (
-    Comment,
-    Commenter,
-    CommentsHistory,
-    CommentsPage,
-    EpisodeActivity,
-    HourActivity,
-    LiveRoom,
-    Member,
-    MembersList,
-    MemberStatus,
-    MemberStatusResult,
-    PublicRoom,
-    RealtimeBinding,
-    RealtimeHints,
-    Room,
-    RoomsCreateResult,
-    RoomsDeleteResult,
-    RoomsJoinResult,
-    RoomsLeaveResult,
-    RoomsListPublicResult,
-)
-from watchium_client._room_state import RoomState
-from watchium_client._session import NewRoom, RoomSession, SessionTimings
-from watchium_client._session_events import (
+from watchium_client.session import (
     CommentPosted,
     ConnectionLost,
     ConnectionRestored,
@@ -73,22 +49,54 @@ from watchium_client._session_events import (
     HostChanged,
     MemberJoined,
     MemberLeft,
-    MemberPresence,
     MemberUpdated,
+    NewRoom,
     PresenceSynced,
     RoomChanged,
     RoomDeleted,
     RoomEvent,
+    RoomSession,
+    SessionTimings,
 )
-from watchium_client._sync_engine import SyncEngine, SyncStatus
-from watchium_client._sync_policy import (
+from watchium_client.sync import (
+    ClockSample,
+    ClockSync,
+    DriftStats,
+    DriftSummary,
     GroupWaitAction,
     GroupWaitDecision,
     GroupWaitPolicy,
+    PlaybackState,
+    ServerTime,
+    SyncEngine,
     SyncPhase,
+    SyncStatus,
     SyncThresholds,
+    parse_server_time,
 )
-from watchium_client._sync_stats import DriftStats, DriftSummary
+from watchium_wire import (
+    Comment,
+    Commenter,
+    CommentsHistory,
+    CommentsPage,
+    EpisodeActivity,
+    HourActivity,
+    Member,
+    MemberPresence,
+    MembersList,
+    MemberStatus,
+    MemberStatusResult,
+    RealtimeBinding,
+    RealtimeHints,
+    RoomListing,
+    RoomRow,
+    RoomsCreateResult,
+    RoomsDeleteResult,
+    RoomsJoinResult,
+    RoomsLeaveResult,
+    RoomsListPublicResult,
+    RoomSnapshot,
+)
 
 __all__ = [
     # client
@@ -104,7 +112,6 @@ __all__ = [
     "HostChanged",
     "MemberJoined",
     "MemberLeft",
-    "MemberPresence",
     "MemberUpdated",
     "PresenceSynced",
     "RoomChanged",
@@ -118,7 +125,7 @@ __all__ = [
     "GroupWaitAction",
     "GroupWaitDecision",
     "GroupWaitPolicy",
-    "RoomState",
+    "PlaybackState",
     "ServerTime",
     "SyncEngine",
     "SyncPhase",
@@ -132,15 +139,16 @@ __all__ = [
     "CommentsPage",
     "EpisodeActivity",
     "HourActivity",
-    "LiveRoom",
+    "RoomSnapshot",
     "Member",
+    "MemberPresence",
     "MemberStatus",
     "MemberStatusResult",
     "MembersList",
-    "PublicRoom",
     "RealtimeBinding",
     "RealtimeHints",
-    "Room",
+    "RoomListing",
+    "RoomRow",
     "RoomsCreateResult",
     "RoomsDeleteResult",
     "RoomsJoinResult",

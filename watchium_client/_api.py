@@ -24,13 +24,25 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from supabase_auth.errors import AuthRetryableError
 from supabase_functions.errors import FunctionsError
 
-from watchium_client._clock import ClockSync
 from watchium_client._errors import ConnectionFailed, SignInRequired, error_from_response
-from watchium_client._models import (
+from watchium_client.sync import ClockSync
+from watchium_wire import (
+    COMMENTS_CREATE,
+    COMMENTS_GET_BY_EPISODE,
+    COMMENTS_GET_HISTORY,
+    MEMBERS_GET_LIST,
+    MEMBERS_UPDATE_STATUS,
+    ROOMS_CREATE,
+    ROOMS_DELETE,
+    ROOMS_JOIN,
+    ROOMS_LEAVE,
+    ROOMS_LIST_PUBLIC,
+    SYNC_CONTROL,
+    SYNC_GET_HOST_TIME,
     Comment,
     CommentsHistory,
     CommentsPage,
-    LiveRoom,
+    Endpoint,
     MembersList,
     MemberStatusResult,
     RoomsCreateResult,
@@ -38,16 +50,17 @@ from watchium_client._models import (
     RoomsJoinResult,
     RoomsLeaveResult,
     RoomsListPublicResult,
+    RoomSnapshot,
 )
 
 __all__ = ["WatchiumClient"]
 
 logger = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
-def _body(**fields: Any) -> dict[str, Any]:
+def _body(fields: dict[str, Any]) -> dict[str, Any]:
     """A request body without the fields left unset (the server applies its defaults)."""
     out: dict[str, Any] = {}
     for key, value in fields.items():
@@ -179,8 +192,9 @@ class WatchiumClient:
                 logger.warning("%s: unusable server_time %r", function, server_time)
         return answer["data"]
 
-    async def _typed(self, model: type[M], function: str, body: dict[str, Any]) -> M:
-        return model.model_validate(await self.call(function, body))
+    async def _call(self, endpoint: Endpoint[Any, R], **fields: Any) -> R:
+        """Calls ``endpoint`` with the fields that are set; the answer as its response model."""
+        return endpoint.response.model_validate(await self.call(endpoint.name, _body(fields)))
 
     # -- rooms --------------------------------------------------------------------------------
 
@@ -198,20 +212,17 @@ class WatchiumClient:
         avatar_url: str | None = None,
     ) -> RoomsCreateResult:
         """Create a room hosted by you. A private room's 6-digit key is in ``access_key``."""
-        return await self._typed(
-            RoomsCreateResult,
-            "rooms-create",
-            _body(
-                title=title,
-                anime_id=anime_id,
-                anime_title=anime_title,
-                video_url=video_url,
-                host_username=username,
-                episode_number=episode_number,
-                is_public=is_public,
-                source_id=source_id,
-                avatar_url=avatar_url,
-            ),
+        return await self._call(
+            ROOMS_CREATE,
+            title=title,
+            anime_id=anime_id,
+            anime_title=anime_title,
+            video_url=video_url,
+            host_username=username,
+            episode_number=episode_number,
+            is_public=is_public,
+            source_id=source_id,
+            avatar_url=avatar_url,
         )
 
     async def join_room(
@@ -223,29 +234,27 @@ class WatchiumClient:
         avatar_url: str | None = None,
     ) -> RoomsJoinResult:
         """Join a room (again: joining is idempotent). Private rooms need the access key."""
-        return await self._typed(
-            RoomsJoinResult,
-            "rooms-join",
-            _body(room_id=room_id, username=username, access_key=access_key, avatar_url=avatar_url),
+        return await self._call(
+            ROOMS_JOIN,
+            room_id=room_id,
+            username=username,
+            access_key=access_key,
+            avatar_url=avatar_url,
         )
 
     async def leave_room(self, room_id: str) -> RoomsLeaveResult:
         """Leave a room; a leaving host hands over to the earliest-joined member."""
-        return await self._typed(RoomsLeaveResult, "rooms-leave", _body(room_id=room_id))
+        return await self._call(ROOMS_LEAVE, room_id=room_id)
 
     async def delete_room(self, room_id: str) -> RoomsDeleteResult:
         """Delete a room you host."""
-        return await self._typed(RoomsDeleteResult, "rooms-delete", _body(room_id=room_id))
+        return await self._call(ROOMS_DELETE, room_id=room_id)
 
     async def list_public_rooms(
         self, *, anime_id: str | None = None, limit: int = 20, offset: int = 0
     ) -> RoomsListPublicResult:
         """Public rooms with members, most recently active first."""
-        return await self._typed(
-            RoomsListPublicResult,
-            "rooms-list-public",
-            _body(anime_id=anime_id, limit=limit, offset=offset),
-        )
+        return await self._call(ROOMS_LIST_PUBLIC, anime_id=anime_id, limit=limit, offset=offset)
 
     # -- playback -----------------------------------------------------------------------------
 
@@ -257,48 +266,47 @@ class WatchiumClient:
         current_time: float | None = None,
         playback_speed: float | None = None,
         at: datetime | None = None,
-    ) -> LiveRoom:
+    ) -> RoomSnapshot:
         """Host control: ``action`` is play, pause, seek or speed.
 
         ``current_time`` is the position (required for seek); ``at`` the server time at which the
         host's player was there (see :meth:`server_time_of`), so the room's reference point is
         exact instead of "when the request arrived".
         """
-        return await self._typed(
-            LiveRoom,
-            "sync-control",
-            _body(
-                room_id=room_id,
-                action=action,
-                current_time=current_time,
-                playback_speed=playback_speed,
-                at=at,
-            ),
+        return await self._call(
+            SYNC_CONTROL,
+            room_id=room_id,
+            action=action,
+            current_time=current_time,
+            playback_speed=playback_speed,
+            at=at,
         )
 
     async def play(
         self, room_id: str, *, at_position: float | None = None, at: datetime | None = None
-    ) -> LiveRoom:
+    ) -> RoomSnapshot:
         """Start playback (from ``at_position``, or from where it is)."""
         return await self.sync_control(room_id, "play", current_time=at_position, at=at)
 
     async def pause(
         self, room_id: str, *, at_position: float | None = None, at: datetime | None = None
-    ) -> LiveRoom:
+    ) -> RoomSnapshot:
         """Pause playback (at ``at_position``, or where it is now)."""
         return await self.sync_control(room_id, "pause", current_time=at_position, at=at)
 
-    async def seek(self, room_id: str, position: float, *, at: datetime | None = None) -> LiveRoom:
+    async def seek(
+        self, room_id: str, position: float, *, at: datetime | None = None
+    ) -> RoomSnapshot:
         """Seek to ``position`` seconds."""
         return await self.sync_control(room_id, "seek", current_time=position, at=at)
 
-    async def set_speed(self, room_id: str, speed: float) -> LiveRoom:
+    async def set_speed(self, room_id: str, speed: float) -> RoomSnapshot:
         """Change the playback speed (0.25 to 4)."""
         return await self.sync_control(room_id, "speed", playback_speed=speed)
 
-    async def host_time(self, room_id: str) -> LiveRoom:
+    async def host_time(self, room_id: str) -> RoomSnapshot:
         """The room's playback state with ``live_position`` (where the host is now)."""
-        return await self._typed(LiveRoom, "sync-get-host-time", _body(room_id=room_id))
+        return await self._call(SYNC_GET_HOST_TIME, room_id=room_id)
 
     def server_time_of(self, local_time: float) -> datetime:
         """A local :meth:`ClockSync.local_now` reading as a server ``datetime`` (for ``at=``)."""
@@ -310,7 +318,7 @@ class WatchiumClient:
 
     async def members(self, room_id: str) -> MembersList:
         """The room's members with sync status and drift, and the room's state."""
-        return await self._typed(MembersList, "members-get-list", _body(room_id=room_id))
+        return await self._call(MEMBERS_GET_LIST, room_id=room_id)
 
     async def update_status(
         self,
@@ -322,16 +330,13 @@ class WatchiumClient:
         avatar_url: str | None = None,
     ) -> MemberStatusResult:
         """The member heartbeat: report your position and buffering (keeps your membership)."""
-        return await self._typed(
-            MemberStatusResult,
-            "members-update-status",
-            _body(
-                room_id=room_id,
-                current_time=current_time,
-                is_buffering=is_buffering,
-                username=username,
-                avatar_url=avatar_url,
-            ),
+        return await self._call(
+            MEMBERS_UPDATE_STATUS,
+            room_id=room_id,
+            current_time=current_time,
+            is_buffering=is_buffering,
+            username=username,
+            avatar_url=avatar_url,
         )
 
     # -- comments -----------------------------------------------------------------------------
@@ -349,19 +354,16 @@ class WatchiumClient:
         avatar_url: str | None = None,
     ) -> Comment:
         """Post into the (anime, room, episode) thread, under the anchor unless given a parent."""
-        return await self._typed(
-            Comment,
-            "comments-create",
-            _body(
-                anime_id=anime_id,
-                episode_number=episode_number,
-                message=message,
-                username=username,
-                room_id=room_id,
-                parent_id=parent_id,
-                video_timestamp=video_timestamp,
-                avatar_url=avatar_url,
-            ),
+        return await self._call(
+            COMMENTS_CREATE,
+            anime_id=anime_id,
+            episode_number=episode_number,
+            message=message,
+            username=username,
+            room_id=room_id,
+            parent_id=parent_id,
+            video_timestamp=video_timestamp,
+            avatar_url=avatar_url,
         )
 
     async def comments(
@@ -374,24 +376,19 @@ class WatchiumClient:
         before: str | None = None,
     ) -> CommentsPage:
         """A page of an episode thread, oldest to newest; page back with ``before=next_before``."""
-        return await self._typed(
-            CommentsPage,
-            "comments-get-by-episode",
-            _body(
-                anime_id=anime_id,
-                episode_number=episode_number,
-                room_id=room_id,
-                limit=limit,
-                before=before,
-            ),
+        return await self._call(
+            COMMENTS_GET_BY_EPISODE,
+            anime_id=anime_id,
+            episode_number=episode_number,
+            room_id=room_id,
+            limit=limit,
+            before=before,
         )
 
     async def comment_history(
         self, *, room_id: str | None = None, anime_id: str | None = None, hours: int = 24
     ) -> CommentsHistory:
         """Comment analytics over the last ``hours`` for a room and/or an anime."""
-        return await self._typed(
-            CommentsHistory,
-            "comments-get-history",
-            _body(room_id=room_id, anime_id=anime_id, hours=hours),
+        return await self._call(
+            COMMENTS_GET_HISTORY, room_id=room_id, anime_id=anime_id, hours=hours
         )

@@ -1,16 +1,18 @@
-"""The SDK's exceptions: one class per error code of docs/ERRORS.md.
+"""The SDK's exceptions: one class per kind of refusal, bound to the codes of the error catalogue.
 
 Every refusal of the functions arrives as ``{"error": {"code", "message", "hint"?, "details"?}}``
-with an HTTP status; :func:`error_from_response` turns it into the class registered for its code
-(subclasses register themselves with ``class X(WatchiumError, code="WR404")``), so an app catches
-``RoomNotFound`` or ``RateLimited`` instead of parsing messages. A code the SDK does not know still
-gives a :class:`WatchiumError` carrying it.
+with an HTTP status; :func:`error_from_response` turns it into the class the catalogue
+(:data:`watchium_wire.errors.CATALOGUE`) names for its code, so an app catches ``RoomNotFound`` or
+``RateLimited`` instead of parsing messages. A class takes its codes from the catalogue by its own
+name; a code the SDK does not know still gives a :class:`WatchiumError` carrying it.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, ClassVar
+
+from watchium_wire.errors import CATALOGUE, codes_of
 
 __all__ = [
     "WatchiumError",
@@ -53,13 +55,12 @@ class WatchiumError(Exception):
     _registry: ClassVar[dict[str, type[WatchiumError]]] = {}
     code: str | None = None
 
-    def __init_subclass__(
-        cls, code: str | None = None, also: tuple[str, ...] = (), **kwargs: Any
-    ) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if code is not None:
-            cls.code = code
-        for each in (code, *also) if code is not None else also:
+        codes = codes_of(cls.__name__)
+        if codes:
+            cls.code = codes[0]
+        for each in codes:
             if each in WatchiumError._registry:
                 raise TypeError(f"error code {each} is already {WatchiumError._registry[each]}")
             WatchiumError._registry[each] = cls
@@ -90,33 +91,28 @@ class ConnectionFailed(WatchiumError):
     """No answer from the server (refused, reset, timed out)."""
 
 
-# PostgreSQL's own codes that reach clients (docs/ERRORS.md) map to the class of their status.
-class InvalidInput(
-    WatchiumError,
-    code="WR400",
-    also=("23514", "23502", "22001", "22003", "22007", "22008", "22P02"),
-):
+class InvalidInput(WatchiumError):
     """The request was invalid; ``details["fields"]`` lists every bad field when validation says,
     ``details["constraint"]`` the table constraint a value broke."""
 
 
-class SignInRequired(WatchiumError, code="WR401"):
+class SignInRequired(WatchiumError):
     """No valid session: sign in (anonymous sign-in is enough) or refresh the session."""
 
 
-class Forbidden(WatchiumError, code="WR403", also=("42501",)):
+class Forbidden(WatchiumError):
     """Not allowed: e.g. acting for another user, or writing a column the role may not."""
 
 
-class NotHost(Forbidden, code="WRH03"):
+class NotHost(Forbidden):
     """Only the room's host may do this."""
 
 
-class NotMember(Forbidden, code="WRM03"):
+class NotMember(Forbidden):
     """Only members of the room may do this (join it first)."""
 
 
-class WrongAccessKey(Forbidden, code="WRK03"):
+class WrongAccessKey(Forbidden):
     """The private room's access key is missing or wrong."""
 
 
@@ -124,40 +120,40 @@ class NotFound(WatchiumError):
     """Something does not exist (or is not visible to the caller)."""
 
 
-class RoomNotFound(NotFound, code="WR404"):
+class RoomNotFound(NotFound):
     """No such room, or a private room the caller is not a member of."""
 
 
-class CommentNotFound(NotFound, code="WRC04"):
+class CommentNotFound(NotFound):
     """The parent comment does not exist or is not visible."""
 
 
-class FunctionNotFound(NotFound, code="WH404"):
+class FunctionNotFound(NotFound):
     """No function of that name (an SDK/server version mismatch)."""
 
 
-class MethodNotAllowed(WatchiumError, code="WH405"):
+class MethodNotAllowed(WatchiumError):
     """The function was called with the wrong HTTP method."""
 
 
-class Conflict(WatchiumError, code="WR409", also=("23505", "23503", "40001", "40P01")):
+class Conflict(WatchiumError):
     """The request conflicts with the current state (a reply to another thread, a concurrent
     change): for 40001/40P01, retrying is safe."""
 
 
-class RoomFull(Conflict, code="WRF09"):
+class RoomFull(Conflict):
     """The room has no free place."""
 
 
-class TooLarge(WatchiumError, code="WR413"):
+class TooLarge(WatchiumError):
     """The comment or the request body is too large."""
 
 
-class UnsupportedMediaType(WatchiumError, code="WH415"):
+class UnsupportedMediaType(WatchiumError):
     """The body was not JSON."""
 
 
-class RateLimited(WatchiumError, code="WR429"):
+class RateLimited(WatchiumError):
     """A rate limit was reached; :attr:`retry_after` says how many seconds to wait."""
 
     @property
@@ -171,15 +167,15 @@ class RateLimited(WatchiumError, code="WR429"):
         return seconds if math.isfinite(seconds) and seconds >= 0 else 1.0
 
 
-class KeyChecksPaused(RateLimited, code="WRL29"):
+class KeyChecksPaused(RateLimited):
     """Too many wrong access keys (by this user, or for this room): key checks are paused."""
 
 
-class ServerError(WatchiumError, code="WH500"):
+class ServerError(WatchiumError):
     """An internal error of the server (a bug: the server logged its cause)."""
 
 
-class ServiceUnavailable(WatchiumError, code="WH503"):
+class ServiceUnavailable(WatchiumError):
     """The server cannot reach its database right now: retry shortly."""
 
 
@@ -222,3 +218,10 @@ def error_from_response(status: int | None, error: Any) -> WatchiumError:
         hint=str(hint) if hint else None,
         details=details,
     )
+
+
+_missing = {entry.name for entry in CATALOGUE} - {
+    cls.__name__ for cls in WatchiumError._registry.values()
+}
+if _missing:  # pragma: no cover - a class named in the catalogue is not defined above
+    raise RuntimeError(f"the error catalogue names classes the SDK lacks: {sorted(_missing)}")

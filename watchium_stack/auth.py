@@ -39,10 +39,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from functions._errors import TooLarge
-from functions._http import (
+from watchium_functions.asgi import (
     CORS_HEADERS,
     PREFLIGHT_HEADERS,
+    BodyTooLarge,
     Receive,
     Scope,
     Send,
@@ -51,7 +51,7 @@ from functions._http import (
     read_body,
     send_bytes,
 )
-from functions._jwt import TokenError, decode_token, encode_token
+from watchium_functions.tokens import TokenError, decode_token, encode_token
 
 __all__ = ["AuthError", "AuthService", "ANONYMOUS_SIGNUPS_PER_HOUR", "ACCESS_TOKEN_TTL"]
 
@@ -167,7 +167,7 @@ class AuthService:
             await self._route(scope, receive, send)
         except AuthError as exc:
             await self._send_error(send, exc, versioned)
-        except TooLarge as exc:
+        except BodyTooLarge as exc:
             await self._send_error(
                 send, AuthError(413, "request_too_large", exc.message), versioned
             )

@@ -33,8 +33,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import uvicorn
 
-from functions import FunctionsApp, FunctionsSettings
-from functions._http import (
+from watchium_functions import FunctionsApp, FunctionsSettings
+from watchium_functions.asgi import (
     CORS_HEADERS,
     PREFLIGHT_HEADERS,
     Receive,

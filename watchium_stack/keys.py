@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from functions._jwt import encode_token
+from watchium_functions.tokens import encode_token
 
 __all__ = ["ProjectKeys", "load_or_create_keys", "keys_from_secret"]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from tests.client._fakes import FakeClock
-from watchium_client._clock import ClockSync, parse_server_time
+from watchium_client.sync._clock import ClockSync, parse_server_time
 
 
 def make_clock(window: int = 8) -> tuple[ClockSync, FakeClock]:

@@ -19,10 +19,6 @@ from typing import Any
 
 import pytest
 
-from watchium_client._clock import ClockSync
-from watchium_client._room_state import RoomState
-from watchium_client._sync_engine import SyncEngine
-from watchium_client._sync_policy import SyncPhase
 from watchium_client.players import (
     MpvNotFoundError,
     MpvPlayer,
@@ -32,6 +28,10 @@ from watchium_client.players import (
     PlayerEvent,
     PlayerEventKind,
 )
+from watchium_client.sync._clock import ClockSync
+from watchium_client.sync._engine import SyncEngine
+from watchium_client.sync._playback import PlaybackState
+from watchium_client.sync._policy import SyncPhase
 
 # Skipped only when the binary is absent (CI installs it); a failing mpv fails the test.
 requires_mpv = pytest.mark.skipif(
@@ -357,21 +357,25 @@ async def test_sync_engine_keeps_mpv_with_the_room(player: MpvPlayer) -> None:
         return engine.phase is SyncPhase.IN_SYNC and drift is not None and abs(drift) < 0.03
 
     engine.update_room(
-        RoomState(room_id="r", position=5.0, is_playing=True, updated_at=clock.server_now())
+        PlaybackState(room_id="r", position=5.0, is_playing=True, updated_at=clock.server_now())
     )
     engine.start()
     try:
         await wait_until(synced)
         # The host seeks.
         engine.update_room(
-            RoomState(room_id="r", position=25.0, is_playing=True, updated_at=clock.server_now())
+            PlaybackState(
+                room_id="r", position=25.0, is_playing=True, updated_at=clock.server_now()
+            )
         )
         await wait_until(lambda: engine.phase is not SyncPhase.IN_SYNC)
         await wait_until(synced)
         assert await player.position() == pytest.approx(25.0, abs=5.0)
         # The host pauses.
         engine.update_room(
-            RoomState(room_id="r", position=27.0, is_playing=False, updated_at=clock.server_now())
+            PlaybackState(
+                room_id="r", position=27.0, is_playing=False, updated_at=clock.server_now()
+            )
         )
         await wait_position(player, lambda p: abs(p - 27.0) < 0.005)
         await wait_until(lambda: not player.is_seeking)

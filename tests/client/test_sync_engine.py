@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from tests.client._fakes import FakeClock
-from watchium_client._clock import ClockSync
-from watchium_client._room_state import RoomState
-from watchium_client._sync_engine import SyncEngine
-from watchium_client._sync_policy import (
+from watchium_client.players import PlayerEvent, PlayerEventKind, SimulatedPlayer
+from watchium_client.sync._clock import ClockSync
+from watchium_client.sync._engine import SyncEngine
+from watchium_client.sync._playback import PlaybackState
+from watchium_client.sync._policy import (
     Correction,
     GroupWaitAction,
     GroupWaitPolicy,
@@ -28,8 +29,7 @@ from watchium_client._sync_policy import (
     SyncThresholds,
     decide,
 )
-from watchium_client._sync_stats import DriftStats
-from watchium_client.players import PlayerEvent, PlayerEventKind, SimulatedPlayer
+from watchium_client.sync._stats import DriftStats
 
 TH = SyncThresholds()
 
@@ -447,8 +447,10 @@ def make_engine(
     return SyncEngine(player, sync, thresholds=thresholds), player, sync
 
 
-def room(server_time: float, position: float = 0.0, playing: bool = True, **kw: Any) -> RoomState:
-    return RoomState(
+def room(
+    server_time: float, position: float = 0.0, playing: bool = True, **kw: Any
+) -> PlaybackState:
+    return PlaybackState(
         room_id="r", position=position, is_playing=playing, updated_at=server_time, **kw
     )
 
@@ -614,7 +616,7 @@ async def test_engine_episode_change_loads_before_aligning() -> None:
     loaded: list[int] = []
     engine, player, sync = make_engine(clock)
 
-    async def load(state: RoomState) -> None:
+    async def load(state: PlaybackState) -> None:
         loaded.append(state.episode_number)
         await player.seek(0.0)
 
@@ -767,7 +769,7 @@ async def test_engine_retries_a_failed_episode_load() -> None:
     attempts: list[int] = []
     engine, _, sync = make_engine(clock)
 
-    async def load(state: RoomState) -> None:
+    async def load(state: PlaybackState) -> None:
         attempts.append(state.episode_number)
         if len(attempts) == 1:
             raise OSError("network down")
@@ -786,11 +788,11 @@ async def test_engine_retries_a_failed_episode_load() -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "watchium_client._clock",
-        "watchium_client._room_state",
-        "watchium_client._sync_policy",
-        "watchium_client._sync_stats",
-        "watchium_client._sync_engine",
+        "watchium_client.sync._clock",
+        "watchium_client.sync._playback",
+        "watchium_client.sync._policy",
+        "watchium_client.sync._stats",
+        "watchium_client.sync._engine",
         "watchium_client.players",
         "watchium_client.players._protocol",
         "watchium_client.players._events",

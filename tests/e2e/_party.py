@@ -19,9 +19,9 @@ from tests._stack import Stack
 from watchium_client import (
     GroupWaitPolicy,
     NewRoom,
+    PlaybackState,
     RoomEvent,
     RoomSession,
-    RoomState,
     SessionTimings,
     WatchiumClient,
 )
@@ -112,7 +112,7 @@ class Viewer:
         status = self.session.status
         return None if status is None else status.drift
 
-    def true_drift(self, room: RoomState) -> float:
+    def true_drift(self, room: PlaybackState) -> float:
         """The player's exact position minus where the room really is now."""
         return self.player.true_position() - room.target_position(time.time())
 
@@ -162,16 +162,16 @@ class Party:
         self.viewers.append(viewer)
         return viewer
 
-    async def truth(self) -> RoomState:
+    async def truth(self) -> PlaybackState:
         """The room's row as the server holds it now (a fresh read)."""
         room_id = self.viewers[0].session.room_id
         live = await self.clients[0].host_time(room_id)
-        return RoomState.from_row(live.model_dump())
+        return PlaybackState.from_row(live.model_dump())
 
     def open_viewers(self) -> list[Viewer]:
         return [v for v in self.viewers if v.session.is_open]
 
-    async def converged(self, what: str, *, tolerance: float = SYNCED) -> RoomState:
+    async def converged(self, what: str, *, tolerance: float = SYNCED) -> PlaybackState:
         """Waits until every open session's engine reports |drift| <= tolerance while the room
         plays, then checks the truth; returns the room's state."""
         viewers = self.open_viewers()

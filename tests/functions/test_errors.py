@@ -10,18 +10,10 @@ import psycopg
 import psycopg_pool
 import pytest
 
-from functions import _errors
-from functions._errors import (
-    FunctionError,
-    InternalError,
-    RateLimited,
-    ServiceUnavailable,
-    from_database_error,
-    lookup,
-    registered_codes,
-)
 from tests._pg import PROJECT_DIR, TestDatabase
 from tests.sql.test_error_catalogue import raised_codes
+from watchium_functions._errors import FunctionError, from_database_error
+from watchium_wire.errors import CATALOGUE, by_code
 
 
 def documented_statuses() -> dict[str, int]:
@@ -36,29 +28,23 @@ def documented_statuses() -> dict[str, int]:
     return statuses
 
 
-def test_every_code_raised_in_the_migrations_has_a_mapping() -> None:
+def test_every_code_raised_in_the_migrations_has_a_status() -> None:
     codes = raised_codes()
     assert {"WR400", "WR429", "WRL29", "WRK03"} <= codes
-    assert codes - registered_codes() == set(), "WR codes raised by the SQL without a mapping"
+    for code in codes:
+        assert FunctionError(code).status == by_code(code).status  # type: ignore[union-attr]
 
 
-def test_every_mapping_matches_the_documented_status() -> None:
+def test_every_status_matches_the_documented_one() -> None:
     documented = documented_statuses()
     assert documented, "docs/ERRORS.md has no code table"
-    for code in registered_codes():
-        assert code in documented, f"{code} is mapped but not documented"
-        cls = lookup(code)
-        assert cls is not None and cls.status == documented[code], code
+    for entry in CATALOGUE:
+        assert documented.get(entry.code) == entry.status, entry.code
 
 
-def test_codes_register_once_and_the_status_is_inherited() -> None:
-    with pytest.raises(TypeError, match="already registered"):
-
-        class Again(FunctionError, code="WR404", status=404):
-            pass
-
-    assert issubclass(lookup("WRL29"), RateLimited)  # type: ignore[arg-type]
-    assert _errors.KeyChecksPaused.status == 429
+def test_a_code_outside_the_catalogue_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        FunctionError("WRZ99")
 
 
 def _raise(database: TestDatabase, statement: str) -> psycopg.Error:
@@ -74,7 +60,7 @@ def test_a_rate_limit_carries_retry_after_rounded_up(database: TestDatabase) -> 
         "'rate limit reached for comments'); end $$",
     )
     error = from_database_error(exc)
-    assert type(error) is _errors.RateLimited and error.status == 429
+    assert error.code == "WR429" and error.status == 429
     assert error.headers == {"Retry-After": "2"}
     assert error.details == {"action": "comments", "retry_after": 1.2}
     assert error.body()["hint"] == "retry after 2 seconds"
@@ -87,7 +73,7 @@ def test_a_postgres_constraint_names_the_constraint_not_the_row(database: TestDa
         "host_username) values ('abcdefghij', ' ', 'a', 'a', 'https://x/y', 'u', 'u')",
     )
     error = from_database_error(exc)
-    assert error.status == 400 and error.error_code == "23514"
+    assert error.status == 400 and error.code == "23514"
     assert error.details == {"constraint": "valid_title"}
     assert "Failing row" not in str(error.body())
 
@@ -96,10 +82,10 @@ def test_an_unknown_database_error_is_a_generic_500_logged_with_its_sqlstate(
     database: TestDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     exc = _raise(database, "select 1 / 0")
-    with caplog.at_level(logging.ERROR, logger="functions._errors"):
+    with caplog.at_level(logging.ERROR, logger="watchium_functions._errors"):
         error = from_database_error(exc)
-    assert isinstance(error, InternalError) and error.status == 500
-    assert error.body() == {"code": "WH500", "message": InternalError.default_message}
+    assert error.status == 500
+    assert error.body() == {"code": "WH500", "message": by_code("WH500").message}  # type: ignore[union-attr]
     assert "22012" in caplog.text and "division by zero" in caplog.text
 
 
@@ -115,10 +101,10 @@ def test_outages_are_503_with_retry_after() -> None:
         ConnectionRefusedError(111, "refused"),
     ):
         error = from_database_error(exc)
-        assert isinstance(error, ServiceUnavailable), exc
+        assert error.code == "WH503", exc
         assert error.status == 503 and error.headers["Retry-After"] == "1"
 
 
 def test_a_value_the_driver_cannot_send_is_400() -> None:
     error = from_database_error(psycopg.DataError("PostgreSQL text fields cannot contain NUL"))
-    assert error.status == 400 and error.error_code == "WR400"
+    assert error.status == 400 and error.code == "WR400"

@@ -20,8 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from functions import ENDPOINTS, openapi_document
 from tests._stack import Stack
+from watchium_functions import openapi_document
+from watchium_wire import ENDPOINTS
 
 EXAMPLES = 25
 

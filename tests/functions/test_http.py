@@ -8,11 +8,12 @@ import time
 import httpx
 import pytest
 
-from functions import BODY_LIMIT, ENDPOINTS
-from functions._jwt import encode_token
 from tests._pg import TestDatabase
 from tests._stack import Stack
 from tests.functions._helpers import count, error_of, post, room_body
+from watchium_functions import BODY_LIMIT
+from watchium_functions.tokens import encode_token
+from watchium_wire import ENDPOINTS
 
 
 def test_missing_apikey_is_401(stack: Stack, database: TestDatabase) -> None:

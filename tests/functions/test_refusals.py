@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
 
 from tests._pg import TestDatabase
 from tests._stack import Stack
@@ -188,3 +192,23 @@ def test_leaving_a_room_you_are_not_in_is_403(stack: Stack) -> None:
     error_of(
         post(stack, "rooms-leave", {"room_id": room_id}, token=stack.access_token()), 403, "WRM03"
     )
+
+
+@pytest.mark.parametrize(
+    ("at", "status"),
+    [
+        # An offset PostgreSQL refuses (beyond 15:59) is the same instant in UTC: accepted.
+        (lambda now: now.astimezone(timezone(timedelta(hours=20))).isoformat(), 200),
+        # An instant that leaves the calendar in UTC.
+        (lambda now: "9999-12-31T23:59:59-15:00", 400),
+    ],
+)
+def test_reference_times_in_any_offset(stack: Stack, at: Any, status: int) -> None:
+    host = stack.access_token()
+    room_id = create_room(stack, host)["room"]["room_id"]
+    body = {"room_id": room_id, "action": "pause", "current_time": 1.0}
+    response = post(stack, "sync-control", {**body, "at": at(datetime.now(UTC))}, token=host)
+    if status == 200:
+        assert response.status_code == 200, response.text
+    else:
+        error_of(response, 400, "WR400")

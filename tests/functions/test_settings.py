@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions import FunctionsSettings, create_app
+from watchium_functions import FunctionsSettings, create_app
 
 
 def test_settings_from_supabase_variables(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from websockets.asyncio.client import ClientConnection, connect
 
-from functions._jwt import encode_token
+from watchium_functions.tokens import encode_token
 from watchium_stack.keys import ProjectKeys, keys_from_secret
 from watchium_stack.postgres import free_port
 from watchium_stack.realtime import RealtimeService

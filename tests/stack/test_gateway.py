@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from functions._http import send_json
 from tests._stack import Stack
+from watchium_functions.asgi import send_json
 from watchium_stack import gateway as gateway_module
 from watchium_stack.gateway import (
     Gateway,

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions._jwt import TokenError, decode_token
+from watchium_functions.tokens import TokenError, decode_token
 
 from ._authorizer import Authorizer, AuthorizerError, ChannelPolicies
 from ._catalog import Catalog, CatalogError, TableColumns

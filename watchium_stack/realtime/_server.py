@@ -12,8 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from functions._errors import TooLarge
-from functions._http import read_body, run_lifespan
+from watchium_functions.asgi import BodyTooLarge, read_body, run_lifespan
 
 from ._authorizer import AuthorizerError
 from ._channel import SocketChannels, TokenProblem, verify_token
@@ -297,7 +296,7 @@ class RealtimeApp:
             return
         try:
             body = await read_body(scope, receive, _MAX_BODY)
-        except TooLarge:
+        except BodyTooLarge:
             await _json(send, 413, {"message": "Payload Too Large"})
             return
         messages: list[tuple[str, Broadcast, bool]] = []

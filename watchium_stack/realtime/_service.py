@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from functions._jwt import API_ROLES
+from watchium_functions.tokens import API_ROLES
 
 from ._authorizer import Authorizer
 from ._catalog import Catalog

@@ -1,0 +1,207 @@
+"""The ASGI app that serves every function at ``POST /functions/v1/<name>``.
+
+One request: CORS preflight or method check, the ``apikey`` and bearer token (401), a bounded body
+(413) sent as JSON (415), validated by the endpoint's model (400), one SQL call as the caller, and
+``{"data": ..., "server_time": ...}``; any refusal is ``{"error": {...}, "server_time": ...}`` with
+the status of its code. ``GET /functions/v1/openapi.json`` serves the OpenAPI document.
+
+Run it alone next to a hosted Supabase project (settings from the environment, see
+:class:`FunctionsSettings`)::
+
+    uvicorn --factory watchium_functions:create_app --host 0.0.0.0 --port 8000
+
+or inside the local gateway (``watchium up``), which mounts it at the same paths.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from watchium_functions._auth import Authenticator
+from watchium_functions._db import Database
+from watchium_functions._endpoint import ROUTES, Caller, RawJson
+from watchium_functions._errors import FunctionError
+from watchium_functions._openapi import FUNCTIONS_PREFIX, openapi_document
+from watchium_functions._settings import FunctionsSettings
+from watchium_functions.asgi import (
+    CORS_HEADERS,
+    PREFLIGHT_HEADERS,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    error_payload,
+    header,
+    json_bytes,
+    read_body,
+    run_lifespan,
+    send_bytes,
+    server_time,
+)
+from watchium_wire import Endpoint
+
+__all__ = ["FunctionsApp", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+_PREFIX = FUNCTIONS_PREFIX + "/"
+_OPENAPI = "openapi.json"
+
+
+def _is_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    fields = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = [part for part in err["loc"] if not isinstance(part, str) or part]
+        fields.append(
+            {
+                "field": ".".join(str(p) for p in loc),
+                "loc": ["body", *loc],
+                "message": err["msg"],
+                "type": err["type"],
+            }
+        )
+    return fields
+
+
+def _validation_error(ep: Endpoint[Any, Any], exc: ValidationError) -> FunctionError:
+    fields = _field_errors(exc)
+    details = {"fields": fields}
+    types = {f["type"] for f in fields}
+    if "json_invalid" in types:
+        return FunctionError("WR400", "the request body is not valid JSON", details=details)
+    if any(f["type"] == "model_type" and f["field"] == "" for f in fields):
+        return FunctionError("WR400", "the request body must be a JSON object", details=details)
+    if any(f["type"] == "string_too_long" and f["field"] in ep.too_large_fields for f in fields):
+        return FunctionError("WR413", "the message is too long", details=details)
+    names = ", ".join(sorted({f["field"] or "(body)" for f in fields}))
+    return FunctionError("WR400", f"invalid request body: {names}", details=details)
+
+
+class FunctionsApp:
+    """The function bundle as an ASGI application (see the module docstring)."""
+
+    def __init__(self, settings: FunctionsSettings) -> None:
+        self.settings = settings
+        self.db = Database(
+            settings.db_url,
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeout=settings.pool_timeout,
+            statement_timeout=settings.statement_timeout,
+        )
+        self.auth = Authenticator(settings.jwt_secret)
+        self._openapi_body: bytes | None = None
+
+    async def startup(self) -> None:
+        """Open the database pool (without waiting for the database)."""
+        await self.db.open()
+
+    async def shutdown(self) -> None:
+        """Close the database pool."""
+        await self.db.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._http(scope, receive, send)
+        except FunctionError as exc:
+            await self._send_error(send, exc)
+        except Exception:
+            logger.exception("unhandled error in %s", scope.get("path"))
+            await self._send_error(send, FunctionError("WH500"))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await run_lifespan(receive, send, self.startup, self.shutdown, name="the function app")
+
+    async def _send_error(self, send: Send, error: FunctionError) -> None:
+        iso, epoch = server_time()
+        body, headers = error_payload(error, iso)
+        await send_bytes(
+            send, error.status, body, headers=[*headers, (b"x-server-time", epoch), *CORS_HEADERS]
+        )
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if not path.startswith(_PREFIX):
+            raise FunctionError("WH404", f"no function at {path}")
+        name = path[len(_PREFIX) :].rstrip("/")
+        if method == "OPTIONS":
+            await send_bytes(send, 204, b"", headers=PREFLIGHT_HEADERS)
+            return
+        if name == _OPENAPI:
+            if method not in ("GET", "HEAD"):
+                raise FunctionError(
+                    "WH405",
+                    f"{method} is not allowed here: use GET",
+                    headers={"Allow": "GET, HEAD, OPTIONS"},
+                )
+            await self._send_openapi(scope, send)
+            return
+        route = ROUTES.get(name)
+        if route is None:
+            raise FunctionError(
+                "WH404",
+                f"no function named {name!r}",
+                hint="the functions are listed in " + FUNCTIONS_PREFIX + "/openapi.json",
+            )
+        if method != "POST":
+            raise FunctionError(
+                "WH405",
+                f"{method} is not allowed: functions are called with POST",
+                headers={"Allow": "POST, OPTIONS"},
+            )
+        identity = self.auth.identify(header(scope, b"apikey"), header(scope, b"authorization"))
+        body = await read_body(scope, receive, self.settings.body_limit)
+        if body.strip():
+            if not _is_json(header(scope, b"content-type")):
+                raise FunctionError(
+                    "WH415",
+                    "send the body as JSON with 'Content-Type: application/json'",
+                    details={"content_type": header(scope, b"content-type")},
+                )
+        else:
+            body = b"{}"
+        endpoint = route.endpoint
+        try:
+            request = endpoint.request.model_validate_json(body)
+        except ValidationError as exc:
+            raise _validation_error(endpoint, exc) from None
+        result = await route.handle(request, Caller(identity, self.db, path))
+        iso, epoch = server_time()
+        data = result.encode() if isinstance(result, RawJson) else json_bytes(result)
+        payload = b'{"data":' + data + b',"server_time":"' + iso.encode() + b'"}'
+        headers: Headers = [(b"x-server-time", epoch), *CORS_HEADERS]
+        await send_bytes(send, 200, payload, headers=headers)
+
+    async def _send_openapi(self, scope: Scope, send: Send) -> None:
+        if self._openapi_body is None:
+            self._openapi_body = json_bytes(openapi_document())
+        _, epoch = server_time()
+        body = b"" if scope["method"] == "HEAD" else self._openapi_body
+        await send_bytes(send, 200, body, headers=[(b"x-server-time", epoch), *CORS_HEADERS])
+
+
+def create_app(settings: FunctionsSettings | None = None) -> FunctionsApp:
+    """The function app; settings from the environment when not given (see FunctionsSettings).
+
+    Raises:
+        ValueError: a required setting is missing from the environment.
+    """
+    return FunctionsApp(settings or FunctionsSettings.from_env())

@@ -1,0 +1,262 @@
+"""``watchium watch ROOM FILE``: join a room and keep a local player in step with it.
+
+The host controls the room from its own player: a pause, a seek or a speed change in the mpv
+window becomes the room's (everyone follows); a member's player follows the room, and the room
+wins over a member's own pause or seek after a moment. Ctrl-C (or closing mpv) leaves the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from watchium_client._aio import wait_event
+from watchium_client.cli._common import (
+    AccessKeyOption,
+    CommandError,
+    KeyOption,
+    UrlOption,
+    UsernameOption,
+    console,
+    default_username,
+    explained,
+    open_client,
+    out,
+    resolve_target,
+    run_command,
+    save_session,
+)
+from watchium_client.cli._rooms import format_position
+from watchium_client.players import (
+    MpvNotFoundError,
+    MpvPlayer,
+    Player,
+    PlayerError,
+    PlayerEventKind,
+    SimulatedPlayer,
+)
+from watchium_client.session import NewRoom, RoomSession
+from watchium_client.sync import GroupWaitPolicy
+
+__all__ = ["PlayerChoice", "watch", "status_table", "summary_lines"]
+
+
+class PlayerChoice(StrEnum):
+    MPV = "mpv"
+    SIMULATED = "simulated"
+
+
+def status_table(session: RoomSession) -> Table:
+    """One row of what matters while watching: the room, your player, the party."""
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="dim")
+    for column in ("room", "role", "room at", "you at", "drift", "state", "party", "link"):
+        table.add_column(column)
+    state = session.state
+    status = session.status
+    now = session.client.clock.server_now()
+    room_at = "-"
+    if state is not None:
+        sign = "▶" if state.is_playing else "⏸"
+        speed = f" ×{state.playback_speed:g}" if state.playback_speed != 1 else ""
+        room_at = f"{sign} {format_position(state.target_position(now))}{speed}"
+    you_at = drift = phase = "-"
+    if status is not None:
+        if status.position is not None:
+            you_at = format_position(status.position)
+        if status.drift is not None:
+            drift = f"{status.drift * 1000:+.0f} ms"
+        phase = status.phase.value
+    presence = session.presence
+    synced = sum(1 for p in presence.values() if p.synced)
+    buffering = sum(1 for p in presence.values() if p.buffering)
+    party = f"{len(session.members)} in room, {synced} synced"
+    if buffering:
+        party += f", {buffering} buffering"
+    link = "[green]live[/]" if session.is_connected else "[yellow]reconnecting[/]"
+    table.add_row(
+        session.room_id,
+        "host" if session.is_host else "member",
+        room_at,
+        you_at,
+        drift,
+        phase,
+        party,
+        link,
+    )
+    return table
+
+
+def summary_lines(session: RoomSession) -> list[str]:
+    """What the engine measured, for the end of a session."""
+    engine = session.engine
+    if engine is None:
+        return []
+    stats = engine.stats()
+    if not stats.count or stats.p50 is None or stats.p95 is None or stats.max is None:
+        return ["no drift measured (the room did not play)"]
+    return [
+        f"drift |p50| {stats.p50 * 1000:.1f} ms, p95 {stats.p95 * 1000:.1f} ms, "
+        f"max {stats.max * 1000:.1f} ms over {stats.count} samples",
+        f"corrections: {stats.speed_nudges} speed nudges, {stats.seeks} seeks "
+        f"({stats.steady_seeks} in steady playback)",
+    ]
+
+
+async def _launch(choice: PlayerChoice, media: Path, *, headless: bool, mpv: str) -> Player:
+    if choice is PlayerChoice.SIMULATED:
+        return SimulatedPlayer()
+    if not media.exists():
+        raise CommandError(f"{media}: no such file")
+    with console.status(f"Starting mpv on {media.name}..."):
+        try:
+            return await MpvPlayer.launch(media, headless=headless, mpv=mpv)
+        except MpvNotFoundError as exc:
+            raise CommandError(f"{exc} (or use --player simulated)") from None
+        except (PlayerError, FileNotFoundError) as exc:
+            raise CommandError(f"mpv: {exc}") from None
+
+
+@run_command
+async def watch(
+    room: Annotated[
+        str,
+        typer.Argument(
+            metavar="ROOM", help="The room id (with --create: the title of a new room you host)."
+        ),
+    ],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The video (or audio) file to play.")
+    ],
+    player_choice: Annotated[
+        PlayerChoice, typer.Option("--player", help="The player to drive.")
+    ] = PlayerChoice.MPV,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create a room titled ROOM and host it.")
+    ] = False,
+    private: Annotated[bool, typer.Option("--private", help="With --create: private.")] = False,
+    anime_id: Annotated[
+        str | None, typer.Option("--anime-id", help="With --create (default: the file's name).")
+    ] = None,
+    video_url: Annotated[
+        str | None,
+        typer.Option("--video-url", help="With --create: the URL others can find the video at."),
+    ] = None,
+    play: Annotated[
+        bool, typer.Option("--play", help="As the host, start playback once in the room.")
+    ] = False,
+    group_wait: Annotated[
+        bool, typer.Option("--group-wait", help="As the host, pause while members buffer.")
+    ] = False,
+    access_key: AccessKeyOption = None,
+    username: UsernameOption = None,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="mpv without video or audio output.")
+    ] = False,
+    mpv: Annotated[str, typer.Option("--mpv", help="The mpv binary.")] = "mpv",
+    seconds: Annotated[
+        float | None, typer.Option("--seconds", min=0, help="Leave after this many seconds.")
+    ] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Join ROOM and keep a local player in sync with it (Ctrl-C leaves).
+
+    The host controls the room from its own mpv: pause, seek and speed in the mpv window become
+    the room's.
+    """
+    target = resolve_target(url, key)
+    name = username or default_username()
+    spec: str | NewRoom = room
+    if create:
+        stem = file.stem or "video"
+        spec = NewRoom(
+            title=room,
+            anime_id=anime_id or stem[:100],
+            anime_title=stem[:255],
+            video_url=video_url or f"https://example.com/{quote(file.name)}",
+            is_public=not private,
+        )
+    async with explained(target, None if create else room):
+        client = await open_client(target)
+        player = await _launch(player_choice, file, headless=headless, mpv=mpv)
+        session = RoomSession(
+            client,
+            spec,
+            username=name,
+            access_key=access_key,
+            player=player,
+            group_wait=GroupWaitPolicy() if group_wait else None,
+        )
+        try:
+            with console.status("Joining the room..."):
+                await session.open()
+            await _watch(session, player, play=play, seconds=seconds)
+        finally:
+            await session.close()
+            await save_session(client, target)
+            with contextlib.suppress(PlayerError):
+                await player.close()
+            await client.close()
+        for line in summary_lines(session):
+            console.print(line)
+
+
+async def _watch(
+    session: RoomSession, player: Player, *, play: bool, seconds: float | None
+) -> None:
+    room_id = session.room_id
+    if session.is_host:
+        console.print(
+            f"You host room [bold]{room_id}[/]: pause, seek and change speed in the player; "
+            "everyone follows."
+        )
+        if session.access_key:
+            out.print(f"Access key: [bold]{session.access_key}[/]")
+        if play:
+            await session.play()
+    else:
+        console.print(f"In room [bold]{room_id}[/]: your player follows the host.")
+    ended = asyncio.Event()
+    reasons: list[str] = []
+
+    def end(why: str) -> None:
+        reasons.append(why)
+        ended.set()
+
+    session.on_room_deleted(lambda _event: end("the room was deleted"))
+
+    async def watch_player() -> None:
+        async for event in player.events():
+            if event.kind is PlayerEventKind.CLOSED:
+                end("the player was closed")
+                return
+
+    watcher = asyncio.create_task(watch_player())
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        with Live(status_table(session), console=console, refresh_per_second=4) as live:
+            while not ended.is_set():
+                timeout = 0.5
+                if deadline is not None:
+                    timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+                    if timeout == 0:
+                        break
+                await wait_event(ended, timeout)
+                live.update(status_table(session))
+        if not console.is_terminal:
+            console.print()  # the last rendering ends without a newline off a terminal
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    if reasons:
+        console.print(f"Leaving: {reasons[0]}.")

@@ -1,0 +1,158 @@
+"""What a :class:`~watchium_client.RoomSession` reports: typed events.
+
+Every event is a frozen dataclass carrying the wire rows as pydantic models (``RoomRow``,
+``Member``, ``Comment``), so an app never handles a bare Realtime dict. ``RoomEvent`` is their
+union, for ``match`` statements and ``async for event in session.events()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
+
+from watchium_client.sync import PlaybackState
+from watchium_wire import Comment, Member, MemberPresence, RoomRow
+
+__all__ = [
+    "CommentPosted",
+    "ConnectionLost",
+    "ConnectionRestored",
+    "EventSource",
+    "HostChanged",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberUpdated",
+    "PresenceSynced",
+    "RoomChanged",
+    "RoomDeleted",
+    "RoomEvent",
+]
+
+EventSource = Literal["realtime", "rpc"]
+"""Where a change was learned: a Realtime postgres_changes event, or an answer of a function."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChanged:
+    """The room's row changed (playback, host, title, episode, activity)."""
+
+    room: RoomRow
+    state: PlaybackState
+    previous: PlaybackState | None
+    playback_changed: bool
+    """Whether position, reference time, play state, speed or episode changed (a host action)."""
+    source: EventSource
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    member: Member
+    source: EventSource
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    user_id: str
+    member: Member | None
+    """The member as last known (None if it left before this session saw it)."""
+    source: EventSource
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUpdated:
+    """A member's row changed (heartbeat, buffering, sync status, host flag, name)."""
+
+    member: Member
+    previous: Member | None
+    source: EventSource
+
+
+@dataclass(frozen=True, slots=True)
+class CommentPosted:
+    comment: Comment
+    missed: bool
+    """True when it was fetched after a reconnect or rejoin rather than pushed live."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostChanged:
+    host_user_id: str
+    previous_host_user_id: str | None
+    is_me: bool
+    """Whether this session's user is the host now (its host controls work from now on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSynced:
+    """The channel's presence changed; ``presence`` is everyone tracked now, by user id."""
+
+    presence: dict[str, MemberPresence]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """Realtime dropped or the functions stopped answering; the session keeps retrying."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRestored:
+    """Back after a loss, a rejoin or a resubscription: the room, the members and the comments
+    missed meanwhile have been fetched again, so nothing is lost."""
+
+    reason: str
+    rejoined: bool
+    """Whether the membership had to be renewed (e.g. cleanup removed a silent member)."""
+    missed_comments: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomDeleted:
+    """The room no longer exists (deleted, or cleaned up): the session stops following it."""
+
+    room_id: str
+
+
+RoomEvent = (
+    RoomChanged
+    | MemberJoined
+    | MemberLeft
+    | MemberUpdated
+    | CommentPosted
+    | HostChanged
+    | PresenceSynced
+    | ConnectionLost
+    | ConnectionRestored
+    | RoomDeleted
+)
+
+
+class EventStream:
+    """One subscriber's view of a session's events: an async iterator that ends when the session
+    closes. Its queue is unbounded (events are few; a slow reader only costs memory)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
+        self._ended = False
+
+    def __aiter__(self) -> AsyncIterator[RoomEvent]:
+        return self
+
+    async def __anext__(self) -> RoomEvent:
+        if self._ended:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is None:
+            self._ended = True
+            raise StopAsyncIteration
+        return item
+
+    def push(self, event: RoomEvent) -> None:
+        if not self._ended:
+            self._queue.put_nowait(event)
+
+    def end(self) -> None:
+        self._queue.put_nowait(None)

@@ -1,0 +1,47 @@
+"""Keeping a player in step with a room: the server clock, the room's playback model, the
+correction policy, the engine that applies it, and drift statistics.
+
+| module | holds |
+| --- | --- |
+| ``_clock`` | :class:`ClockSync`: the offset to the server clock from request round trips |
+| ``_playback`` | :class:`PlaybackState`: where the room's playback is at any server time |
+| ``_policy`` | the engine's decisions, pure functions of what was measured |
+| ``_engine`` | :class:`SyncEngine`: measures a player, decides, applies |
+| ``_stats`` | :class:`DriftStats`: drift percentiles and correction counts |
+
+docs/SYNC_ENGINE.md explains every threshold.
+"""
+
+from __future__ import annotations
+
+from watchium_client.sync._clock import ClockSample, ClockSync, ServerTime, parse_server_time
+from watchium_client.sync._engine import SyncEngine, SyncStatus
+from watchium_client.sync._playback import PlaybackState
+from watchium_client.sync._policy import (
+    Correction,
+    GroupWaitAction,
+    GroupWaitDecision,
+    GroupWaitPolicy,
+    SyncPhase,
+    SyncThresholds,
+)
+from watchium_client.sync._stats import DriftStats, DriftSummary, percentile
+
+__all__ = [
+    "ClockSample",
+    "ClockSync",
+    "Correction",
+    "DriftStats",
+    "DriftSummary",
+    "GroupWaitAction",
+    "GroupWaitDecision",
+    "GroupWaitPolicy",
+    "PlaybackState",
+    "ServerTime",
+    "SyncEngine",
+    "SyncPhase",
+    "SyncStatus",
+    "SyncThresholds",
+    "parse_server_time",
+    "percentile",
+]

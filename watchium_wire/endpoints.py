@@ -1,0 +1,241 @@
+"""Every function of the API, in one table: its name, request body, answer and refusals.
+
+``POST /functions/v1/<name>`` takes the JSON body :attr:`Endpoint.request` and answers
+``{"data": <response>, "server_time": ...}``. Each function is one SQL function,
+``public.<name with underscores>``, whose parameters are the request's fields prefixed ``p_``: the
+function app derives the call from the model, the SDK names the endpoint it calls, and the OpenAPI
+document is generated from this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from watchium_wire.requests import (
+    CommentsCreateRequest,
+    CommentsGetByEpisodeRequest,
+    CommentsGetHistoryRequest,
+    MembersGetListRequest,
+    MembersUpdateStatusRequest,
+    RoomsCreateRequest,
+    RoomsDeleteRequest,
+    RoomsJoinRequest,
+    RoomsLeaveRequest,
+    RoomsListPublicRequest,
+    SyncControlRequest,
+    SyncGetHostTimeRequest,
+)
+from watchium_wire.responses import (
+    Comment,
+    CommentsHistory,
+    CommentsPage,
+    MembersList,
+    MemberStatusResult,
+    RoomsCreateResult,
+    RoomsDeleteResult,
+    RoomsJoinResult,
+    RoomsLeaveResult,
+    RoomsListPublicResult,
+    RoomSnapshot,
+)
+
+__all__ = [
+    "Endpoint",
+    "ENDPOINTS",
+    "ROOMS_CREATE",
+    "ROOMS_JOIN",
+    "ROOMS_LEAVE",
+    "ROOMS_DELETE",
+    "ROOMS_LIST_PUBLIC",
+    "SYNC_CONTROL",
+    "SYNC_GET_HOST_TIME",
+    "COMMENTS_CREATE",
+    "COMMENTS_GET_BY_EPISODE",
+    "COMMENTS_GET_HISTORY",
+    "MEMBERS_GET_LIST",
+    "MEMBERS_UPDATE_STATUS",
+]
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+_DEFAULT_ERRORS = (400, 401, 403, 404, 429)
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[RequestT, ResponseT]):
+    """One function: ``POST /functions/v1/<name>``."""
+
+    name: str
+    request: type[RequestT]
+    response: type[ResponseT]
+    summary: str
+    description: str
+    errors: tuple[int, ...] = _DEFAULT_ERRORS
+    """The refusal statuses it may answer (besides those every function may)."""
+    too_large_fields: frozenset[str] = field(default_factory=frozenset)
+    """Fields whose over-long value is a 413 (the database's WR413), not a 400."""
+    body_required: bool = True
+
+    @property
+    def sql_function(self) -> str:
+        """The ``public`` SQL function that serves it."""
+        return self.name.replace("-", "_")
+
+
+ROOMS_CREATE = Endpoint(
+    "rooms-create",
+    RoomsCreateRequest,
+    RoomsCreateResult,
+    summary="Create a room",
+    description=(
+        "Create a room hosted by the caller. Returns the room (with its live position), the "
+        "host's membership, the private room's access key (shown only here) and the Realtime "
+        "channel to follow. Limited to 10 rooms per hour per user."
+    ),
+    errors=(400, 401, 403, 429),
+)
+ROOMS_JOIN = Endpoint(
+    "rooms-join",
+    RoomsJoinRequest,
+    RoomsJoinResult,
+    summary="Join a room",
+    description=(
+        "Join a room (joining again is free and refreshes the membership). A private room needs "
+        "its 6-digit access key. A wrong key is answered 403 WRK03; the database returns it as a "
+        "result rather than raising, so that the attempt is counted (too many wrong keys: 429 "
+        "WRL29). Returns the room, the membership and the Realtime channel to follow."
+    ),
+    errors=(400, 401, 403, 404, 409, 429),
+)
+ROOMS_LEAVE = Endpoint(
+    "rooms-leave",
+    RoomsLeaveRequest,
+    RoomsLeaveResult,
+    summary="Leave a room",
+    description=(
+        "Leave a room. When the host leaves, the earliest-joined member becomes host and a system "
+        "comment says so; the answer names the host now."
+    ),
+)
+ROOMS_DELETE = Endpoint(
+    "rooms-delete",
+    RoomsDeleteRequest,
+    RoomsDeleteResult,
+    summary="Delete a room",
+    description="Delete a room (host only). Its comments stay, without the room.",
+)
+ROOMS_LIST_PUBLIC = Endpoint(
+    "rooms-list-public",
+    RoomsListPublicRequest,
+    RoomsListPublicResult,
+    summary="List public rooms",
+    description=(
+        "Public rooms with at least one member, most recently active first, optionally for one "
+        "anime. No sign-in needed."
+    ),
+    errors=(400, 401),
+    body_required=False,
+)
+SYNC_CONTROL = Endpoint(
+    "sync-control",
+    SyncControlRequest,
+    RoomSnapshot,
+    summary="Control playback (host)",
+    description=(
+        "The host's playback control: play, pause, seek, speed. ``current_time`` is the position "
+        "(required for seek; for play and pause it defaults to where playback is now); ``at`` is "
+        "the server time at which the host was there. Only the host may call it (403 WRH03), at "
+        "most 2 changes per second (429 WR429). Returns the room with its live position."
+    ),
+)
+SYNC_GET_HOST_TIME = Endpoint(
+    "sync-get-host-time",
+    SyncGetHostTimeRequest,
+    RoomSnapshot,
+    summary="Get the host's playback position",
+    description=(
+        "The room's playback state, where the host is now (``live_position``) and the database "
+        "time it is for (``server_time``)."
+    ),
+    errors=(400, 401, 404),
+)
+COMMENTS_CREATE = Endpoint(
+    "comments-create",
+    CommentsCreateRequest,
+    Comment,
+    summary="Post a comment",
+    description=(
+        "Post a comment into the (anime, room, episode) thread, under ``parent_id`` or the "
+        "thread's anchor. In a room, members only (403 WRM03); at most 1000 characters (413 "
+        "WR413); 5 comments per minute (429 WR429)."
+    ),
+    errors=(400, 401, 403, 404, 409, 413, 429),
+    too_large_fields=frozenset({"message"}),
+)
+COMMENTS_GET_BY_EPISODE = Endpoint(
+    "comments-get-by-episode",
+    CommentsGetByEpisodeRequest,
+    CommentsPage,
+    summary="Read an episode thread",
+    description=(
+        "A page of an episode thread (a room's, or the global one without ``room_id``), oldest to "
+        "newest, with the thread's anchor. Page back with ``before`` = ``next_before``."
+    ),
+    errors=(400, 401, 404),
+)
+COMMENTS_GET_HISTORY = Endpoint(
+    "comments-get-history",
+    CommentsGetHistoryRequest,
+    CommentsHistory,
+    summary="Comment analytics",
+    description=(
+        "Comment analytics over the last ``hours`` (1 to 720) for a room and/or an anime: "
+        "totals, participants, per episode, top commenters, per hour."
+    ),
+    errors=(400, 401, 404),
+)
+MEMBERS_GET_LIST = Endpoint(
+    "members-get-list",
+    MembersGetListRequest,
+    MembersList,
+    summary="List a room's members",
+    description=(
+        "The room's members in join order with ``is_synced``, ``drift`` (seconds ahead of the "
+        "live host position) and ``online``, plus the room's state."
+    ),
+    errors=(400, 401, 404),
+)
+MEMBERS_UPDATE_STATUS = Endpoint(
+    "members-update-status",
+    MembersUpdateStatusRequest,
+    MemberStatusResult,
+    summary="Member heartbeat",
+    description=(
+        "The member heartbeat. Records your position (``current_time``) and buffering state, "
+        "optionally a new username or avatar; the database computes ``is_synced``. Call it every "
+        "few seconds (members silent for 30 s are removed)."
+    ),
+)
+
+ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
+    ep.name: ep
+    for ep in (
+        ROOMS_CREATE,
+        ROOMS_JOIN,
+        ROOMS_LEAVE,
+        ROOMS_DELETE,
+        ROOMS_LIST_PUBLIC,
+        SYNC_CONTROL,
+        SYNC_GET_HOST_TIME,
+        COMMENTS_CREATE,
+        COMMENTS_GET_BY_EPISODE,
+        COMMENTS_GET_HISTORY,
+        MEMBERS_GET_LIST,
+        MEMBERS_UPDATE_STATUS,
+    )
+}
+"""Every function by name."""

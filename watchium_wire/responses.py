@@ -1,0 +1,260 @@
+"""What the functions answer: the ``data`` of every endpoint, and the envelopes around it.
+
+The same models describe the answers in the server's OpenAPI document and parse them in the SDK,
+so the two cannot drift apart. They accept fields they do not know (``extra="allow"``): a newer
+server may add fields, an older client keeps working. The function app passes the database's JSON
+through without re-validating it (it is the database's own output).
+
+Three shapes of a room, by what they carry:
+
+| model | is |
+| --- | --- |
+| :class:`RoomRow` | a row of ``public.rooms`` as stored (also what Realtime sends) |
+| :class:`RoomSnapshot` | a row read at ``server_time``, with ``live_position`` (playback then) |
+| :class:`RoomListing` | a snapshot in the public list, with its ``member_count`` |
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from watchium_wire.realtime import RealtimeHints
+
+__all__ = [
+    "RoomRow",
+    "RoomSnapshot",
+    "RoomListing",
+    "Member",
+    "MemberStatus",
+    "Comment",
+    "RoomsCreateResult",
+    "RoomsJoinResult",
+    "RoomsLeaveResult",
+    "RoomsDeleteResult",
+    "RoomsListPublicResult",
+    "CommentsPage",
+    "EpisodeActivity",
+    "Commenter",
+    "HourActivity",
+    "CommentsHistory",
+    "MembersList",
+    "MemberStatusResult",
+    "Success",
+    "ErrorBody",
+    "ErrorResponse",
+    "FieldError",
+]
+
+
+class _Out(BaseModel):
+    # The database may add fields; clients should ignore what they do not know.
+    model_config = ConfigDict(extra="allow")
+
+
+Timestamp = Annotated[str, Field(description="ISO 8601 timestamp with time zone.")]
+
+
+class RoomRow(_Out):
+    """A row of public.rooms."""
+
+    id: str
+    room_id: str
+    title: str
+    anime_id: str
+    anime_title: str
+    episode_number: int
+    video_url: str
+    source_id: str | None = None
+    host_user_id: str
+    host_username: str
+    is_public: bool
+    current_playback_time: float
+    is_playing: bool
+    playback_speed: float
+    playback_updated_at: Timestamp
+    last_activity: Timestamp
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RoomSnapshot(RoomRow):
+    """A room row as read at ``server_time``, with where playback was at that instant."""
+
+    live_position: float = Field(description="Where the host is now (seconds).")
+    server_time: Timestamp = Field(description="The database time live_position is for.")
+
+
+class RoomListing(RoomSnapshot):
+    """A public room as listed, with its member count."""
+
+    member_count: int
+
+
+class Member(_Out):
+    """A row of public.room_members."""
+
+    id: str
+    room_id: str
+    user_id: str
+    username: str
+    avatar_url: str | None = None
+    is_host: bool
+    is_synced: bool
+    is_buffering: bool
+    current_playback_time: float
+    last_heartbeat: Timestamp
+    joined_at: Timestamp
+    updated_at: Timestamp
+
+
+class MemberStatus(Member):
+    drift: float = Field(description="Seconds ahead of the live host position (estimated now).")
+    online: bool = Field(description="Heard from within the member timeout.")
+
+
+class Comment(_Out):
+    """A row of public.comments."""
+
+    id: str
+    anime_id: str
+    room_id: str | None = None
+    origin_room_id: str | None = None
+    episode_number: int
+    parent_id: str | None = None
+    user_id: str
+    username: str
+    avatar_url: str | None = None
+    message: str
+    video_timestamp: float | None = None
+    is_anchor: bool
+    is_system_message: bool
+    is_public: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RoomsCreateResult(_Out):
+    room: RoomSnapshot
+    member: Member
+    access_key: str | None = Field(
+        description="The private room's 6-digit key (null for public rooms): shown only here."
+    )
+    realtime_channel: str
+    realtime: RealtimeHints
+
+
+class RoomsJoinResult(_Out):
+    room: RoomSnapshot
+    member: Member
+    rejoined: bool
+    realtime_channel: str
+    realtime: RealtimeHints
+
+
+class RoomsLeaveResult(_Out):
+    room_id: str
+    left: bool
+    was_host: bool
+    host_user_id: str | None = Field(description="The host now (null when the room is empty).")
+    members_left: int
+
+
+class RoomsDeleteResult(_Out):
+    room_id: str
+    deleted: bool
+
+
+class RoomsListPublicResult(_Out):
+    rooms: list[RoomListing]
+    limit: int
+    offset: int
+
+
+class CommentsPage(_Out):
+    anchor: Comment | None
+    comments: list[Comment]
+    has_more: bool
+    next_before: Timestamp | None
+
+
+class EpisodeActivity(_Out):
+    episode_number: int
+    comments: int
+    last_comment_at: Timestamp
+
+
+class Commenter(_Out):
+    user_id: str
+    username: str
+    comments: int
+
+
+class HourActivity(_Out):
+    hour: Timestamp
+    comments: int
+
+
+class CommentsHistory(_Out):
+    since: Timestamp
+    total: int
+    participants: int
+    by_episode: list[EpisodeActivity]
+    top_commenters: list[Commenter]
+    per_hour: list[HourActivity]
+
+
+class MembersList(_Out):
+    room: RoomSnapshot
+    members: list[MemberStatus]
+    synced_count: int
+    member_count: int
+
+
+class MemberStatusResult(_Out):
+    member: Member
+    room: RoomSnapshot
+
+
+# -- envelopes ------------------------------------------------------------------------------
+
+
+T = TypeVar("T")
+
+
+class Success(BaseModel, Generic[T]):
+    """A successful answer."""
+
+    data: T
+    server_time: datetime = Field(description="The server's clock when it answered.")
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request body."""
+
+    field: str = Field(description="Dotted path of the field ('' for the body as a whole).")
+    loc: list[str | int] = Field(description="Where the field is: ['body', 'title'].")
+    message: str
+    type: str = Field(description="The kind of problem (pydantic's error type).")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable error code: docs/ERRORS.md.", examples=["WRH03"])
+    message: str
+    hint: str | None = None
+    details: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Structured details: {'fields': [FieldError...]} for validation; {'action', "
+            "'retry_after'} for rate limits; {'constraint'} for constraint violations."
+        ),
+    )
+
+
+class ErrorResponse(BaseModel):
+    """A refusal."""
+
+    error: ErrorBody
+    server_time: datetime
