@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import math
 import random
 from collections.abc import Callable
@@ -783,25 +782,3 @@ async def test_engine_retries_a_failed_episode_load() -> None:
     await engine.tick()
     await engine.tick()
     assert attempts == [2, 2]
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "watchium_client.sync._clock",
-        "watchium_client.sync._playback",
-        "watchium_client.sync._policy",
-        "watchium_client.sync._stats",
-        "watchium_client.sync._engine",
-        "watchium_client.players",
-        "watchium_client.players._protocol",
-        "watchium_client.players._events",
-        "watchium_client.players._simulated",
-        "watchium_client.players._mpv",
-    ],
-)
-def test_modules_export_what_they_declare(module: str) -> None:
-    imported = importlib.import_module(module)
-    assert imported.__all__, f"{module} declares no __all__"
-    for name in imported.__all__:
-        assert hasattr(imported, name), f"{module}.__all__ names missing {name}"

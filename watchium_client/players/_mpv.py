@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from watchium_client.players._events import EventHub
+from watchium_client._hub import EventHub
 from watchium_client.players._protocol import (
     PlayerClosedError,
     PlayerError,
@@ -86,7 +86,7 @@ class MpvPlayer:
         self._socket_path = socket_path
         self._request_timeout = request_timeout
         self._clock = clock
-        self._hub = EventHub()
+        self._hub: EventHub[PlayerEvent] = EventHub()
         self._next_id = 0
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._file_waiters: list[asyncio.Future[str | None]] = []

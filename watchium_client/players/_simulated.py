@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
-from watchium_client.players._events import EventHub
+from watchium_client._hub import EventHub
 from watchium_client.players._protocol import (
     PlayerClosedError,
     PlayerEvent,
@@ -114,7 +114,7 @@ class SimulatedPlayer:
         self._buffering_mean = buffering_mean
         self._buffering_max = buffering_max
         self._next_random = self._draw_next_stall(self._t)
-        self._hub = EventHub()
+        self._hub: EventHub[PlayerEvent] = EventHub()
         self.seeks = 0
         """How many seeks were requested (by the engine or `user_seek`)."""
         self.speed_changes = 0

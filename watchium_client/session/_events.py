@@ -7,8 +7,6 @@ union, for ``match`` statements and ``async for event in session.events()``.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -128,31 +126,3 @@ RoomEvent = (
     | ConnectionRestored
     | RoomDeleted
 )
-
-
-class EventStream:
-    """One subscriber's view of a session's events: an async iterator that ends when the session
-    closes. Its queue is unbounded (events are few; a slow reader only costs memory)."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
-        self._ended = False
-
-    def __aiter__(self) -> AsyncIterator[RoomEvent]:
-        return self
-
-    async def __anext__(self) -> RoomEvent:
-        if self._ended:
-            raise StopAsyncIteration
-        item = await self._queue.get()
-        if item is None:
-            self._ended = True
-            raise StopAsyncIteration
-        return item
-
-    def push(self, event: RoomEvent) -> None:
-        if not self._ended:
-            self._queue.put_nowait(event)
-
-    def end(self) -> None:
-        self._queue.put_nowait(None)

@@ -55,13 +55,13 @@ from watchium_client._errors import (
     SignInRequired,
     WatchiumError,
 )
+from watchium_client._hub import EventHub
 from watchium_client.players import Player, PlayerError, PlayerEvent, PlayerEventKind
 from watchium_client.session._events import (
     CommentPosted,
     ConnectionLost,
     ConnectionRestored,
     EventSource,
-    EventStream,
     HostChanged,
     MemberJoined,
     MemberLeft,
@@ -229,7 +229,7 @@ class RoomSession:
         self._heartbeat_wake = asyncio.Event()
         self._answered_at = float("-inf")  # local time of the last answer of a function
 
-        self._streams: list[EventStream] = []
+        self._hub: EventHub[RoomEvent] = EventHub()
         self._callbacks: dict[type[Any], list[Callable[[Any], object]]] = {}
         self._dispatch: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -340,12 +340,7 @@ class RoomSession:
     def events(self) -> AsyncIterator[RoomEvent]:
         """A new subscription to the session's events, from now on; it ends when the session
         closes."""
-        stream = EventStream()
-        if self._closed:
-            stream.end()
-        else:
-            self._streams.append(stream)
-        return stream
+        return self._hub.subscribe()
 
     def __aiter__(self) -> AsyncIterator[RoomEvent]:
         return self.events()
@@ -389,8 +384,7 @@ class RoomSession:
     def _emit(self, event: RoomEvent) -> None:
         if self._closed:
             return
-        for stream in self._streams:
-            stream.push(event)
+        self._hub.publish(event)
         if self._callbacks:
             self._dispatch.put_nowait(event)
 
@@ -513,9 +507,7 @@ class RoomSession:
                 logger.info("leaving room %s: %s", self._room_id, exc)
         self._joined = False
         self._closed = True
-        for stream in self._streams:
-            stream.end()
-        self._streams.clear()
+        self._hub.close()
         if self._dispatcher is not None:
             self._dispatch.put_nowait(None)
             try:

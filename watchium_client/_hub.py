@@ -1,61 +1,75 @@
-"""Fan-out of player events to any number of async subscribers."""
+"""Fan-out of events to any number of async subscribers: a player's events, a session's events.
+
+Every subscription is an async iterator over the events published after it was created; closing
+the hub ends every subscription after the events already published. Queues are unbounded: events
+are few, and a slow reader only costs memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-
-from watchium_client.players._protocol import PlayerEvent
+from typing import Generic, TypeVar
 
 __all__ = ["EventHub"]
 
+T = TypeVar("T")
 
-class _Subscription:
+
+class _Subscription(Generic[T]):
     """An async iterator over the events published after it was created."""
 
-    def __init__(self, hub: EventHub) -> None:
+    def __init__(self, hub: EventHub[T]) -> None:
         self._hub = hub
-        self._queue: asyncio.Queue[PlayerEvent | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[T | None] = asyncio.Queue()
+        self._ended = False
 
-    def __aiter__(self) -> _Subscription:
+    def __aiter__(self) -> _Subscription[T]:
         return self
 
-    async def __anext__(self) -> PlayerEvent:
+    async def __anext__(self) -> T:
+        if self._ended:
+            raise StopAsyncIteration
         item = await self._queue.get()
         if item is None:
+            self._ended = True
             self._hub.unsubscribe(self)
             raise StopAsyncIteration
         return item
 
-    def push(self, item: PlayerEvent | None) -> None:
+    def push(self, item: T | None) -> None:
         self._queue.put_nowait(item)
 
     async def aclose(self) -> None:
         self._hub.unsubscribe(self)
 
 
-class EventHub:
-    """Publishes events to every live subscription (queues are unbounded: events are rare)."""
+class EventHub(Generic[T]):
+    """Publishes events to every live subscription."""
 
     def __init__(self) -> None:
-        self._subscriptions: list[_Subscription] = []
+        self._subscriptions: list[_Subscription[T]] = []
         self._closed = False
 
-    def subscribe(self) -> AsyncIterator[PlayerEvent]:
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def subscribe(self) -> AsyncIterator[T]:
         """A new subscription. It receives the events published from now on, and ends once the
         hub is closed (at once if it already is)."""
-        subscription = _Subscription(self)
+        subscription: _Subscription[T] = _Subscription(self)
         if self._closed:
             subscription.push(None)
         else:
             self._subscriptions.append(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: _Subscription) -> None:
+    def unsubscribe(self, subscription: _Subscription[T]) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
 
-    def publish(self, event: PlayerEvent) -> None:
+    def publish(self, event: T) -> None:
         for subscription in self._subscriptions:
             subscription.push(event)
 
