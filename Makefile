@@ -40,10 +40,11 @@ up: dev
 test: setup ## Run the whole test suite
 	$(BIN)/pytest
 
-check: setup ## Format check, lint and type check
+check: setup ## Format check, lint, type check and the layering contracts
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: setup ## Format the code and fix what ruff can
 	$(BIN)/ruff format .
