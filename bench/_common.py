@@ -1,5 +1,7 @@
-"""Shared pieces of the benchmarks: result files, tables, percentiles, pgbench, a throwaway
-stack, and a network-delay proxy."""
+"""Shared pieces of the benchmarks: result files, tables, pgbench, a network-delay proxy and an
+event-loop lag monitor. ``stop_process`` and ``percentile`` are the package's
+(:mod:`watchium_stack.harness`, :mod:`watchium_client.sync`), re-exported here; the throwaway
+stack is :mod:`watchium_stack.harness`'s."""
 
 from __future__ import annotations
 
@@ -13,18 +15,16 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tests._stack import Stack
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from watchium_client.sync import percentile
+from watchium_stack.harness import stop_process
 
 __all__ = [
     "RESULTS_DIR",
@@ -36,7 +36,6 @@ __all__ = [
     "PgbenchResult",
     "pgbench",
     "find_program",
-    "throwaway_stack",
     "DelayProxy",
     "OneWayDelay",
     "loop_lag_monitor",
@@ -163,23 +162,6 @@ def pgbench(
         tps_match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", proc.stdout)
         tps = float(tps_match.group(1)) if tps_match else len(latencies) / seconds
         return PgbenchResult(transactions=len(latencies), tps=tps, latencies_ms=latencies)
-
-
-@contextlib.contextmanager
-def throwaway_stack() -> Iterator[Stack]:
-    """The whole local stack on free ports for one benchmark: a new migrated PostgreSQL and the
-    gateway (functions, auth, Realtime) in a subprocess, as the test suite starts it; removed
-    afterwards. Anonymous sign-ups are not limited."""
-    from tests._stack import launch_gateway
-    from watchium_stack.database import throwaway_database
-
-    with throwaway_database(PROJECT_DIR) as db:
-        stack = launch_gateway(db.url)
-        try:
-            yield stack
-        finally:
-            stack.stop()
-            shutil.rmtree(stack.log_path.parent, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -321,13 +303,3 @@ def loop_lag_monitor(samples: list[float], interval: float = 0.1) -> Callable[[]
         stopped = True
 
     return stop
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

@@ -57,7 +57,6 @@ from bench._common import (
     console,
     loop_lag_monitor,
     percentile,
-    throwaway_stack,
     write_results,
 )
 from bench.sync_sim import VARIANTS
@@ -70,6 +69,7 @@ from watchium_client import (
     WatchiumClient,
 )
 from watchium_client.players import SimulatedPlayer
+from watchium_stack.harness import Stack, throwaway_stack
 
 __all__ = ["main"]
 
@@ -177,7 +177,7 @@ class Convergence:
 # ---------------------------------------------------------------------- setting up
 
 
-async def connect(stack: Any, profile: Profile, network: bool) -> tuple[WatchiumClient, Any]:
+async def connect(stack: Stack, profile: Profile, network: bool) -> tuple[WatchiumClient, Any]:
     proxy: DelayProxy | None = None
     url = stack.url
     if network:
@@ -196,7 +196,7 @@ async def connect(stack: Any, profile: Profile, network: bool) -> tuple[Watchium
     return client, proxy
 
 
-async def run_variant(stack: Any, variant: Variant, settings: Settings) -> dict[str, Any]:
+async def run_variant(stack: Stack, variant: Variant, settings: Settings) -> dict[str, Any]:
     profiles = make_profiles(settings.members, settings.seed)
     console.print(
         f"[bold]{variant.name}[/]: {settings.members} members + host, {variant.seconds:.0f} s"

@@ -28,7 +28,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from watchium_stack._config import StackSettings
-from watchium_stack.database import Database, throwaway_database
+from watchium_stack.database import Database
+from watchium_stack.harness import throwaway_database
 from watchium_stack.postgres import Cluster
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

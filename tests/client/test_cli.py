@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests._stack import Stack
 from watchium_client import NewRoom, RoomSession, WatchiumClient
 from watchium_client.cli import app
 from watchium_client.players import SimulatedPlayer
+from watchium_stack.harness import Stack
 from watchium_stack.keys import load_or_create_keys
 from watchium_stack.postgres import free_port
 
