@@ -68,7 +68,7 @@ from watchium_client import (
     SyncThresholds,
     WatchiumClient,
 )
-from watchium_client.players import SimulatedPlayer
+from watchium_client.players import PlayerProfile, SimulatedPlayer
 from watchium_stack.harness import Stack, throwaway_stack
 
 __all__ = ["main"]
@@ -108,46 +108,29 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class Profile:
+class Participant:
     """One participant's network, clock and player."""
 
     name: str
     rtt: float
     asymmetry: float
     skew: float
-    rate_error: float
-    seek_latency: float
-    stalls_per_hour: float
+    profile: PlayerProfile
     seed: int
 
-    def player(self) -> SimulatedPlayer:
-        return SimulatedPlayer(
-            rate_error=self.rate_error,
-            seek_latency=self.seek_latency,
-            seek_latency_jitter=0.2 * self.seek_latency,
-            seek_error=0.005,
-            position_noise=0.002,
-            speed_latency=0.2,
-            speed_glitch=0.005,
-            buffering_per_hour=self.stalls_per_hour,
-            buffering_mean=1.5,
-            buffering_max=4.0,
-            seed=self.seed,
-        )
 
-
-def make_profiles(count: int, seed: int) -> list[Profile]:
-    """The host's profile, then ``count`` members'."""
+def make_participants(count: int, seed: int) -> list[Participant]:
+    """The host, then ``count`` members."""
     rng = random.Random(seed)
     return [
-        Profile(
+        Participant(
             name="host" if i == 0 else f"m{i:02d}",
             rtt=rng.uniform(0.020, 0.200),
             asymmetry=rng.uniform(-0.1, 0.1),
             skew=rng.uniform(-2.0, 2.0),
-            rate_error=rng.uniform(-0.005, 0.005),
-            seek_latency=rng.uniform(0.030, 0.400),
-            stalls_per_hour=0.0 if i == 0 else 6.0,
+            profile=PlayerProfile.random(
+                rng, buffering_per_hour=0.0 if i == 0 else 6.0, buffering_max=4.0
+            ),
             seed=seed * 1000 + i,
         )
         for i in range(count + 1)
@@ -156,7 +139,7 @@ def make_profiles(count: int, seed: int) -> list[Profile]:
 
 @dataclass
 class Viewer:
-    profile: Profile
+    participant: Participant
     client: WatchiumClient
     player: SimulatedPlayer
     proxy: DelayProxy | None
@@ -177,35 +160,37 @@ class Convergence:
 # ---------------------------------------------------------------------- setting up
 
 
-async def connect(stack: Stack, profile: Profile, network: bool) -> tuple[WatchiumClient, Any]:
+async def connect(
+    stack: Stack, participant: Participant, network: bool
+) -> tuple[WatchiumClient, Any]:
     proxy: DelayProxy | None = None
     url = stack.url
     if network:
-        one_way = profile.rtt / 2
+        one_way = participant.rtt / 2
         proxy = await DelayProxy(
             stack.port,
-            up=OneWayDelay(one_way * (1 + profile.asymmetry)),
-            down=OneWayDelay(one_way * (1 - profile.asymmetry)),
-            seed=profile.seed,
+            up=OneWayDelay(one_way * (1 + participant.asymmetry)),
+            down=OneWayDelay(one_way * (1 - participant.asymmetry)),
+            seed=participant.seed,
         ).start()
         url = proxy.url
     client = await WatchiumClient.connect(url, stack.anon_key)
     if network:
-        skew = profile.skew
+        skew = participant.skew
         client.clock = ClockSync(wall=lambda: time.time() + skew)
     return client, proxy
 
 
 async def run_variant(stack: Stack, variant: Variant, settings: Settings) -> dict[str, Any]:
-    profiles = make_profiles(settings.members, settings.seed)
+    participants = make_participants(settings.members, settings.seed)
     console.print(
         f"[bold]{variant.name}[/]: {settings.members} members + host, {variant.seconds:.0f} s"
         + (", delays and skew" if variant.network else ", no delay, no skew")
     )
-    connected = await asyncio.gather(*(connect(stack, p, variant.network) for p in profiles))
+    connected = await asyncio.gather(*(connect(stack, p, variant.network) for p in participants))
     viewers = [
-        Viewer(profile, client, profile.player(), proxy)
-        for profile, (client, proxy) in zip(profiles, connected, strict=True)
+        Viewer(p, client, p.profile.player(seed=p.seed), proxy)
+        for p, (client, proxy) in zip(participants, connected, strict=True)
     ]
     referee_client = await WatchiumClient.connect(stack.url, stack.anon_key)
     host = viewers[0]
@@ -290,7 +275,7 @@ async def _script(viewers: list[Viewer], variant: Variant, room_id: str, started
         session = RoomSession(
             viewer.client,
             room_id,
-            username=viewer.profile.name,
+            username=viewer.participant.name,
             player=viewer.player,
             thresholds=variant.thresholds,
             leave_on_close=False,
@@ -468,14 +453,14 @@ def _analyse(
             nudges += stats.speed_nudges
             seeks += stats.seeks
             steady_seeks += stats.steady_seeks
-        p = viewer.profile
+        p = viewer.participant
         per_member.append(
             {
                 "name": p.name,
                 "rtt_ms": round(p.rtt * 1000, 1) if variant.network else 0.0,
                 "skew_s": round(p.skew, 3) if variant.network else 0.0,
-                "rate_error_percent": round(p.rate_error * 100, 3),
-                "seek_latency_ms": round(p.seek_latency * 1000, 1),
+                "rate_error_percent": round(p.profile.rate_error * 100, 3),
+                "seek_latency_ms": round(p.profile.seek_latency * 1000, 1),
                 "steady": _distribution(member_steady),
                 "speed_nudges": stats.speed_nudges if stats else None,
                 "seeks": stats.seeks if stats else None,
@@ -509,7 +494,9 @@ def _analyse(
         "loop_lag_ms": {"p50": percentile(lags, 50) * 1000, "p99": percentile(lags, 99) * 1000},
         "actions": [(round(t - started, 3), kind) for t, kind in actions],
         "per_member": per_member,
-        "_series": [(v.profile.name, [(t - started, d) for t, d in v.samples]) for v in viewers],
+        "_series": [
+            (v.participant.name, [(t - started, d) for t, d in v.samples]) for v in viewers
+        ],
     }
 
 
