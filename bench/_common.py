@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from rich.console import Console
 from rich.table import Table
@@ -98,23 +99,26 @@ class PgbenchResult:
 
 def pgbench(
     program: str,
-    url_parts: dict[str, str],
+    url: str,
     script: str,
     *,
     clients: int,
     seconds: int,
     options: str | None = None,
 ) -> PgbenchResult:
-    """Run pgbench with a custom script; latencies from its per-transaction log.
+    """Run pgbench with a custom script against the database at ``url`` (as its user);
+    latencies from its per-transaction log. ``options`` are server settings for its sessions
+    (``PGOPTIONS``, e.g. ``-c synchronous_commit=off``).
 
     Raises:
         RuntimeError: when pgbench fails or reports failed transactions.
     """
+    parts = urlsplit(url)
     with tempfile.TemporaryDirectory(prefix="pgbench-") as tmp:
         script_path = Path(tmp) / "script.sql"
         script_path.write_text(script)
         prefix = Path(tmp) / "log"
-        env = {**os.environ, "PGPASSWORD": url_parts["password"]}
+        env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
         if options:
             env["PGOPTIONS"] = options  # server settings for pgbench's sessions
         proc = subprocess.run(
@@ -135,12 +139,12 @@ def pgbench(
                 "--log-prefix",
                 str(prefix),
                 "-h",
-                url_parts["host"],
+                parts.hostname or "127.0.0.1",
                 "-p",
-                url_parts["port"],
+                str(parts.port or 5432),
                 "-U",
-                url_parts["user"],
-                url_parts["dbname"],
+                unquote(parts.username or "postgres"),
+                parts.path.lstrip("/") or "postgres",
             ],
             capture_output=True,
             text=True,

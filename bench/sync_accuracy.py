@@ -59,7 +59,7 @@ from bench._common import (
     percentile,
     write_results,
 )
-from bench.sync_sim import VARIANTS
+from bench.sync_sim import CONVERGED, CONVERGED_FOR, STEADY_AFTER, VARIANTS
 from watchium_client import (
     ClockSync,
     NewRoom,
@@ -74,9 +74,6 @@ from watchium_stack.harness import Stack, throwaway_stack
 __all__ = ["main"]
 
 PLOT = PROJECT_DIR / "docs" / "sync_accuracy.png"
-CONVERGED = 0.050
-CONVERGED_FOR = 1.0
-STEADY_AFTER = 3.0
 SAMPLE_EVERY = 0.1
 ACTION_GAP = 7.0
 PAUSE_FOR = 3.0
