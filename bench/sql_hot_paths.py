@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                     script(path, args.rooms),
                     clients=n,
                     seconds=args.seconds,
+                    options=f"-c synchronous_commit={args.synchronous_commit}",
                 )
                 if baseline_tps is None:
                     baseline_tps = res.tps
