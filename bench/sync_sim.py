@@ -1,3 +1,4 @@
+# Over 500 lines: it also runs as a plain script (bench/sync_sim.py), so it imports no bench module.
 """Sync engine benchmark in virtual time: the algorithm alone, no network stack.
 
 Simulates a room whose host seeks, pauses and resumes at random, and members that join it with
