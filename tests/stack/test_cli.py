@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,18 +19,6 @@ from watchium_stack.keys import load_or_create_keys
 from watchium_stack.postgres import free_port
 
 WATCHIUM = [sys.executable, "-c", "from watchium_client.cli import main; main()"]
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """A directory for the stack's data, outside pytest's own temporary tree: run as root, the
-    stack runs PostgreSQL as the postgres user, which must reach the directory, and pytest keeps
-    its tree private (mode 0700), resetting it whenever another test session starts."""
-    path = Path(tempfile.mkdtemp(prefix="watchium-cli-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _env(workdir: Path, port: int, db_port: int) -> dict[str, str]:
