@@ -2,7 +2,7 @@
 
 ``start_stack(database)`` launches the harness's gateway subprocess on a free port and stops it
 when the database is closed. The session fixture ``stack`` (tests/conftest.py) is the one to
-use; :class:`~watchium_stack.harness.Stack` documents its attributes and helpers. Tests of the
+use; :class:`~watchium_stack.harness.Stack` documents its attributes and methods. Tests of the
 sign-up limit itself run their own :class:`~watchium_stack.auth.AuthService` with another client
 address.
 """
