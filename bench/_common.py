@@ -1,5 +1,7 @@
-"""Shared pieces of the benchmarks: result files, tables, percentiles, pgbench, a throwaway
-stack, and a network-delay proxy."""
+"""Shared pieces of the benchmarks: result files, tables, pgbench, a network-delay proxy and an
+event-loop lag monitor. ``stop_process`` and ``percentile`` are the package's
+(:mod:`watchium_stack.harness`, :mod:`watchium_client.sync`), re-exported here; the throwaway
+stack is :mod:`watchium_stack.harness`'s."""
 
 from __future__ import annotations
 
@@ -13,18 +15,17 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tests._stack import Stack
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from rich.console import Console
 from rich.table import Table
 
 from watchium_client.sync import percentile
+from watchium_stack.harness import stop_process
 
 __all__ = [
     "RESULTS_DIR",
@@ -36,7 +37,6 @@ __all__ = [
     "PgbenchResult",
     "pgbench",
     "find_program",
-    "throwaway_stack",
     "DelayProxy",
     "OneWayDelay",
     "loop_lag_monitor",
@@ -99,23 +99,26 @@ class PgbenchResult:
 
 def pgbench(
     program: str,
-    url_parts: dict[str, str],
+    url: str,
     script: str,
     *,
     clients: int,
     seconds: int,
     options: str | None = None,
 ) -> PgbenchResult:
-    """Run pgbench with a custom script; latencies from its per-transaction log.
+    """Run pgbench with a custom script against the database at ``url`` (as its user);
+    latencies from its per-transaction log. ``options`` are server settings for its sessions
+    (``PGOPTIONS``, e.g. ``-c synchronous_commit=off``).
 
     Raises:
         RuntimeError: when pgbench fails or reports failed transactions.
     """
+    parts = urlsplit(url)
     with tempfile.TemporaryDirectory(prefix="pgbench-") as tmp:
         script_path = Path(tmp) / "script.sql"
         script_path.write_text(script)
         prefix = Path(tmp) / "log"
-        env = {**os.environ, "PGPASSWORD": url_parts["password"]}
+        env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
         if options:
             env["PGOPTIONS"] = options  # server settings for pgbench's sessions
         proc = subprocess.run(
@@ -136,12 +139,12 @@ def pgbench(
                 "--log-prefix",
                 str(prefix),
                 "-h",
-                url_parts["host"],
+                parts.hostname or "127.0.0.1",
                 "-p",
-                url_parts["port"],
+                str(parts.port or 5432),
                 "-U",
-                url_parts["user"],
-                url_parts["dbname"],
+                unquote(parts.username or "postgres"),
+                parts.path.lstrip("/") or "postgres",
             ],
             capture_output=True,
             text=True,
@@ -163,23 +166,6 @@ def pgbench(
         tps_match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", proc.stdout)
         tps = float(tps_match.group(1)) if tps_match else len(latencies) / seconds
         return PgbenchResult(transactions=len(latencies), tps=tps, latencies_ms=latencies)
-
-
-@contextlib.contextmanager
-def throwaway_stack() -> Iterator[Stack]:
-    """The whole local stack on free ports for one benchmark: a new migrated PostgreSQL and the
-    gateway (functions, auth, Realtime) in a subprocess, as the test suite starts it; removed
-    afterwards. Anonymous sign-ups are not limited."""
-    from tests._stack import launch_gateway
-    from watchium_stack.database import throwaway_database
-
-    with throwaway_database(PROJECT_DIR) as db:
-        stack = launch_gateway(db.url)
-        try:
-            yield stack
-        finally:
-            stack.stop()
-            shutil.rmtree(stack.log_path.parent, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -321,13 +307,3 @@ def loop_lag_monitor(samples: list[float], interval: float = 0.1) -> Callable[[]
         stopped = True
 
     return stop
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -38,19 +37,17 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from bench._common import PROJECT_DIR, find_program, pgbench, stop_process, write_results
-from watchium_functions.tokens import encode_token
-from watchium_stack.database import throwaway_database
+from bench._common import PROJECT_DIR, find_program, pgbench, write_results
 from watchium_stack.gateway import authenticator_url
-from watchium_stack.keys import keys_from_secret
-from watchium_stack.postgres import free_port
+from watchium_stack.harness import access_token, stop_process, throwaway_database
+from watchium_stack.keys import new_keys
+from watchium_stack.postgres import find_binaries, free_port
 
 __all__ = ["main"]
 
@@ -271,36 +268,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    pg_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    pgbench_program = find_program("pgbench", pg_dirs)
+    # pgbench ships with the server binaries the throwaway database runs on.
+    pgbench_program = find_program("pgbench", [find_binaries().bindir])
 
-    keys = keys_from_secret(secrets.token_urlsafe(48), int(time.time()))
-    tokens = [
-        encode_token(
-            {
-                "sub": host_id(i),
-                "role": "authenticated",
-                "aud": "authenticated",
-                "exp": int(time.time()) + 86400,
-            },
-            keys.jwt_secret,
-        )
-        for i in range(1, ROOMS + 1)
-    ]
+    keys = new_keys()
+    tokens = [access_token(keys.jwt_secret, host_id(i), ttl=86400) for i in range(1, ROOMS + 1)]
     measures: list[Measure] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-functions-"))
     with throwaway_database(PROJECT_DIR) as db:
         with psycopg.connect(db.url, autocommit=True) as conn:
             conn.execute(POPULATE.encode())
         api_url = authenticator_url(db.url)
-        parts = urlsplit(api_url)
-        url_parts = {
-            "host": parts.hostname or "127.0.0.1",
-            "port": str(parts.port or 5432),
-            "user": "authenticator",
-            "password": "postgres",
-            "dbname": parts.path.lstrip("/") or "postgres",
-        }
         port = free_port()
         app = start_app(
             api_url, keys.jwt_secret, port, args.workers, args.pool_max, tmp / "app.log"
@@ -327,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                     measures.append(Measure(name, "http (wrk)", connections, rps, p50, p99, errors))
                     result = pgbench(
                         pgbench_program,
-                        url_parts,
+                        api_url,
                         pgbench_script(name),
                         clients=connections,
                         seconds=seconds,

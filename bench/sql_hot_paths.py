@@ -25,7 +25,6 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 
@@ -37,7 +36,8 @@ from bench._common import (
     print_table,
     write_results,
 )
-from watchium_stack.database import throwaway_database
+from watchium_stack.gateway import authenticator_url
+from watchium_stack.harness import throwaway_database
 
 __all__ = ["main"]
 
@@ -262,21 +262,19 @@ def main(argv: list[str] | None = None) -> int:
                 ],  # type: ignore[arg-type]
             )
 
-        parts = urlsplit(db.url.replace("postgres:postgres@", "authenticator:postgres@"))
-        url_parts = {
-            "host": parts.hostname or "127.0.0.1",
-            "port": str(parts.port),
-            "user": "authenticator",
-            "password": "postgres",
-            "dbname": parts.path.lstrip("/"),
-        }
+        api_url = authenticator_url(db.url)
         rows: list[list[Any]] = []
         results: list[dict[str, Any]] = []
         for n in clients:
             baseline_tps = None
             for path in PATHS:
                 res = pgbench(
-                    program, url_parts, script(path, args.rooms), clients=n, seconds=args.seconds
+                    program,
+                    api_url,
+                    script(path, args.rooms),
+                    clients=n,
+                    seconds=args.seconds,
+                    options=f"-c synchronous_commit={args.synchronous_commit}",
                 )
                 if baseline_tps is None:
                     baseline_tps = res.tps

@@ -40,15 +40,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import random
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from rich.console import Console
-from rich.table import Table
 
 from bench._common import (
     PROJECT_DIR,
@@ -56,9 +51,18 @@ from bench._common import (
     OneWayDelay,
     console,
     loop_lag_monitor,
-    percentile,
-    throwaway_stack,
     write_results,
+)
+from bench._sync_report import (
+    SAMPLE_EVERY,
+    TARGET_CONVERGE,
+    TARGET_P95,
+    TARGET_P99,
+    TARGET_STEADY_SEEKS_PER_10MIN,
+    analyse,
+    check_targets,
+    plot,
+    report,
 )
 from bench.sync_sim import VARIANTS
 from watchium_client import (
@@ -69,21 +73,14 @@ from watchium_client import (
     SyncThresholds,
     WatchiumClient,
 )
-from watchium_client.players import SimulatedPlayer
+from watchium_client.players import PlayerProfile, SimulatedPlayer
+from watchium_stack.harness import Stack, throwaway_stack
 
 __all__ = ["main"]
 
 PLOT = PROJECT_DIR / "docs" / "sync_accuracy.png"
-CONVERGED = 0.050
-CONVERGED_FOR = 1.0
-STEADY_AFTER = 3.0
-SAMPLE_EVERY = 0.1
 ACTION_GAP = 7.0
 PAUSE_FOR = 3.0
-TARGET_P95 = 0.050
-TARGET_P99 = 0.100
-TARGET_CONVERGE = 3.0
-TARGET_STEADY_SEEKS_PER_10MIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,46 +105,29 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class Profile:
+class Participant:
     """One participant's network, clock and player."""
 
     name: str
     rtt: float
     asymmetry: float
     skew: float
-    rate_error: float
-    seek_latency: float
-    stalls_per_hour: float
+    profile: PlayerProfile
     seed: int
 
-    def player(self) -> SimulatedPlayer:
-        return SimulatedPlayer(
-            rate_error=self.rate_error,
-            seek_latency=self.seek_latency,
-            seek_latency_jitter=0.2 * self.seek_latency,
-            seek_error=0.005,
-            position_noise=0.002,
-            speed_latency=0.2,
-            speed_glitch=0.005,
-            buffering_per_hour=self.stalls_per_hour,
-            buffering_mean=1.5,
-            buffering_max=4.0,
-            seed=self.seed,
-        )
 
-
-def make_profiles(count: int, seed: int) -> list[Profile]:
-    """The host's profile, then ``count`` members'."""
+def make_participants(count: int, seed: int) -> list[Participant]:
+    """The host, then ``count`` members."""
     rng = random.Random(seed)
     return [
-        Profile(
+        Participant(
             name="host" if i == 0 else f"m{i:02d}",
             rtt=rng.uniform(0.020, 0.200),
             asymmetry=rng.uniform(-0.1, 0.1),
             skew=rng.uniform(-2.0, 2.0),
-            rate_error=rng.uniform(-0.005, 0.005),
-            seek_latency=rng.uniform(0.030, 0.400),
-            stalls_per_hour=0.0 if i == 0 else 6.0,
+            profile=PlayerProfile.random(
+                rng, buffering_per_hour=0.0 if i == 0 else 6.0, buffering_max=4.0
+            ),
             seed=seed * 1000 + i,
         )
         for i in range(count + 1)
@@ -156,7 +136,7 @@ def make_profiles(count: int, seed: int) -> list[Profile]:
 
 @dataclass
 class Viewer:
-    profile: Profile
+    participant: Participant
     client: WatchiumClient
     player: SimulatedPlayer
     proxy: DelayProxy | None
@@ -167,45 +147,40 @@ class Viewer:
     was_buffering: bool = False
 
 
-@dataclass
-class Convergence:
-    kind: str
-    seconds: float | None
-    """None: did not converge before the next transition or the end."""
-
-
 # ---------------------------------------------------------------------- setting up
 
 
-async def connect(stack: Any, profile: Profile, network: bool) -> tuple[WatchiumClient, Any]:
+async def connect(
+    stack: Stack, participant: Participant, network: bool
+) -> tuple[WatchiumClient, Any]:
     proxy: DelayProxy | None = None
     url = stack.url
     if network:
-        one_way = profile.rtt / 2
+        one_way = participant.rtt / 2
         proxy = await DelayProxy(
             stack.port,
-            up=OneWayDelay(one_way * (1 + profile.asymmetry)),
-            down=OneWayDelay(one_way * (1 - profile.asymmetry)),
-            seed=profile.seed,
+            up=OneWayDelay(one_way * (1 + participant.asymmetry)),
+            down=OneWayDelay(one_way * (1 - participant.asymmetry)),
+            seed=participant.seed,
         ).start()
         url = proxy.url
     client = await WatchiumClient.connect(url, stack.anon_key)
     if network:
-        skew = profile.skew
+        skew = participant.skew
         client.clock = ClockSync(wall=lambda: time.time() + skew)
     return client, proxy
 
 
-async def run_variant(stack: Any, variant: Variant, settings: Settings) -> dict[str, Any]:
-    profiles = make_profiles(settings.members, settings.seed)
+async def run_variant(stack: Stack, variant: Variant, settings: Settings) -> dict[str, Any]:
+    participants = make_participants(settings.members, settings.seed)
     console.print(
         f"[bold]{variant.name}[/]: {settings.members} members + host, {variant.seconds:.0f} s"
         + (", delays and skew" if variant.network else ", no delay, no skew")
     )
-    connected = await asyncio.gather(*(connect(stack, p, variant.network) for p in profiles))
+    connected = await asyncio.gather(*(connect(stack, p, variant.network) for p in participants))
     viewers = [
-        Viewer(profile, client, profile.player(), proxy)
-        for profile, (client, proxy) in zip(profiles, connected, strict=True)
+        Viewer(p, client, p.profile.player(seed=p.seed), proxy)
+        for p, (client, proxy) in zip(participants, connected, strict=True)
     ]
     referee_client = await WatchiumClient.connect(stack.url, stack.anon_key)
     host = viewers[0]
@@ -256,7 +231,7 @@ async def run_variant(stack: Any, variant: Variant, settings: Settings) -> dict[
     finally:
         stop_lag()
         await _close(viewers, referee, referee_client)
-    return _analyse(variant, viewers, actions, started, ended, lags)
+    return analyse(variant, viewers, actions, started, ended, lags)
 
 
 def _action_kind(event: RoomChanged) -> str:
@@ -290,7 +265,7 @@ async def _script(viewers: list[Viewer], variant: Variant, room_id: str, started
         session = RoomSession(
             viewer.client,
             room_id,
-            username=viewer.profile.name,
+            username=viewer.participant.name,
             player=viewer.player,
             thresholds=variant.thresholds,
             leave_on_close=False,
@@ -377,280 +352,6 @@ async def _close(
         if viewer.proxy is not None:
             await viewer.proxy.close()
     await referee_client.close()
-
-
-# ---------------------------------------------------------------------- analysis
-
-
-def _convergences(viewer: Viewer, end: float) -> list[Convergence]:
-    out: list[Convergence] = []
-    marks = sorted(viewer.transitions)
-    for index, (start, kind) in enumerate(marks):
-        limit = marks[index + 1][0] if index + 1 < len(marks) else end
-        found: float | None = None
-        streak: float | None = None  # start of the current run of samples within 50 ms
-        for t, d in viewer.samples:
-            if t < start:
-                continue
-            if t >= limit:
-                break
-            if abs(d) > CONVERGED:
-                streak = None
-                continue
-            if streak is None:
-                streak = t
-            if t - streak >= CONVERGED_FOR - SAMPLE_EVERY / 2:
-                found = streak - start
-                break
-        if found is None and limit - start < CONVERGED_FOR + 0.5:
-            continue  # the next transition came too soon to tell
-        out.append(Convergence(kind, found))
-    return out
-
-
-def _steady(viewer: Viewer) -> list[float]:
-    marks = sorted(t for t, _ in viewer.transitions)
-    out: list[float] = []
-    for t, d in viewer.samples:
-        last = max((m for m in marks if m <= t), default=None)
-        if last is not None and t - last >= STEADY_AFTER:
-            out.append(abs(d))
-    return out
-
-
-def _distribution(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "max": None}
-    return {
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
-        "max": max(values),
-    }
-
-
-def _conv_summary(items: list[Convergence]) -> dict[str, Any]:
-    done = [c.seconds for c in items if c.seconds is not None]
-    return {
-        "count": len(items),
-        "not_converged": sum(1 for c in items if c.seconds is None),
-        "within_3s": sum(1 for s in done if s <= TARGET_CONVERGE),
-        "p50": percentile(done, 50) if done else None,
-        "p95": percentile(done, 95) if done else None,
-        "max": max(done) if done else None,
-    }
-
-
-def _analyse(
-    variant: Variant,
-    viewers: list[Viewer],
-    actions: list[tuple[float, str]],
-    started: float,
-    ended: float,
-    lags: list[float],
-) -> dict[str, Any]:
-    steady: list[float] = []
-    every: list[float] = []
-    convergences: list[Convergence] = []
-    nudges = seeks = steady_seeks = 0
-    playing_seconds = 0.0
-    per_member: list[dict[str, Any]] = []
-    for viewer in viewers:
-        member_steady = _steady(viewer)
-        steady.extend(member_steady)
-        every.extend(abs(d) for _, d in viewer.samples)
-        convergences.extend(_convergences(viewer, ended))
-        engine = viewer.session.engine if viewer.session is not None else None
-        stats = engine.stats() if engine is not None else None
-        seconds = len(viewer.samples) * SAMPLE_EVERY
-        playing_seconds += seconds
-        if stats is not None:
-            nudges += stats.speed_nudges
-            seeks += stats.seeks
-            steady_seeks += stats.steady_seeks
-        p = viewer.profile
-        per_member.append(
-            {
-                "name": p.name,
-                "rtt_ms": round(p.rtt * 1000, 1) if variant.network else 0.0,
-                "skew_s": round(p.skew, 3) if variant.network else 0.0,
-                "rate_error_percent": round(p.rate_error * 100, 3),
-                "seek_latency_ms": round(p.seek_latency * 1000, 1),
-                "steady": _distribution(member_steady),
-                "speed_nudges": stats.speed_nudges if stats else None,
-                "seeks": stats.seeks if stats else None,
-                "steady_seeks": stats.steady_seeks if stats else None,
-                "clock_error_bound_ms": (
-                    round(engine.status.clock_error_bound * 1000, 1) if engine else None
-                ),
-            }
-        )
-    hours = playing_seconds / 3600
-    by_kind: dict[str, list[Convergence]] = {}
-    for c in convergences:
-        by_kind.setdefault(c.kind, []).append(c)
-    return {
-        "variant": variant.name,
-        "network": variant.network,
-        "seconds": variant.seconds,
-        "members": len(viewers) - 1,
-        "steady": _distribution(steady),
-        "steady_samples": len(steady),
-        "all": _distribution(every),
-        "all_samples": len(every),
-        "convergence": {kind: _conv_summary(items) for kind, items in sorted(by_kind.items())},
-        "per_member_hour": {
-            "speed_nudges": nudges / hours if hours else None,
-            "seeks": seeks / hours if hours else None,
-            "steady_seeks": steady_seeks / hours if hours else None,
-        },
-        "steady_seeks_per_10_min": steady_seeks / (hours * 6) if hours else None,
-        "playing_member_hours": hours,
-        "loop_lag_ms": {"p50": percentile(lags, 50) * 1000, "p99": percentile(lags, 99) * 1000},
-        "actions": [(round(t - started, 3), kind) for t, kind in actions],
-        "per_member": per_member,
-        "_series": [(v.profile.name, [(t - started, d) for t, d in v.samples]) for v in viewers],
-    }
-
-
-# ---------------------------------------------------------------------- report
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.1f}"
-
-
-def _s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    # Wide enough for every column, on a terminal or not.
-    Console(highlight=False, width=max(console.width, 130)).print(table)
-
-
-def report(results: list[dict[str, Any]]) -> None:
-    rows = []
-    for r in results:
-        s = r["steady"]
-        rows.append(
-            [
-                r["variant"],
-                _ms(s["p50"]),
-                _ms(s["p95"]),
-                _ms(s["p99"]),
-                _ms(s["max"]),
-                _ms(r["all"]["p95"]),
-                f"{r['per_member_hour']['speed_nudges']:.0f}",
-                f"{r['per_member_hour']['seeks']:.0f}",
-                f"{r['steady_seeks_per_10_min']:.2f}",
-                f"{r['loop_lag_ms']['p99']:.0f}",
-            ]
-        )
-    _table(
-        "Steady-state |drift| (ms), corrections per member-hour of playback",
-        [
-            "variant",
-            "p50",
-            "p95",
-            "p99",
-            "max",
-            "all p95",
-            "nudges/h",
-            "seeks/h",
-            "steady seeks/10 min",
-            "loop lag p99 (ms)",
-        ],
-        rows,
-    )
-    conv_rows = []
-    for r in results:
-        for kind, c in r["convergence"].items():
-            conv_rows.append(
-                [
-                    r["variant"],
-                    kind,
-                    str(c["count"]),
-                    f"{c['within_3s']}/{c['count']}",
-                    _s(c["p50"]),
-                    _s(c["p95"]),
-                    _s(c["max"]),
-                ]
-            )
-    _table(
-        "Convergence: seconds until |drift| <= 50 ms for 1 s",
-        ["variant", "after", "n", "within 3 s", "p50", "p95", "max"],
-        conv_rows,
-    )
-
-
-def plot(results: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(results), 1, figsize=(11, 3.4 * len(results)), squeeze=False)
-    for ax, r in zip(axes[:, 0], results, strict=True):
-        for name, series in r["_series"]:
-            if not series:
-                continue
-            ts: list[float] = []
-            ds: list[float] = []
-            for t, d in series:
-                if ts and t - ts[-1] > 3 * SAMPLE_EVERY:
-                    ts.append(math.nan)  # not sampled (stalled, or the room paused): a gap
-                    ds.append(math.nan)
-                ts.append(t)
-                ds.append(max(-300.0, min(300.0, d * 1000)))
-            ax.plot(ts, ds, linewidth=0.6, alpha=0.7, color="black" if name == "host" else None)
-        for t, kind in r["actions"]:
-            ax.axvline(t, color="grey", linestyle=":", linewidth=0.8)
-            ax.text(t, 0.97, kind, rotation=90, fontsize=7, va="top", ha="right",
-                    transform=ax.get_xaxis_transform())  # fmt: skip
-        ax.axhspan(-50, 50, color="tab:green", alpha=0.08)
-        ax.set_yscale("symlog", linthresh=50)
-        ax.set_ylim(-300, 300)
-        ax.set_ylabel("drift (ms)")
-        s = r["steady"]
-        ax.set_title(
-            f"{r['variant']}: steady p95 {_ms(s['p95'])} ms, p99 {_ms(s['p99'])} ms "
-            f"({r['members']} members + host)",
-            fontsize=10,
-        )
-    axes[-1, 0].set_xlabel(
-        "seconds (members join over the first 30%, at most 20 s; green: +-50 ms)"
-    )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def check_targets(main: dict[str, Any]) -> list[str]:
-    missed: list[str] = []
-    s = main["steady"]
-    if s["p95"] is None or s["p95"] > TARGET_P95:
-        missed.append(f"steady p95 {_ms(s['p95'])} ms > 50 ms")
-    if s["p99"] is None or s["p99"] > TARGET_P99:
-        missed.append(f"steady p99 {_ms(s['p99'])} ms > 100 ms")
-    for kind in ("join", "seek"):
-        c = main["convergence"].get(kind)
-        if c is None:
-            continue
-        if c["not_converged"] or (c["max"] is not None and c["max"] > TARGET_CONVERGE):
-            missed.append(
-                f"{kind}: {c['within_3s']}/{c['count']} converged within 3 s (max {_s(c['max'])})"
-            )
-    rate = main["steady_seeks_per_10_min"]
-    if rate is not None and rate > TARGET_STEADY_SEEKS_PER_10MIN:
-        missed.append(f"{rate:.2f} steady seeks per member per 10 min > 1")
-    return missed
 
 
 def main(argv: list[str] | None = None) -> int:

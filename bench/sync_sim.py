@@ -1,3 +1,4 @@
+# Over 500 lines: it also runs as a plain script (bench/sync_sim.py), so it imports no bench module.
 """Sync engine benchmark in virtual time: the algorithm alone, no network stack.
 
 Simulates a room whose host seeks, pauses and resumes at random, and members that join it with
@@ -23,7 +24,6 @@ import dataclasses
 import functools
 import heapq
 import json
-import math
 import random
 import statistics
 import sys
@@ -33,11 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchium_client.players import SimulatedPlayer
-from watchium_client.sync._clock import ClockSync
-from watchium_client.sync._engine import SyncEngine
-from watchium_client.sync._playback import PlaybackState
-from watchium_client.sync._policy import SyncThresholds
+from watchium_client.players import PlayerProfile
+from watchium_client.sync import ClockSync, PlaybackState, SyncEngine, SyncThresholds, percentile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONVERGED = 0.050  # |drift| counted as converged (the p95 target)
@@ -156,21 +153,18 @@ class Member:
         self.clock_skew = rng.uniform(-sc.clock_rate_ppm, sc.clock_rate_ppm) * 1e-6
         self.clock_offset = rng.uniform(-sc.clock_offset, sc.clock_offset)
         self.clock = ClockSync(monotonic=self.monotonic, wall=lambda: self.clock_offset)
-        rate_error = rng.uniform(-sc.rate_error, sc.rate_error)
-        latency = rng.uniform(sc.seek_latency_min, sc.seek_latency_max)
-        self.player = SimulatedPlayer(
-            clock=self.monotonic,
-            rate_error=rate_error,
-            seek_latency=latency,
-            seek_latency_jitter=0.2 * latency,
+        profile = PlayerProfile.random(
+            rng,
+            max_rate_error=sc.rate_error,
+            seek_latency=(sc.seek_latency_min, sc.seek_latency_max),
             seek_error=sc.seek_error,
             position_noise=sc.position_noise,
             speed_latency=sc.speed_latency,
             speed_glitch=sc.speed_glitch,
             buffering_per_hour=sc.stalls_per_hour,
             buffering_mean=sc.stall_mean,
-            seed=rng.randrange(2**32),
         )
+        self.player = profile.player(clock=self.monotonic, seed=rng.randrange(2**32))
         self.engine = SyncEngine(self.player, self.clock, thresholds=thresholds)
         self.result = MemberResult()
         self.joined_at = rng.uniform(0, sc.join_spread)
@@ -178,8 +172,8 @@ class Member:
         self.pending: tuple[str, float] | None = None
         self.candidate: float | None = None
         self.was_buffering = False
-        self.expected_trim = -rate_error / (1 + rate_error)
-        self.seek_latency = latency
+        self.expected_trim = -profile.rate_error / (1 + profile.rate_error)
+        self.seek_latency = profile.seek_latency
 
     def monotonic(self) -> float:
         return self.sim.now * (1.0 + self.clock_skew)
@@ -380,10 +374,8 @@ class Simulation:
 
 
 def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+    """The nearest-rank percentile, None rather than NaN without values (for the JSON)."""
+    return percentile(values, q) if values else None
 
 
 def summarise(results: list[MemberResult]) -> dict[str, Any]:

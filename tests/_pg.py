@@ -27,8 +27,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from watchium_stack._config import StackConfig
-from watchium_stack.database import Database, throwaway_database
+from watchium_stack._config import StackSettings
+from watchium_stack.database import Database
+from watchium_stack.harness import throwaway_database
 from watchium_stack.postgres import Cluster
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def _start_container() -> TestDatabase:
     container.with_command("postgres -c wal_level=logical -c max_replication_slots=20")
     container.start()
     url = container.get_connection_url(driver=None)
-    config = StackConfig(
+    config = StackSettings(
         project_dir=PROJECT_DIR, data_dir=Path(tempfile.mkdtemp()), external_db_url=url
     )
     db = Database(config)

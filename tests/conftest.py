@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests._pg import SqlSession, TestDatabase, start_test_database
-from tests._stack import Stack, start_stack
+from tests._stack import start_stack
+from watchium_stack.harness import Stack
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,7 @@ def sql(database: TestDatabase) -> Iterator[SqlSession]:
 @pytest.fixture(scope="session")
 def stack(database: TestDatabase) -> Iterator[Stack]:
     """The local gateway (functions, auth, Realtime when installed) on a free port, against the
-    ``database`` fixture's database, for the whole run. See tests/_stack.py for its interface."""
+    ``database`` fixture's database, for the whole run (:class:`watchium_stack.harness.Stack`)."""
     running = start_stack(database)
     try:
         yield running

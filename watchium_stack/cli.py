@@ -12,6 +12,9 @@
 | ``watchium db binaries`` | print which PostgreSQL binaries would be used (exit 1 if none) |
 | ``watchium up`` | the whole local stack: database, cleanup, gateway on :54321; Ctrl-C stops it |
 | ``watchium keys [--env]`` | print the API URL and the project's keys |
+
+The ``watchium`` command (:mod:`watchium_client.cli`) loads these through the ``watchium.cli``
+entry point, :func:`register`, which also tells its client commands where the local stack is.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from watchium_stack._config import StackConfig
+from watchium_stack._config import StackSettings
 from watchium_stack.database import Database, DatabaseError
 from watchium_stack.migrate import Migration, MigrationError, applied_versions, load_migrations
 from watchium_stack.postgres import PostgresError, find_binaries
 
-__all__ = ["db_app", "register", "fail", "load_config"]
+__all__ = ["db_app", "register", "fail", "load_config", "local_stack"]
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -62,8 +65,14 @@ def friendly_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def load_config() -> StackConfig:
-    return StackConfig.from_env()
+def load_config() -> StackSettings:
+    """The stack's settings from the environment.
+
+    Raises:
+        ValueError: a variable holds a malformed value (the message names it).
+        FileNotFoundError: no project directory was found.
+    """
+    return StackSettings.from_env()
 
 
 def _progress(mig: Migration) -> None:
@@ -241,15 +250,15 @@ def up() -> None:
         console.print(f"[green]ready[/] ({len(applied)} migration(s) applied)")
         print_connection(db)
         keys = load_or_create_keys(config.data_dir)
-        settings = GatewaySettings(
+        # The stack's own database and data-directory keys; the rest (WATCHIUM_API_DB_URL,
+        # WATCHIUM_ANON_SIGNUPS_PER_HOUR, ...) from the environment, as GatewaySettings reads it.
+        settings = GatewaySettings.from_env(
             db_url=db.url,
-            api_db_url=os.environ.get("WATCHIUM_API_DB_URL") or None,
             jwt_secret=keys.jwt_secret,
             anon_key=keys.anon_key,
             service_role_key=keys.service_role_key,
             host=config.host,
             port=config.port,
-            anonymous_signups_per_hour=int(os.environ.get("WATCHIUM_ANON_SIGNUPS_PER_HOUR") or 30),
         )
 
         def ready() -> None:
@@ -303,8 +312,29 @@ def keys(
     out.print(f"[bold]JWT secret[/]       {config.data_dir / 'jwt_secret'}", soft_wrap=True)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the stack's commands to the ``watchium`` application."""
+def local_stack() -> tuple[str, str | None] | None:
+    """The local stack's API URL and anon key (None when it has never been started here), for the
+    client commands; None when the stack's settings cannot tell (no project, a malformed
+    variable: the client then uses its own defaults and reports the variable itself)."""
+    try:
+        config = load_config()
+    except (FileNotFoundError, ValueError):
+        return None
+    # Read the keys only if the stack made them: never create a secret from a client command.
+    if not (config.data_dir / "jwt_secret").exists():
+        return config.api_url, None
+    from watchium_stack.keys import load_or_create_keys
+
+    try:
+        return config.api_url, load_or_create_keys(config.data_dir).anon_key
+    except ValueError:
+        return config.api_url, None
+
+
+def register(app: typer.Typer) -> Callable[[], tuple[str, str | None] | None]:
+    """The ``watchium.cli`` plugin: adds the stack's commands (``up``, ``keys``, ``db ...``) to the
+    ``watchium`` application and returns how its client commands find the local stack."""
     app.command()(up)
     app.command()(keys)
     app.add_typer(db_app, name="db")
+    return local_stack

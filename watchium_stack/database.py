@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from watchium_stack._config import StackConfig
+from watchium_stack._config import StackSettings
 from watchium_stack.migrate import Migration, applied_versions, bootstrap, migrate, run_sql_file
 from watchium_stack.postgres import Cluster, PostgresError, free_port
 
@@ -27,7 +27,7 @@ class DatabaseError(RuntimeError):
 class Database:
     """The database a stack uses: its own cluster, or an external one named by WATCHIUM_DB_URL."""
 
-    def __init__(self, config: StackConfig, cluster: Cluster | None = None) -> None:
+    def __init__(self, config: StackSettings, cluster: Cluster | None = None) -> None:
         self.config = config
         if cluster is None and not config.external_db_url:
             cluster = Cluster(
@@ -158,7 +158,15 @@ def throwaway_database(
     For tests and benchmarks: no seed data. ``settings`` go into the cluster's configuration.
     """
     tmp = Path(tempfile.mkdtemp(prefix="watchium-"))
-    config = StackConfig(project_dir=project_dir, data_dir=tmp, db_port=free_port())
+    # Pinned rather than read from the environment: WATCHIUM_HOST or WATCHIUM_DB_URL set for a
+    # developer's own stack must not move a throwaway database.
+    config = StackSettings(
+        project_dir=project_dir,
+        data_dir=tmp,
+        host="127.0.0.1",
+        db_port=free_port(),
+        external_db_url=None,
+    )
     cluster = Cluster(
         config.pgdata,
         port=config.db_port,

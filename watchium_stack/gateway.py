@@ -11,7 +11,7 @@ supabase-py and supabase-js pointed at ``http://127.0.0.1:54321`` with the anon 
 Raw ASGI dispatch on the path prefix: it costs nothing per request next to a framework's router.
 
 Run it with ``watchium up`` (which also runs the database and cleanup), or alone against a running
-database with ``python -m watchium_stack.gateway`` (settings: :meth:`GatewaySettings.from_env`).
+database with ``python -m watchium_stack.gateway`` (settings: :class:`GatewaySettings`).
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ import contextlib
 import errno
 import importlib
 import logging
-import os
 import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import uvicorn
+from pydantic import Field, model_validator
 
 from watchium_functions import FunctionsApp, FunctionsSettings
 from watchium_functions.asgi import (
@@ -43,7 +42,9 @@ from watchium_functions.asgi import (
     run_lifespan,
     send_json,
 )
+from watchium_stack._config import EnvSettings, Port, StackSettings
 from watchium_stack.auth import ANONYMOUS_SIGNUPS_PER_HOUR, AuthService
+from watchium_stack.keys import load_or_create_keys
 
 __all__ = [
     "Gateway",
@@ -84,12 +85,23 @@ def authenticator_url(superuser_url: str, password: str = "postgres") -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-@dataclass(frozen=True)
-class GatewaySettings:
-    """Everything the gateway needs.
+class GatewaySettings(EnvSettings):
+    """Everything the gateway needs, from arguments, else the environment, else the local stack.
+
+    | setting | variable | default |
+    | --- | --- | --- |
+    | host, port | ``WATCHIUM_HOST``, ``WATCHIUM_PORT`` | 127.0.0.1, 54321 |
+    | db_url | ``WATCHIUM_DB_URL`` | the local cluster's superuser URL |
+    | api_db_url | ``WATCHIUM_API_DB_URL`` | db_url as ``authenticator`` |
+    | secret, keys | ``WATCHIUM_JWT_SECRET``, ``_ANON_KEY``, ``_SERVICE_ROLE_KEY`` | data dir |
+    | sign-up limit | ``WATCHIUM_ANON_SIGNUPS_PER_HOUR`` | 30 |
+    | pool size | ``WATCHIUM_DB_POOL_MAX`` | 10 |
+    | Realtime's replication slot | ``WATCHIUM_REALTIME_SLOT`` | the service's default |
 
     ``db_url`` is the superuser's (auth writes ``auth.*``, Realtime reads the WAL); the functions
-    use ``api_db_url`` (``authenticator``, derived from ``db_url`` when not given).
+    use ``api_db_url`` (``authenticator``, derived from ``db_url`` when not given). The secret
+    and the two keys come as a set: unless all three are given, the local stack's data
+    directory provides them (making them on first use), so they always match.
     """
 
     db_url: str
@@ -97,13 +109,38 @@ class GatewaySettings:
     anon_key: str
     service_role_key: str
     host: str = "127.0.0.1"
-    port: int = 54321
+    port: Port = 54321
     api_db_url: str | None = None
-    anonymous_signups_per_hour: int = ANONYMOUS_SIGNUPS_PER_HOUR
-    pool_max: int = 10
+    anonymous_signups_per_hour: int = Field(
+        ANONYMOUS_SIGNUPS_PER_HOUR, ge=1, validation_alias="WATCHIUM_ANON_SIGNUPS_PER_HOUR"
+    )
+    pool_max: int = Field(10, ge=1, validation_alias="WATCHIUM_DB_POOL_MAX")
     # The Realtime service's replication slot; None keeps the service's default. Two services on
     # one database (e.g. test runs) need different slots.
     realtime_slot: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_stack(cls, data: Any) -> Any:
+        """Fills in the database URL and the keys of the local stack when they are not given."""
+        if not isinstance(data, dict):
+            return data
+        need_db = not data.get("db_url")
+        need_keys = not all(data.get(k) for k in ("jwt_secret", "anon_key", "service_role_key"))
+        if not (need_db or need_keys):
+            return data
+        stack = StackSettings.from_env()
+        filled = dict(data)
+        if need_db:
+            filled["db_url"] = stack.db_url
+        if need_keys:
+            keys = load_or_create_keys(stack.data_dir)
+            filled.update(
+                jwt_secret=keys.jwt_secret,
+                anon_key=keys.anon_key,
+                service_role_key=keys.service_role_key,
+            )
+        return filled
 
     @property
     def functions_db_url(self) -> str:
@@ -112,46 +149,6 @@ class GatewaySettings:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @classmethod
-    def from_env(cls) -> GatewaySettings:
-        """Settings from the environment, falling back to the local stack's configuration.
-
-        | setting | variable | default |
-        | --- | --- | --- |
-        | host, port | ``WATCHIUM_HOST``, ``WATCHIUM_PORT`` | 127.0.0.1, 54321 |
-        | db_url | ``WATCHIUM_DB_URL`` | the local cluster's superuser URL |
-        | api_db_url | ``WATCHIUM_API_DB_URL`` | db_url as ``authenticator`` |
-        | secret, keys | ``WATCHIUM_JWT_SECRET``, ``_ANON_KEY``, ``_SERVICE_ROLE_KEY`` | data dir |
-        | sign-up limit | ``WATCHIUM_ANON_SIGNUPS_PER_HOUR`` | 30 |
-        | pool size | ``WATCHIUM_DB_POOL_MAX`` | 10 |
-        | Realtime's replication slot | ``WATCHIUM_REALTIME_SLOT`` | the service's default |
-        """
-        from watchium_stack._config import StackConfig
-        from watchium_stack.database import Database
-        from watchium_stack.keys import load_or_create_keys
-
-        config = StackConfig.from_env()
-        secret = os.environ.get("WATCHIUM_JWT_SECRET")
-        anon = os.environ.get("WATCHIUM_ANON_KEY")
-        service = os.environ.get("WATCHIUM_SERVICE_ROLE_KEY")
-        if not (secret and anon and service):
-            keys = load_or_create_keys(config.data_dir)
-            secret, anon, service = keys.jwt_secret, keys.anon_key, keys.service_role_key
-        return cls(
-            db_url=Database(config).url,
-            api_db_url=os.environ.get("WATCHIUM_API_DB_URL") or None,
-            jwt_secret=secret,
-            anon_key=anon,
-            service_role_key=service,
-            host=config.host,
-            port=config.port,
-            anonymous_signups_per_hour=int(
-                os.environ.get("WATCHIUM_ANON_SIGNUPS_PER_HOUR") or ANONYMOUS_SIGNUPS_PER_HOUR
-            ),
-            pool_max=int(os.environ.get("WATCHIUM_DB_POOL_MAX") or 10),
-            realtime_slot=os.environ.get("WATCHIUM_REALTIME_SLOT") or None,
-        )
 
 
 def _load_realtime(settings: GatewaySettings) -> tuple[Any | None, str]:
@@ -439,14 +436,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = GatewaySettings.from_env()
     overrides: dict[str, Any] = {}
     if args.host:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
-    if overrides:
-        settings = GatewaySettings(**{**settings.__dict__, **overrides})
+    try:
+        settings = GatewaySettings.from_env(**overrides)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
     def ready() -> None:
         print(f"{READY_LINE} {settings.url}", flush=True)

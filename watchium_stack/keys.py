@@ -16,7 +16,7 @@ from pathlib import Path
 
 from watchium_functions.tokens import encode_token
 
-__all__ = ["ProjectKeys", "load_or_create_keys", "keys_from_secret"]
+__all__ = ["ProjectKeys", "load_or_create_keys", "keys_from_secret", "new_keys"]
 
 _ISSUER = "watchium-local"
 _TEN_YEARS = 10 * 365 * 24 * 3600
@@ -24,6 +24,8 @@ _TEN_YEARS = 10 * 365 * 24 * 3600
 
 @dataclass(frozen=True)
 class ProjectKeys:
+    """A project's JWT secret and the two API keys signed with it."""
+
     jwt_secret: str
     anon_key: str
     service_role_key: str
@@ -41,6 +43,15 @@ def keys_from_secret(secret: str, issued_at: int) -> ProjectKeys:
     )
 
 
+def _new_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def new_keys() -> ProjectKeys:
+    """Keys from a new random secret, issued now: a throwaway project's (tests, benchmarks)."""
+    return keys_from_secret(_new_secret(), int(time.time()))
+
+
 def load_or_create_keys(data_dir: Path) -> ProjectKeys:
     """Read the project's secret from ``data_dir`` (made on first use) and derive the keys.
 
@@ -54,7 +65,7 @@ def load_or_create_keys(data_dir: Path) -> ProjectKeys:
         data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(f"{secrets.token_urlsafe(48)}\n{int(time.time())}\n")
+            fh.write(f"{_new_secret()}\n{int(time.time())}\n")
     lines = path.read_text().split()
     try:
         secret, issued_at = lines[0], int(lines[1])

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
 import shutil
 import struct
+import subprocess
+import sys
 import threading
 import wave
 from collections.abc import Iterator
@@ -21,10 +24,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests._stack import Stack
 from watchium_client import NewRoom, RoomSession, WatchiumClient
 from watchium_client.cli import app
 from watchium_client.players import SimulatedPlayer
+from watchium_stack.harness import Stack
 from watchium_stack.keys import load_or_create_keys
 from watchium_stack.postgres import free_port
 
@@ -141,6 +144,43 @@ def test_errors_say_how_to_start_the_stack(tmp_path: Path) -> None:
         "--key", "k", **unset,
     )  # fmt: skip
     assert elsewhere.exit_code == 1 and "cannot reach" in elsewhere.output
+
+
+def test_a_malformed_setting_names_the_variable_and_the_value(tmp_path: Path) -> None:
+    result = invoke(
+        None, tmp_path / "u", "rooms", "list", WATCHIUM_PORT="abc", WATCHIUM_URL=None,
+        WATCHIUM_ANON_KEY=None,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "WATCHIUM_PORT: must be a port number (1-65535), got 'abc'" in result.output
+
+
+# The SDK installed without the `stack` extra: watchium_stack cannot be imported.
+SDK_ONLY = """
+import logging, sys
+sys.modules["watchium_stack"] = None
+logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+from watchium_client.cli import main
+main()
+"""
+
+
+def test_without_the_local_stack_the_client_commands_still_work(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHIUM_")}
+    env.update(WATCHIUM_CONFIG_DIR=str(tmp_path / "u"), WATCHIUM_PORT=str(port))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", SDK_ONLY, *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    listed = run("rooms", "list")
+    assert listed.returncode == 1
+    assert f"no anon key for the local stack at http://127.0.0.1:{port}" in listed.stderr
+    assert "watchium_client.cli._plugins: watchium CLI plugin 'stack'" in listed.stderr
+    assert "skipped" in listed.stderr
+    up = run("up")
+    assert up.returncode == 2 and "No such command 'up'" in up.stderr
 
 
 def test_demo_runs_a_simulated_party(stack: Stack, tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tests._stack import Stack
 from watchium_client import (
     GroupWaitPolicy,
     NewRoom,
@@ -26,6 +25,7 @@ from watchium_client import (
     WatchiumClient,
 )
 from watchium_client.players import SimulatedPlayer
+from watchium_stack.harness import Stack
 
 # Generous: the machine is shared; a broken sync never gets there anyway.
 TIMEOUT = 30.0

@@ -1,2 +1,3 @@
 """The end-to-end tests use the session's gateway (the ``stack`` fixture of tests/conftest.py);
-helpers are in ``tests/e2e/_party.py``."""
+the party they drive (clients, sessions, simulated players, drift checks) is in
+``tests/e2e/_party.py``."""

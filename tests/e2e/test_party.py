@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-from tests._stack import Stack
 from tests.e2e._party import SYNCED, new_room, party, until
 from watchium_client import (
     CommentPosted,
@@ -18,6 +17,7 @@ from watchium_client import (
     PresenceSynced,
     RoomChanged,
 )
+from watchium_stack.harness import Stack
 
 
 async def test_members_follow_play_seek_speed_and_pause(stack: Stack) -> None:

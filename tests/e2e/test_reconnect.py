@@ -12,7 +12,6 @@ import asyncio
 import pytest
 
 from tests._pg import TestDatabase
-from tests._stack import Stack
 from tests.e2e._party import new_room, party, until
 from watchium_client import (
     CommentPosted,
@@ -21,6 +20,7 @@ from watchium_client import (
     MemberJoined,
     MemberLeft,
 )
+from watchium_stack.harness import Stack
 
 pytestmark = pytest.mark.filterwarnings("ignore:ConnectionClosed.* is deprecated")
 

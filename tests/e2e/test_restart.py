@@ -15,9 +15,9 @@ import json
 import pytest
 
 from tests._pg import TestDatabase
-from tests._stack import Stack
 from tests.e2e._party import new_room, party
 from watchium_client import CommentPosted, ConnectionLost, ConnectionRestored
+from watchium_stack.harness import Stack
 
 pytestmark = pytest.mark.filterwarnings("ignore:ConnectionClosed.* is deprecated")
 

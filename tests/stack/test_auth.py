@@ -13,8 +13,8 @@ import pytest
 from supabase_auth.errors import AuthApiError
 
 from tests._pg import TestDatabase
-from tests._stack import Stack
 from watchium_stack.auth import AuthService
+from watchium_stack.harness import Stack
 
 
 async def test_sign_in_anonymously_issues_a_gotrue_session(

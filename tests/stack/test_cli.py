@@ -21,11 +21,11 @@ from watchium_stack.postgres import free_port
 WATCHIUM = [sys.executable, "-c", "from watchium_client.cli import main; main()"]
 
 
-def _env(tmp_path: Path, port: int, db_port: int) -> dict[str, str]:
+def _env(workdir: Path, port: int, db_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHIUM_")}
     env.update(
         WATCHIUM_PROJECT_DIR=str(PROJECT_DIR),
-        WATCHIUM_DATA_DIR=str(tmp_path / "data"),
+        WATCHIUM_DATA_DIR=str(workdir / "data"),
         WATCHIUM_PORT=str(port),
         WATCHIUM_DB_PORT=str(db_port),
         COLUMNS="200",
@@ -33,11 +33,11 @@ def _env(tmp_path: Path, port: int, db_port: int) -> dict[str, str]:
     return env
 
 
-def test_keys_prints_url_and_keys(tmp_path: Path) -> None:
+def test_keys_prints_url_and_keys(workdir: Path) -> None:
     port = free_port()
-    env = _env(tmp_path, port, free_port())
+    env = _env(workdir, port, free_port())
     out = subprocess.run([*WATCHIUM, "keys"], env=env, capture_output=True, text=True, check=True)
-    keys = load_or_create_keys(tmp_path / "data")
+    keys = load_or_create_keys(workdir / "data")
     assert f"http://127.0.0.1:{port}" in out.stdout
     assert keys.anon_key in out.stdout and keys.service_role_key in out.stdout
     env_out = subprocess.run(
@@ -67,17 +67,17 @@ def _read_until(proc: subprocess.Popen[bytes], marker: bytes, limit: float = 180
 
 
 @pytest.mark.slow
-def test_up_serves_the_gateway_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+def test_up_serves_the_gateway_and_stops_everything_on_sigterm(workdir: Path) -> None:
     port, db_port = free_port(), free_port()
     proc = subprocess.Popen(
         [*WATCHIUM, "up"],
-        env=_env(tmp_path, port, db_port),
+        env=_env(workdir, port, db_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
         shown = _read_until(proc, b"stops the stack").decode()
-        keys = load_or_create_keys(tmp_path / "data")
+        keys = load_or_create_keys(workdir / "data")
         assert f"http://127.0.0.1:{port}" in shown
         assert keys.anon_key in shown and keys.service_role_key in shown
         assert "sign_in_anonymously()" in shown and 'functions.invoke("rooms-create"' in shown
@@ -92,12 +92,12 @@ def test_up_serves_the_gateway_and_stops_everything_on_sigterm(tmp_path: Path) -
         rest = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 0, rest
     assert "PostgreSQL stopped." in rest
-    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+    assert not (workdir / "data" / "pgdata" / "postmaster.pid").exists()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # the gateway let go of its port
 
 
-def test_up_with_the_port_taken_says_so_and_starts_nothing(tmp_path: Path) -> None:
+def test_up_with_the_port_taken_says_so_and_starts_nothing(workdir: Path) -> None:
     port = free_port()
     holder = socket.socket()
     holder.bind(("127.0.0.1", port))
@@ -105,7 +105,7 @@ def test_up_with_the_port_taken_says_so_and_starts_nothing(tmp_path: Path) -> No
     try:
         result = subprocess.run(
             [*WATCHIUM, "up"],
-            env=_env(tmp_path, port, free_port()),
+            env=_env(workdir, port, free_port()),
             capture_output=True,
             text=True,
             timeout=60,
@@ -114,4 +114,4 @@ def test_up_with_the_port_taken_says_so_and_starts_nothing(tmp_path: Path) -> No
         holder.close()
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "already in use" in result.stderr
-    assert not (tmp_path / "data" / "pgdata").exists()
+    assert not (workdir / "data" / "pgdata").exists()

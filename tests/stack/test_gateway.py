@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests._stack import Stack
 from watchium_functions.asgi import send_json
 from watchium_stack import gateway as gateway_module
 from watchium_stack.gateway import (
@@ -19,6 +18,7 @@ from watchium_stack.gateway import (
     authenticator_url,
     bind_socket,
 )
+from watchium_stack.harness import Stack
 from watchium_stack.postgres import free_port
 
 

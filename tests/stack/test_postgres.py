@@ -22,8 +22,8 @@ from watchium_stack.postgres import (
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("cluster") / "pgdata", port=free_port())
+def cluster(module_workdir: Path) -> Iterator[Cluster]:
+    c = Cluster(module_workdir / "pgdata", port=free_port())
     c.start()
     yield c
     c.destroy()
@@ -76,26 +76,26 @@ def test_start_is_idempotent_and_status_reports(cluster: Cluster) -> None:
     assert st.major == find_binaries().major
 
 
-def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+def test_port_in_use_is_a_clear_error(workdir: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        c = Cluster(tmp_path / "pgdata", port=port)
+        c = Cluster(workdir / "pgdata", port=port)
         with pytest.raises(PortInUse, match=f"port {port} .* WATCHIUM_DB_PORT"):
             c.start()
 
 
-def test_data_dir_from_another_version_is_refused(tmp_path: Path) -> None:
-    pgdata = tmp_path / "pgdata"
+def test_data_dir_from_another_version_is_refused(workdir: Path) -> None:
+    pgdata = workdir / "pgdata"
     pgdata.mkdir()
     (pgdata / "PG_VERSION").write_text("9\n")
     with pytest.raises(VersionMismatch, match="created by PostgreSQL 9.*reset --hard"):
         Cluster(pgdata, port=free_port()).start()
 
 
-def test_foreign_non_empty_directory_is_refused(tmp_path: Path) -> None:
-    pgdata = tmp_path / "pgdata"
+def test_foreign_non_empty_directory_is_refused(workdir: Path) -> None:
+    pgdata = workdir / "pgdata"
     pgdata.mkdir()
     (pgdata / "notes.txt").write_text("mine")
     with pytest.raises(PostgresError, match="not empty and holds no PostgreSQL cluster"):

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from tests._pg import PROJECT_DIR
-from tests._stack import Stack
+from watchium_stack.harness import Stack
 
 NODE_MODULES = PROJECT_DIR / "tests" / "js" / "node_modules"
 

@@ -6,9 +6,10 @@
 | ``watchium watch ROOM FILE`` | join a room and keep a local mpv in sync (the host controls it) |
 | ``watchium demo`` | a simulated party against the stack, with a live table of the drift |
 
-When the local-stack package is installed alongside (it is, in this repository), its commands
-(``watchium up``, ``watchium keys``, ``watchium db ...``) are added too. Client commands find the
-server through ``--url``/``--key``, ``WATCHIUM_URL``/``WATCHIUM_ANON_KEY``, or the local stack.
+Installed plugins (the ``watchium.cli`` entry points, :mod:`watchium_client.cli._plugins`) add
+their commands: with the local stack installed alongside (it is, in this repository),
+``watchium up``, ``watchium keys`` and ``watchium db ...``. Client commands find the server
+through ``--url``/``--key``, ``WATCHIUM_URL``/``WATCHIUM_ANON_KEY``, or the local stack.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import typer
 
 from watchium_client.cli._demo import demo
+from watchium_client.cli._plugins import load_plugins
 from watchium_client.cli._rooms import rooms_app
 from watchium_client.cli._watch import watch
 
@@ -30,13 +32,7 @@ app = typer.Typer(
 app.add_typer(rooms_app, name="rooms")
 app.command()(watch)
 app.command()(demo)
-
-try:
-    from watchium_stack.cli import register as _register_stack
-except ImportError:  # the SDK without the local stack
-    pass
-else:
-    _register_stack(app)
+load_plugins(app)
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 refusal is told.
 
 * **The server**: ``--url`` / ``--key``, else ``WATCHIUM_URL`` / ``WATCHIUM_ANON_KEY``, else the
-  local stack (its URL from ``WATCHIUM_HOST``/``WATCHIUM_PORT``, its anon key from its data
-  directory, as ``watchium keys`` prints it).
+  local stack: its URL and anon key as the local-stack plugin finds them (its data directory,
+  as ``watchium keys`` prints them), or without it ``http://WATCHIUM_HOST:WATCHIUM_PORT``.
+  The variables are :class:`~watchium_client.cli._settings.CliSettings`.
 * **The identity**: the anonymous session (access and refresh token) is kept per URL in
   ``<config dir>/sessions.json`` (``WATCHIUM_CONFIG_DIR``, or the platform's config directory),
   readable by you only, so every command acts as the same user: the room you create, you host.
@@ -40,9 +41,10 @@ from watchium_client._errors import (
     WatchiumError,
     WrongAccessKey,
 )
+from watchium_client.cli._plugins import local_server
+from watchium_client.cli._settings import CliSettings
 
 __all__ = [
-    "DEFAULT_URL",
     "Target",
     "AccessKeyOption",
     "UrlOption",
@@ -58,6 +60,7 @@ __all__ = [
     "explained",
     "load_sessions",
     "session_tokens",
+    "settings",
     "store_sessions",
     "out",
     "fail",
@@ -68,7 +71,6 @@ __all__ = [
     "run_command",
 ]
 
-DEFAULT_URL = "http://127.0.0.1:54321"
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
@@ -114,45 +116,33 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def settings() -> CliSettings:
+    """The client commands' settings from the environment.
+
+    Raises:
+        CommandError: a variable holds a malformed value (the message names it).
+    """
+    try:
+        return CliSettings.from_env()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def default_username() -> str:
-    for name in ("WATCHIUM_USERNAME", "USER", "USERNAME", "LOGNAME"):
-        value = os.environ.get(name)
-        if value:
-            return value[:100]
-    return "viewer"
-
-
-def _local_stack() -> tuple[str, str | None]:
-    """The local stack's URL and anon key (None when it has never been started here)."""
-    try:
-        from watchium_stack._config import StackConfig
-        from watchium_stack.keys import load_or_create_keys
-    except ImportError:  # the SDK without the local stack
-        return DEFAULT_URL, None
-    try:
-        config = StackConfig.from_env()
-    except (FileNotFoundError, ValueError):
-        host = os.environ.get("WATCHIUM_HOST") or "127.0.0.1"
-        port = os.environ.get("WATCHIUM_PORT") or "54321"
-        return f"http://{host}:{port}", None
-    # Read the keys only if the stack made them: never create a secret from a client command.
-    if not (config.data_dir / "jwt_secret").exists():
-        return config.api_url, None
-    try:
-        return config.api_url, load_or_create_keys(config.data_dir).anon_key
-    except ValueError:
-        return config.api_url, None
+    """WATCHIUM_USERNAME, else the login name, else ``viewer``."""
+    return (settings().username or "viewer")[:100]
 
 
 def resolve_target(url: str | None, key: str | None) -> Target:
     """The server from the options, the environment or the local stack.
 
     Raises:
-        CommandError: no anon key could be found.
+        CommandError: no anon key could be found, or a setting is malformed.
     """
-    url = (url or os.environ.get("WATCHIUM_URL") or "").rstrip("/") or None
-    key = key or os.environ.get("WATCHIUM_ANON_KEY") or None
-    local_url, local_key = _local_stack()
+    env = settings()
+    url = (url or env.url or "").rstrip("/") or None
+    key = key or env.anon_key or None
+    local_url, local_key = local_server() or (env.local_url, None)
     if url is None:
         url = local_url
     local = url == local_url
@@ -170,8 +160,7 @@ def resolve_target(url: str | None, key: str | None) -> Target:
 
 def config_dir() -> Path:
     """Where the CLI keeps its sessions (WATCHIUM_CONFIG_DIR, or the platform's config dir)."""
-    override = os.environ.get("WATCHIUM_CONFIG_DIR")
-    return Path(override) if override else Path(typer.get_app_dir("watchium"))
+    return settings().config_dir or Path(typer.get_app_dir("watchium"))
 
 
 def _sessions_path(kind: str) -> Path:

@@ -44,11 +44,11 @@ from watchium_client.cli._common import (
     store_sessions,
 )
 from watchium_client.cli._rooms import format_position
-from watchium_client.players import SimulatedPlayer
+from watchium_client.players import PlayerProfile, SimulatedPlayer
 from watchium_client.session import NewRoom, RoomSession
 from watchium_client.sync import GroupWaitPolicy
 
-__all__ = ["demo", "Profile", "profiles"]
+__all__ = ["Character", "characters", "demo"]
 
 _NAMES = (
     "Frieren", "Fern", "Stark", "Himmel", "Heiter", "Eisen", "Sein", "Ubel", "Land", "Denken",
@@ -59,39 +59,27 @@ _SESSIONS = "demo_sessions"
 
 
 @dataclass(frozen=True)
-class Profile:
-    """One simulated viewer's player."""
+class Character:
+    """One simulated viewer: a name, its player's profile, and whether its player stalls."""
 
     name: str
-    rate_error: float
-    seek_latency: float
+    profile: PlayerProfile
     stall_at: float | None = None
     """Fraction of the demo at which this player stalls (None: never)."""
     stall_for: float = 0.0
 
-    def player(self, seed: int) -> SimulatedPlayer:
-        return SimulatedPlayer(
-            rate_error=self.rate_error,
-            seek_latency=self.seek_latency,
-            seek_latency_jitter=self.seek_latency * 0.2,
-            seek_error=0.005,
-            position_noise=0.002,
-            speed_latency=0.2,
-            speed_glitch=0.005,
-            seed=seed,
-        )
 
-
-def profiles(members: int, seed: int) -> list[Profile]:
-    """The host's profile first, then ``members`` members with spread-out characters."""
+def characters(members: int, seed: int) -> list[Character]:
+    """The host first, then ``members`` members with spread-out players (one stalls)."""
     rng = random.Random(seed)
-    out: list[Profile] = [Profile(_NAMES[0], rate_error=0.0004, seek_latency=0.04)]
+    out: list[Character] = [
+        Character(_NAMES[0], PlayerProfile(rate_error=0.0004, seek_latency=0.04))
+    ]
     for i in range(members):
         out.append(
-            Profile(
+            Character(
                 _NAMES[(i + 1) % len(_NAMES)] if i + 1 < len(_NAMES) else f"viewer{i + 1}",
-                rate_error=rng.uniform(-0.005, 0.005),
-                seek_latency=rng.uniform(0.03, 0.4),
+                PlayerProfile.random(rng),
                 stall_at=0.42 if i == min(1, members - 1) else None,
                 stall_for=2.5,
             )
@@ -101,7 +89,7 @@ def profiles(members: int, seed: int) -> list[Profile]:
 
 @dataclass
 class _Viewer:
-    profile: Profile
+    character: Character
     client: WatchiumClient
     player: SimulatedPlayer
     session: RoomSession | None = None
@@ -165,14 +153,14 @@ def _table(viewers: list[_Viewer]) -> Table:
         drift = "-" if status.drift is None else f"{status.drift * 1000:+.1f} ms"
         style = "yellow" if status.drift is not None and abs(status.drift) > 0.1 else ""
         table.add_row(
-            viewer.profile.name + (" *" if session.is_host else ""),
+            viewer.character.name + (" *" if session.is_host else ""),
             "buffering" if status.is_buffering else status.phase.value,
             Text(drift, style=style),
             f"{status.speed:.3f}",
             str(stats.speed_nudges),
             str(stats.seeks),
-            f"{viewer.profile.rate_error * 100:+.2f}%",
-            f"{viewer.profile.seek_latency * 1000:.0f} ms",
+            f"{viewer.character.profile.rate_error * 100:+.2f}%",
+            f"{viewer.character.profile.seek_latency * 1000:.0f} ms",
         )
     return table
 
@@ -196,7 +184,7 @@ def _summary(viewers: list[_Viewer], seconds: float) -> Table:
             continue
         stats = session.engine.stats()
         table.add_row(
-            viewer.profile.name,
+            viewer.character.name,
             _ms(stats.p50),
             _ms(stats.p95),
             _ms(stats.p99),
@@ -221,7 +209,7 @@ async def _create_room(viewers: list[_Viewer], log: _Log, group_wait: bool) -> i
                 anime_title="Frieren: Beyond Journey's End",
                 video_url="https://example.com/frieren/01.mkv",
             ),
-            username=viewer.profile.name,
+            username=viewer.character.name,
             player=viewer.player,
             group_wait=GroupWaitPolicy(timeout=6) if group_wait else None,
             leave_on_close=False,
@@ -232,7 +220,7 @@ async def _create_room(viewers: list[_Viewer], log: _Log, group_wait: bool) -> i
             last = exc
             continue
         viewer.session = session
-        log.add(f"{viewer.profile.name} created room {session.room_id} and hosts it")
+        log.add(f"{viewer.character.name} created room {session.room_id} and hosts it")
         return index
     assert last is not None
     raise last
@@ -257,15 +245,15 @@ async def _run_script(host: RoomSession, viewers: list[_Viewer], seconds: float,
         return 0.0 if state is None else state.target_position(host.client.clock.server_now())
 
     async def stall(viewer: _Viewer) -> None:
-        viewer.player.stall(viewer.profile.stall_for)
+        viewer.player.stall(viewer.character.stall_for)
 
     await at(0.03, "host: play", host.play)
     await at(0.30, "host: seek forward 90 s", lambda: host.seek(position() + 90))
     for viewer in viewers:
-        if viewer.profile.stall_at is not None:
+        if viewer.character.stall_at is not None:
             await at(
-                viewer.profile.stall_at,
-                f"{viewer.profile.name}'s player stalls for {viewer.profile.stall_for:g} s",
+                viewer.character.stall_at,
+                f"{viewer.character.name}'s player stalls for {viewer.character.stall_for:g} s",
                 functools.partial(stall, viewer),
             )
     await at(0.58, "host: pause", host.pause)
@@ -303,9 +291,9 @@ async def demo(
         with console.status(f"Signing in {members + 1} viewers..."):
             clients = await _identities(target, members + 1)
         viewers = [
-            _Viewer(profile, client, profile.player(seed + i))
-            for i, (profile, client) in enumerate(
-                zip(profiles(members, seed), clients, strict=True)
+            _Viewer(character, client, character.profile.player(seed=seed + i))
+            for i, (character, client) in enumerate(
+                zip(characters(members, seed), clients, strict=True)
             )
         ]
         try:
@@ -335,13 +323,13 @@ async def _join(viewer: _Viewer, room_id: str, log: _Log) -> None:
     session = RoomSession(
         viewer.client,
         room_id,
-        username=viewer.profile.name,
+        username=viewer.character.name,
         player=viewer.player,
         leave_on_close=False,
     )
     await session.open()
     viewer.session = session
-    log.add(f"{viewer.profile.name} joined")
+    log.add(f"{viewer.character.name} joined")
 
 
 async def _report(viewer: _Viewer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from watchium_client.players._mpv import MpvNotFoundError, MpvPlayer
+from watchium_client.players._profiles import PlayerProfile
 from watchium_client.players._protocol import (
     Player,
     PlayerClosedError,
@@ -20,5 +21,6 @@ __all__ = [
     "PlayerError",
     "PlayerEvent",
     "PlayerEventKind",
+    "PlayerProfile",
     "SimulatedPlayer",
 ]

@@ -1,0 +1,351 @@
+"""A throwaway local stack for the test suite and the benchmarks: one harness for both.
+
+* :func:`throwaway_database`: a migrated PostgreSQL (no seed data) in a temporary directory on a
+  free port, deleted afterwards;
+* :func:`launch_gateway`: ``python -m watchium_stack.gateway`` in a subprocess against a
+  database, on a free port, with new keys, as a :class:`Stack`;
+* :func:`throwaway_stack`: both at once, removed afterwards (what a benchmark needs);
+* :class:`Stack`: the running gateway: its URLs and keys, tokens and headers, supabase-py
+  clients, ``stop()``, ``start()`` and ``restart()``;
+* :func:`access_token`: a user's access token signed like the auth server's, without signing in;
+* :func:`stop_process`: SIGTERM, then SIGKILL when a process hangs.
+
+The gateway runs in a **subprocess** rather than a thread: fault tests can kill it and start it
+again (``stack.restart()``, on the same port), and the server's event loop, signal handling and
+crashes stay out of the caller's process. Its log goes to ``stack.log_path`` (shown when it fails
+to start)::
+
+    with throwaway_stack() as stack:
+        async with stack.client() as client:            # signed in anonymously
+            options = {"body": {...}, "responseType": "json"}
+            room = await client.functions.invoke("rooms-create", options)
+        token = stack.access_token()                    # another user, without signing in
+        url = f"{stack.url}/functions/v1/rooms-join"
+        r = httpx.post(url, headers=stack.headers(token), json={...})
+
+The gateway's Realtime service (when installed) uses a replication slot of its own,
+``watchium_stack_<port>``, so other Realtime servers on the same database do not collide with it.
+Anonymous sign-ins are limited per IP (Supabase's 30 per hour); a harness gateway raises that to
+:data:`SIGNUPS_PER_HOUR` so a test suite or a benchmark can sign in freely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from watchium_functions.tokens import encode_token
+from watchium_stack._config import find_project_dir
+from watchium_stack.database import throwaway_database
+from watchium_stack.gateway import READY_LINE, authenticator_url
+from watchium_stack.keys import new_keys
+from watchium_stack.postgres import free_port
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient, Client
+
+__all__ = [
+    "SIGNUPS_PER_HOUR",
+    "Stack",
+    "access_token",
+    "launch_gateway",
+    "stop_process",
+    "throwaway_database",
+    "throwaway_stack",
+]
+
+SIGNUPS_PER_HOUR = 100_000
+"""Anonymous sign-ups per hour and address a harness gateway allows: in effect, no limit."""
+
+# How long the gateway may take to start; only ever reached when it is broken.
+_STARTUP_TIMEOUT = 60.0
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def access_token(
+    jwt_secret: str, user_id: str | None = None, *, ttl: int = 3600, **claims: Any
+) -> str:
+    """A user's access token, signed like the auth server's (no sign-in, no ``auth.users`` row,
+    which only the auth endpoints care about); ``claims`` are added or replace the defaults."""
+    now = int(time.time())
+    body: dict[str, Any] = {
+        "sub": user_id or str(uuid.uuid4()),
+        "role": "authenticated",
+        "aud": "authenticated",
+        "iat": now,
+        "exp": now + ttl,
+        "is_anonymous": True,
+        "session_id": str(uuid.uuid4()),
+    }
+    body.update(claims)
+    return encode_token(body, jwt_secret)
+
+
+@dataclass
+class Stack:
+    """A running gateway subprocess and how to talk to it.
+
+    | attribute | what |
+    | --- | --- |
+    | ``url`` | ``http://127.0.0.1:PORT`` (what supabase-py calls SUPABASE_URL) |
+    | ``realtime_url`` | ``ws://127.0.0.1:PORT/realtime/v1`` |
+    | ``anon_key``, ``service_role_key`` | the project's keys (JWTs signed with ``jwt_secret``) |
+    | ``jwt_secret`` | this stack's secret |
+    | ``db_url`` | the superuser URL of the database |
+    | ``api_db_url`` | the same database as ``authenticator`` |
+    """
+
+    url: str
+    port: int
+    anon_key: str
+    service_role_key: str
+    jwt_secret: str
+    db_url: str
+    api_db_url: str
+    log_path: Path
+    env: dict[str, str]
+    cwd: Path
+    process: subprocess.Popen[bytes] | None = None
+    _drain: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def realtime_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/realtime/v1"
+
+    @property
+    def functions_url(self) -> str:
+        return self.url + "/functions/v1"
+
+    # -- process ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the gateway process and wait until it listens.
+
+        Raises:
+            RuntimeError: it exited or did not get ready; the message has its log's tail.
+        """
+        if self.process is not None and self.process.poll() is None:
+            return
+        log = self.log_path.open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "watchium_stack.gateway", "--port", str(self.port)],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        self.process = proc
+        assert proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        buffer = b""
+        try:
+            while READY_LINE.encode() not in buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    self.stop()
+                    raise RuntimeError(f"the gateway did not get ready:\n{self.log_tail()}")
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    self.stop()
+                    raise RuntimeError(
+                        f"the gateway exited with {proc.returncode}:\n{self.log_tail()}"
+                    )
+                buffer += chunk
+        finally:
+            selector.close()
+        # Keep reading stdout so the process never blocks on a full pipe.
+        self._drain = threading.Thread(target=_drain, args=(proc,), daemon=True)
+        self._drain.start()
+
+    def stop(self) -> None:
+        """Stop the gateway (SIGTERM, then SIGKILL if it hangs)."""
+        proc, self.process = self.process, None
+        if proc is None:
+            return
+        stop_process(proc, timeout=15)
+        if self._drain is not None:
+            self._drain.join(timeout=5)
+            self._drain = None
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def restart(self) -> None:
+        """Stop the gateway and start it again on the same port."""
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` of the gateway's log."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- credentials -----------------------------------------------------------------------
+
+    def access_token(self, user_id: str | None = None, *, ttl: int = 3600, **claims: Any) -> str:
+        """A user's access token for this stack (see :func:`access_token`)."""
+        return access_token(self.jwt_secret, user_id, ttl=ttl, **claims)
+
+    def headers(self, token: str | None = None, *, apikey: str | None = None) -> dict[str, str]:
+        """Headers for a raw HTTP call: the anon key as apikey and ``token`` (or the key) as
+        bearer."""
+        key = apikey if apikey is not None else self.anon_key
+        return {"apikey": key, "Authorization": f"Bearer {token or key}"}
+
+    # -- supabase-py clients -----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def client(
+        self, *, sign_in: bool = True, key: str | None = None, **options: Any
+    ) -> AsyncIterator[AsyncClient]:
+        """A supabase-py ``AsyncClient`` on this stack, signed in anonymously unless
+        ``sign_in=False``; closed on exit. ``options`` go to ``AsyncClientOptions``."""
+        from supabase import AsyncClientOptions, acreate_client
+
+        http = httpx.AsyncClient(timeout=30)
+        opts = AsyncClientOptions(
+            httpx_client=http,
+            auto_refresh_token=options.pop("auto_refresh_token", False),
+            persist_session=options.pop("persist_session", False),
+            **options,
+        )
+        client = await acreate_client(self.url, key or self.anon_key, options=opts)
+        try:
+            if sign_in:
+                await client.auth.sign_in_anonymously()
+            yield client
+        finally:
+            with contextlib.suppress(Exception):
+                await client.remove_all_channels()
+            await http.aclose()
+
+    @contextlib.contextmanager
+    def sync_client(
+        self, *, sign_in: bool = True, key: str | None = None, **options: Any
+    ) -> Iterator[Client]:
+        """The same with supabase-py's sync ``Client``."""
+        from supabase import ClientOptions, create_client
+
+        http = httpx.Client(timeout=30)
+        opts = ClientOptions(
+            httpx_client=http,
+            auto_refresh_token=options.pop("auto_refresh_token", False),
+            persist_session=options.pop("persist_session", False),
+            **options,
+        )
+        client = create_client(self.url, key or self.anon_key, options=opts)
+        try:
+            if sign_in:
+                client.auth.sign_in_anonymously()
+            yield client
+        finally:
+            http.close()
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stdout is not None
+    with contextlib.suppress(OSError, ValueError):
+        while proc.stdout.read(4096):
+            pass
+
+
+def launch_gateway(
+    db_url: str,
+    *,
+    signups_per_hour: int = SIGNUPS_PER_HOUR,
+    project_dir: Path | None = None,
+) -> Stack:
+    """Start the gateway subprocess against the migrated database at ``db_url`` (superuser URL)
+    with new keys, on a free port. The caller stops it (``stack.stop()``); its log stays in
+    ``stack.log_path``'s directory.
+
+    Raises:
+        RuntimeError: the gateway did not start (with its log).
+    """
+    keys = new_keys()
+    port = free_port()
+    project = project_dir or find_project_dir()
+    tmp = Path(tempfile.mkdtemp(prefix="watchium-stack-"))
+    api_db_url = authenticator_url(db_url)
+    # Pinned, so that WATCHIUM_* variables meant for a developer's own stack cannot point this
+    # gateway at another database, port or set of keys.
+    env = {
+        **os.environ,
+        "WATCHIUM_PROJECT_DIR": str(project),
+        "WATCHIUM_DATA_DIR": str(tmp),
+        "WATCHIUM_HOST": "127.0.0.1",
+        "WATCHIUM_PORT": str(port),
+        "WATCHIUM_DB_URL": db_url,
+        "WATCHIUM_API_DB_URL": api_db_url,
+        "WATCHIUM_JWT_SECRET": keys.jwt_secret,
+        "WATCHIUM_ANON_KEY": keys.anon_key,
+        "WATCHIUM_SERVICE_ROLE_KEY": keys.service_role_key,
+        "WATCHIUM_ANON_SIGNUPS_PER_HOUR": str(signups_per_hour),
+        # A slot of its own: other Realtime servers (tests/realtime) may share the database.
+        "WATCHIUM_REALTIME_SLOT": f"watchium_stack_{port}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    stack = Stack(
+        url=f"http://127.0.0.1:{port}",
+        port=port,
+        anon_key=keys.anon_key,
+        service_role_key=keys.service_role_key,
+        jwt_secret=keys.jwt_secret,
+        db_url=db_url,
+        api_db_url=api_db_url,
+        log_path=tmp / "gateway.log",
+        env=env,
+        cwd=project,
+    )
+    stack.start()
+    return stack
+
+
+@contextlib.contextmanager
+def throwaway_stack(project_dir: Path | None = None) -> Iterator[Stack]:
+    """The whole local stack on free ports: a new migrated PostgreSQL (no seed data) and the
+    gateway (functions, auth, Realtime) in a subprocess, removed afterwards. Anonymous sign-ups
+    are not limited.
+
+    Raises:
+        RuntimeError: the gateway did not start (with its log).
+    """
+    project = project_dir or find_project_dir()
+    with throwaway_database(project) as db:
+        stack = launch_gateway(db.url, project_dir=project)
+        try:
+            yield stack
+        finally:
+            stack.stop()
+            shutil.rmtree(stack.log_path.parent, ignore_errors=True)
