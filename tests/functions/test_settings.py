@@ -24,3 +24,17 @@ def test_missing_settings_say_what_to_set(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="SUPABASE_DB_URL"):
         FunctionsSettings.from_env()
+
+
+def test_only_the_documented_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WATCHIUM_FUNCTIONS_DB_URL", "SUPABASE_DB_URL", "WATCHIUM_DB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DB_URL", "postgresql://elsewhere/db")
+    monkeypatch.setenv("SUPABASE_JWT_SECRET", "s" * 40)
+    with pytest.raises(ValueError, match="SUPABASE_DB_URL"):
+        FunctionsSettings.from_env()
+
+
+def test_arguments_name_the_fields() -> None:
+    settings = FunctionsSettings(db_url="postgresql://h/db", jwt_secret="s" * 40, pool_max=3)
+    assert settings.db_url == "postgresql://h/db" and settings.pool_max == 3
