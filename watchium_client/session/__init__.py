@@ -19,7 +19,8 @@ from watchium_client.session._events import (
     RoomDeleted,
     RoomEvent,
 )
-from watchium_client.session._host import HostControls, storable_reference
+from watchium_client.session._host import HostControls
+from watchium_client.session._reference import storable_reference
 from watchium_client.session._session import NewRoom, RoomSession, SessionTimings
 
 __all__ = [

@@ -56,7 +56,7 @@ from watchium_client._errors import (
     WatchiumError,
 )
 from watchium_client._hub import EventHub
-from watchium_client.players import Player, PlayerError, PlayerEvent, PlayerEventKind
+from watchium_client.players import Player, PlayerError, PlayerEvent
 from watchium_client.session._events import (
     CommentPosted,
     ConnectionLost,
@@ -71,8 +71,9 @@ from watchium_client.session._events import (
     RoomDeleted,
     RoomEvent,
 )
-from watchium_client.session._host import HostControls, storable_reference
+from watchium_client.session._host import HostControls
 from watchium_client.session._mirror import RoomMirror, member_from_row
+from watchium_client.session._reference import HostAction, PlannedChange, plan_change, player_change
 from watchium_client.sync import (
     GroupWaitAction,
     GroupWaitPolicy,
@@ -1102,14 +1103,8 @@ class RoomSession:
         Raises:
             NotHost: this user is not the host.
         """
-        controls, state = self._require_control()
-        if state.is_playing and position is None:
-            return await controls.submit("play")
-        now = self._client.clock.server_now()
         delay = self._timings.start_delay if start_delay is None else max(0.0, start_delay)
-        pos = state.target_position(now) if position is None else position
-        pos, at = storable_reference(pos, now + delay, state.playback_speed)
-        return await controls.submit("play", position=pos, at=at)
+        return await self._submit("play", position=position, delay=delay)
 
     async def pause(self, *, position: float | None = None) -> RoomSnapshot:
         """Host: pause, at ``position`` or exactly where the room is now.
@@ -1117,11 +1112,7 @@ class RoomSession:
         Raises:
             NotHost: this user is not the host.
         """
-        controls, state = self._require_control()
-        now = self._client.clock.server_now()
-        pos = state.target_position(now) if position is None else position
-        pos, at = storable_reference(pos, now, 0.0)
-        return await controls.submit("pause", position=pos, at=at)
+        return await self._submit("pause", position=position)
 
     async def seek(self, position: float, *, start_delay: float | None = None) -> RoomSnapshot:
         """Host: move playback to ``position`` seconds.
@@ -1136,14 +1127,8 @@ class RoomSession:
             NotHost: this user is not the host.
             InvalidInput: a negative position.
         """
-        controls, state = self._require_control()
-        now = self._client.clock.server_now()
-        if state.is_playing:
-            delay = self._timings.seek_delay if start_delay is None else max(0.0, start_delay)
-            pos, at = storable_reference(position, now + delay, state.playback_speed)
-        else:
-            pos, at = storable_reference(position, now, 0.0)
-        return await controls.submit("seek", position=pos, at=at)
+        delay = self._timings.seek_delay if start_delay is None else max(0.0, start_delay)
+        return await self._submit("seek", position=position, delay=delay)
 
     async def set_speed(self, speed: float) -> RoomSnapshot:
         """Host: change the playback speed (0.25 to 4, to the hundredth), continuing from where
@@ -1153,12 +1138,20 @@ class RoomSession:
             NotHost: this user is not the host.
             InvalidInput: a speed out of range.
         """
+        return await self._submit("speed", speed=speed)
+
+    async def _submit(
+        self,
+        action: HostAction,
+        *,
+        position: float | None = None,
+        speed: float | None = None,
+        delay: float = 0.0,
+    ) -> RoomSnapshot:
         controls, state = self._require_control()
-        speed = round(speed, 2)
         now = self._client.clock.server_now()
-        moving = speed if state.is_playing else 0.0
-        pos, at = storable_reference(state.target_position(now), now, moving)
-        return await controls.submit("speed", position=pos, speed=speed, at=at)
+        change = plan_change(action, state, now, position=position, speed=speed, delay=delay)
+        return await _send(controls, change)
 
     async def post_comment(
         self,
@@ -1204,33 +1197,25 @@ class RoomSession:
         """Turns the host's action in the player's own UI into the room action."""
         player = self._player
         state = self.state
-        if player is None or state is None or self._controls is None:
+        controls = self._controls
+        if player is None or state is None or controls is None:
             return
         now = self._client.clock.server_now()
         try:
             position = await player.position()
-            if event.kind is PlayerEventKind.SEEKED and event.position is not None:
-                position = event.position
-            speed = round(event.value, 2) if event.value is not None else state.playback_speed
-            if event.kind is PlayerEventKind.PAUSED:
-                pos, at = storable_reference(position, now, 0.0)
-                await self._controls.submit("pause", position=pos, at=at)
-            elif event.kind is PlayerEventKind.PLAYING:
-                # The host's player already runs: no scheduled start, the others catch up.
-                pos, at = storable_reference(position, now, state.playback_speed)
-                await self._controls.submit("play", position=pos, at=at)
-            elif event.kind is PlayerEventKind.SEEKED:
-                moving = state.playback_speed if player.is_playing else 0.0
-                pos, at = storable_reference(position, now, moving)
-                await self._controls.submit("seek", position=pos, at=at)
-            elif event.kind is PlayerEventKind.SPEED_CHANGED:
-                moving = speed if player.is_playing else 0.0
-                pos, at = storable_reference(position, now, moving)
-                await self._controls.submit("speed", position=pos, speed=speed, at=at)
+            change = player_change(event, state, now, position=position, playing=player.is_playing)
+            if change is not None:
+                await _send(controls, change)
         except WatchiumError as exc:
             logger.warning("room action for %s in the player failed: %s", event.kind, exc)
         except PlayerError as exc:
             logger.warning("reading the player for %s failed: %s", event.kind, exc)
+
+
+async def _send(controls: HostControls, change: PlannedChange) -> RoomSnapshot:
+    return await controls.submit(
+        change.action, position=change.position, speed=change.speed, at=change.at
+    )
 
 
 def _guarded(

@@ -1,0 +1,97 @@
+"""The parts of a RoomSession that need no server, each on its own. tests/e2e runs them all
+together against the real stack.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from watchium_client.players import PlayerEvent, PlayerEventKind
+from watchium_client.session._reference import PlannedChange, plan_change, player_change
+from watchium_client.sync import PlaybackState
+
+# ---------------------------------------------------------------------- what a host action sends
+
+NOW = 1010.0
+PAUSED = PlaybackState(
+    room_id="room1", position=100.0, is_playing=False, updated_at=1000.0, playback_speed=1.5
+)
+# Playing at 1.5x since 1000: at NOW the room is at 100.0037 + 10 x 1.5 = 115.0037.
+PLAYING = PlaybackState(
+    room_id="room1", position=100.0037, is_playing=True, updated_at=1000.0, playback_speed=1.5
+)
+
+
+def test_play_starts_a_paused_room_after_the_delay() -> None:
+    change = plan_change("play", PAUSED, NOW, delay=0.25)
+    assert change == PlannedChange("play", 100.0, None, NOW + 0.25)
+
+
+def test_play_moves_the_reference_with_the_rounded_position() -> None:
+    change = plan_change("play", PAUSED, NOW, position=12.3456, delay=0.25)
+    assert change.position == 12.35
+    # 12.35 is 4.4 ms ahead of 12.3456: at 1.5x the room gets there 2.9 ms later.
+    assert change.at == pytest.approx(NOW + 0.25 + 0.0044 / 1.5)
+
+
+def test_play_in_a_playing_room_sends_a_bare_play_unless_given_a_position() -> None:
+    assert plan_change("play", PLAYING, NOW, delay=0.25) == PlannedChange("play")
+    restart = plan_change("play", PLAYING, NOW, position=50.004, delay=0.25)
+    assert restart.position == 50.0
+    assert restart.at == pytest.approx(NOW + 0.25 - 0.004 / 1.5)
+
+
+def test_pause_holds_where_the_room_is_now() -> None:
+    change = plan_change("pause", PLAYING, NOW, delay=0.25)
+    # Paused, the reference time does not move with the rounding, and no delay applies.
+    assert change == PlannedChange("pause", 115.0, None, NOW)
+    assert plan_change("pause", PLAYING, NOW, position=20.0) == PlannedChange(
+        "pause", 20.0, None, NOW
+    )
+
+
+def test_seek_restarts_a_playing_room_after_the_delay_and_moves_a_paused_one_now() -> None:
+    playing = plan_change("seek", PLAYING, NOW, position=300.0049, delay=0.6)
+    assert playing.position == 300.0
+    assert playing.at == pytest.approx(NOW + 0.6 - 0.0049 / 1.5)
+    assert plan_change("seek", PAUSED, NOW, position=300.0049, delay=0.6) == PlannedChange(
+        "seek", 300.0, None, NOW
+    )
+    # A player that is paused although the room plays: nothing moves after the seek.
+    assert plan_change(
+        "seek", PLAYING, NOW, position=300.0, delay=0.6, playing=False
+    ) == PlannedChange("seek", 300.0, None, NOW)
+
+
+def test_speed_continues_from_where_the_room_is_at_the_new_speed() -> None:
+    change = plan_change("speed", PLAYING, NOW, speed=1.333)
+    assert (change.action, change.position, change.speed) == ("speed", 115.0, 1.33)
+    assert change.at == pytest.approx(NOW - 0.0037 / 1.33)
+    assert plan_change("speed", PAUSED, NOW, speed=2.0) == PlannedChange("speed", 100.0, 2.0, NOW)
+
+
+def event(
+    kind: PlayerEventKind, position: float | None = None, value: float | None = None
+) -> PlayerEvent:
+    return PlayerEvent(kind, at=0.0, position=position, value=value)
+
+
+def test_an_action_in_the_players_ui_is_the_same_change_with_no_delay() -> None:
+    def change(e: PlayerEvent, playing: bool = True) -> PlannedChange | None:
+        return player_change(e, PLAYING, NOW, position=41.0, playing=playing)
+
+    # The host's player already runs: the room plays from its position now.
+    assert change(event(PlayerEventKind.PLAYING)) == PlannedChange("play", 41.0, None, NOW)
+    assert change(event(PlayerEventKind.PAUSED)) == PlannedChange("pause", 41.0, None, NOW)
+    # A seek's own target wins over the position read afterwards.
+    assert change(event(PlayerEventKind.SEEKED, position=42.0)) == PlannedChange(
+        "seek", 42.0, None, NOW
+    )
+    assert change(event(PlayerEventKind.SEEKED)) == PlannedChange("seek", 41.0, None, NOW)
+    assert change(event(PlayerEventKind.SPEED_CHANGED, value=2.0)) == PlannedChange(
+        "speed", 41.0, 2.0, NOW
+    )
+    assert change(event(PlayerEventKind.SPEED_CHANGED), playing=False) == PlannedChange(
+        "speed", 41.0, 1.5, NOW
+    )
+    assert change(event(PlayerEventKind.BUFFERING_STARTED)) is None
