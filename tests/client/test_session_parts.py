@@ -4,11 +4,68 @@ together against the real stack.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import pytest
 
 from watchium_client.players import PlayerEvent, PlayerEventKind
+from watchium_client.session._bus import EventBus
+from watchium_client.session._events import ConnectionLost, RoomDeleted, RoomEvent
 from watchium_client.session._reference import PlannedChange, plan_change, player_change
 from watchium_client.sync import PlaybackState
+
+# ---------------------------------------------------------------------- the event bus
+
+
+async def test_callbacks_run_in_order_and_a_failing_one_does_not_stop_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventBus()
+    seen: list[tuple[str, str]] = []
+
+    async def slow(event: ConnectionLost) -> None:
+        await asyncio.sleep(0)  # the next event waits for it
+        seen.append(("slow", event.reason))
+
+    def failing(event: ConnectionLost) -> None:
+        raise RuntimeError("a bug in the app")
+
+    bus.on(ConnectionLost, lambda e: seen.append(("first", e.reason)))
+    bus.on(ConnectionLost, failing)
+    bus.on(ConnectionLost, slow)
+    bus.on(RoomDeleted, lambda e: seen.append(("deleted", e.room_id)))
+    stream = bus.subscribe()
+    with caplog.at_level(logging.ERROR, logger="watchium_client.session._bus"):
+        bus.start()
+        bus.emit(ConnectionLost("a"))
+        bus.emit(RoomDeleted("room1"))
+        bus.emit(ConnectionLost("b"))
+        await bus.close()
+
+    assert seen == [
+        ("first", "a"),
+        ("slow", "a"),
+        ("deleted", "room1"),
+        ("first", "b"),
+        ("slow", "b"),
+    ]
+    assert caplog.text.count("a ConnectionLost callback failed") == 2
+    assert "a bug in the app" in caplog.text
+    received = [event async for event in stream]
+    assert received == [ConnectionLost("a"), RoomDeleted("room1"), ConnectionLost("b")]
+
+
+async def test_a_closed_bus_publishes_nothing() -> None:
+    bus = EventBus()
+    seen: list[RoomEvent] = []
+    bus.on(ConnectionLost, seen.append)
+    bus.start()
+    await bus.close()
+    bus.emit(ConnectionLost("late"))
+    assert seen == []
+    assert [event async for event in bus.subscribe()] == []
+
 
 # ---------------------------------------------------------------------- what a host action sends
 

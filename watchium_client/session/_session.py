@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -55,8 +54,8 @@ from watchium_client._errors import (
     SignInRequired,
     WatchiumError,
 )
-from watchium_client._hub import EventHub
 from watchium_client.players import Player, PlayerError, PlayerEvent
+from watchium_client.session._bus import EventBus
 from watchium_client.session._events import (
     CommentPosted,
     ConnectionLost,
@@ -230,10 +229,7 @@ class RoomSession:
         self._heartbeat_wake = asyncio.Event()
         self._answered_at = float("-inf")  # local time of the last answer of a function
 
-        self._hub: EventHub[RoomEvent] = EventHub()
-        self._callbacks: dict[type[Any], list[Callable[[Any], object]]] = {}
-        self._dispatch: asyncio.Queue[RoomEvent | None] = asyncio.Queue()
-        self._dispatcher: asyncio.Task[None] | None = None
+        self._bus = EventBus()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -341,7 +337,7 @@ class RoomSession:
     def events(self) -> AsyncIterator[RoomEvent]:
         """A new subscription to the session's events, from now on; it ends when the session
         closes."""
-        return self._hub.subscribe()
+        return self._bus.subscribe()
 
     def __aiter__(self) -> AsyncIterator[RoomEvent]:
         return self.events()
@@ -349,7 +345,7 @@ class RoomSession:
     def on(self, kind: type[E], callback: Callable[[E], object]) -> Self:
         """Calls ``callback`` with every event of type ``kind`` (a plain function or a
         coroutine function); returns the session, for chaining."""
-        self._callbacks.setdefault(kind, []).append(callback)
+        self._bus.on(kind, callback)
         return self
 
     def on_room_change(self, callback: Callable[[RoomChanged], object]) -> Self:
@@ -383,27 +379,7 @@ class RoomSession:
         return self.on(RoomDeleted, callback)
 
     def _emit(self, event: RoomEvent) -> None:
-        if self._closed:
-            return
-        self._hub.publish(event)
-        if self._callbacks:
-            self._dispatch.put_nowait(event)
-
-    async def _run_dispatcher(self) -> None:
-        while True:
-            event = await self._dispatch.get()
-            if event is None:
-                return
-            for kind, callbacks in list(self._callbacks.items()):
-                if not isinstance(event, kind):
-                    continue
-                for callback in list(callbacks):
-                    try:
-                        result = callback(event)
-                        if inspect.isawaitable(result):
-                            await result
-                    except Exception:
-                        logger.exception("a %s callback failed", type(event).__name__)
+        self._bus.emit(event)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -431,7 +407,7 @@ class RoomSession:
             raise SignInRequired("sign in first (WatchiumClient.connect signs in anonymously)")
         self._user_id = user_id
         self._view = RoomMirror(self._room_id, user_id, kept_comments=_KEPT_COMMENTS)
-        self._dispatcher = asyncio.create_task(self._run_dispatcher(), name="watchium-events")
+        self._bus.start()
         subscribing: asyncio.Task[None] | None = None
         try:
             await self._join()
@@ -508,13 +484,7 @@ class RoomSession:
                 logger.info("leaving room %s: %s", self._room_id, exc)
         self._joined = False
         self._closed = True
-        self._hub.close()
-        if self._dispatcher is not None:
-            self._dispatch.put_nowait(None)
-            try:
-                await asyncio.wait_for(self._dispatcher, 10)
-            except (TimeoutError, asyncio.CancelledError):
-                self._dispatcher.cancel()
+        await self._bus.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"watchium-session-{name}"))
