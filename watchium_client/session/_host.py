@@ -20,32 +20,14 @@ from watchium_client._api import WatchiumClient
 from watchium_client._errors import RateLimited, WatchiumError
 from watchium_wire.responses import RoomSnapshot
 
-__all__ = ["HostControls", "storable_reference"]
+__all__ = ["HostControls"]
 
 logger = logging.getLogger(__name__)
 
 # The database accepts a reference time within 5 s of its clock (settings.max_clock_skew); an
 # older one (a change that waited out rate limits) is sent without it, meaning "now".
 _MAX_REFERENCE_AGE = 4.0
-# Positions are stored to the hundredth of a second.
-_POSITION_DECIMALS = 2
 _COALESCING = frozenset({"seek", "speed"})
-
-
-def storable_reference(
-    position: float, at: float | None, moving_speed: float
-) -> tuple[float, float | None]:
-    """The position rounded to what the database stores, with its reference time moved so that
-    the pair still describes the same playback.
-
-    ``moving_speed`` is the speed at which the position advances after the change (0 when the
-    room will be paused). E.g. 12.3456 s at time T while playing at 1x is stored as 12.35 s at
-    T + 4.4 ms, instead of being 4.4 ms ahead of where the host really was.
-    """
-    rounded = round(max(0.0, position), _POSITION_DECIMALS)
-    if at is None or moving_speed <= 0:
-        return rounded, at
-    return rounded, at + (rounded - position) / moving_speed
 
 
 @dataclass

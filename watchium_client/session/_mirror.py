@@ -34,7 +34,7 @@ from watchium_client.session._events import (
 from watchium_client.sync import PlaybackState, parse_server_time
 from watchium_wire.responses import Comment, Member, RoomRow
 
-__all__ = ["RoomMirror", "member_from_row"]
+__all__ = ["RoomMirror", "member_from_row", "row_time"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,13 @@ class RoomMirror:
 
     Args:
         room_id: the room (None until a room being created has its id).
-        user_id: the session's user.
+        user_id: the session's user (None until the session is open).
         kept_comments: how many recent comments to keep.
     """
 
-    def __init__(self, room_id: str | None, user_id: str, *, kept_comments: int = 500) -> None:
+    def __init__(
+        self, room_id: str | None, user_id: str | None, *, kept_comments: int = 500
+    ) -> None:
         self.room_id = room_id
         self.user_id = user_id
         self.room: RoomRow | None = None
@@ -146,7 +148,7 @@ class RoomMirror:
             return []
         uid = member.user_id
         previous = self.members.get(uid)
-        if previous is not None and _time(member.updated_at) < _time(previous.updated_at):
+        if previous is not None and row_time(member.updated_at) < row_time(previous.updated_at):
             return []
         self.members[uid] = member
         self._member_rows[member.id] = uid
@@ -215,12 +217,13 @@ class RoomMirror:
             for key in list(self._seen_comments)[: 2 * self._kept]:
                 del self._seen_comments[key]
         self.comments.append(comment)
-        created = _time(comment.created_at)
+        created = row_time(comment.created_at)
         if self.comments_since is None or created > self.comments_since:
             self.comments_since = created
 
 
-def _time(value: str) -> float:
+def row_time(value: str) -> float:
+    """A row's timestamp in epoch seconds; a missing or malformed one sorts first."""
     try:
         return parse_server_time(value)
     except (TypeError, ValueError):
@@ -230,7 +233,7 @@ def _time(value: str) -> float:
 def _room_key(room: RoomRow) -> tuple[Any, ...]:
     # Timestamps compared as instants: Realtime and the functions may format them differently.
     return tuple(
-        _time(getattr(room, name)) if name in _ROOM_TIMES else getattr(room, name)
+        row_time(getattr(room, name)) if name in _ROOM_TIMES else getattr(room, name)
         for name in sorted(_ROOM_FIELDS)
     )
 

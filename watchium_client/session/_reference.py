@@ -1,0 +1,130 @@
+"""Where a host's playback change puts the room: the position and reference time it sends.
+
+Every host action, whether the app calls ``play``/``pause``/``seek``/``set_speed`` or the host
+does it in the player's own UI, is one ``sync_control`` change carrying a position and the server
+time at which the room is there. :func:`plan_change` computes that pair for all of them, so they
+cannot drift apart:
+
+* **play** starts ``delay`` seconds from now (a scheduled start, so everyone starts together);
+  a room already playing is sent a bare ``play`` unless a position is given.
+* **pause** holds at the position, now.
+* **seek** in a playing room restarts ``delay`` seconds from now (every player lands first);
+  in a paused room it just moves the position.
+* **speed** continues from the position at the new speed, now.
+
+The position defaults to where the room is at ``now``. :func:`player_change` maps an action made
+in the player's UI onto the same function, with no delay: the host's player already moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from watchium_client.players import PlayerEvent, PlayerEventKind
+from watchium_client.sync import PlaybackState
+
+__all__ = ["HostAction", "PlannedChange", "plan_change", "player_change", "storable_reference"]
+
+HostAction = Literal["play", "pause", "seek", "speed"]
+
+# Positions are stored to the hundredth of a second.
+_POSITION_DECIMALS = 2
+# Speeds are stored to the hundredth.
+_SPEED_DECIMALS = 2
+
+
+def storable_reference(
+    position: float, at: float | None, moving_speed: float
+) -> tuple[float, float | None]:
+    """The position rounded to what the database stores, with its reference time moved so that
+    the pair still describes the same playback.
+
+    ``moving_speed`` is the speed at which the position advances after the change (0 when the
+    room will be paused). E.g. 12.3456 s at time T while playing at 1x is stored as 12.35 s at
+    T + 4.4 ms, instead of being 4.4 ms ahead of where the host really was.
+    """
+    rounded = round(max(0.0, position), _POSITION_DECIMALS)
+    if at is None or moving_speed <= 0:
+        return rounded, at
+    return rounded, at + (rounded - position) / moving_speed
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """One ``sync_control`` change, as :meth:`HostControls.submit` takes it."""
+
+    action: HostAction
+    position: float | None = None
+    speed: float | None = None
+    at: float | None = None
+    """Server time (epoch seconds) at which the room is at ``position``."""
+
+
+def plan_change(
+    action: HostAction,
+    state: PlaybackState,
+    now: float,
+    *,
+    position: float | None = None,
+    speed: float | None = None,
+    delay: float = 0.0,
+    playing: bool | None = None,
+) -> PlannedChange:
+    """The change that applies ``action`` to a room in ``state`` at server time ``now``.
+
+    Args:
+        action: what the host does.
+        state: the room as last seen.
+        now: the server time now.
+        position: where to (default: where the room is at ``now``).
+        speed: the new speed, for ``speed`` (rounded to the hundredth; default: the room's).
+        delay: for ``play``, and ``seek`` while playing: how far ahead the room (re)starts.
+        playing: whether playback moves after a ``seek`` or ``speed`` (default: whether the
+            room plays).
+    """
+    playing = state.is_playing if playing is None else playing
+    new_speed = state.playback_speed if speed is None else round(speed, _SPEED_DECIMALS)
+    if action == "play":
+        if position is None and state.is_playing:
+            return PlannedChange("play")
+        moving, at = state.playback_speed, now + delay
+    elif action == "pause":
+        moving, at = 0.0, now
+    elif action == "seek":
+        moving, at = (state.playback_speed, now + delay) if playing else (0.0, now)
+    else:
+        moving, at = (new_speed if playing else 0.0), now
+    target = state.target_position(now) if position is None else position
+    stored, reference = storable_reference(target, at, moving)
+    return PlannedChange(action, stored, new_speed if action == "speed" else None, reference)
+
+
+_PLAYER_ACTIONS: dict[PlayerEventKind, HostAction] = {
+    PlayerEventKind.PAUSED: "pause",
+    PlayerEventKind.PLAYING: "play",
+    PlayerEventKind.SEEKED: "seek",
+    PlayerEventKind.SPEED_CHANGED: "speed",
+}
+
+
+def player_change(
+    event: PlayerEvent, state: PlaybackState, now: float, *, position: float, playing: bool
+) -> PlannedChange | None:
+    """The change for an action the host made in the player's own UI (None for an event that
+    is not one).
+
+    Args:
+        event: the player's event.
+        state: the room as last seen.
+        now: the server time when the event was handled.
+        position: the player's position then (a seek's own target wins when it has one).
+        playing: whether the player plays.
+    """
+    action = _PLAYER_ACTIONS.get(event.kind)
+    if action is None:
+        return None
+    if event.kind is PlayerEventKind.SEEKED and event.position is not None:
+        position = event.position
+    # The host's player already moved: no scheduled start, the others catch up.
+    return plan_change(action, state, now, position=position, speed=event.value, playing=playing)
