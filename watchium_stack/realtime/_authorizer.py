@@ -12,8 +12,8 @@
   track); the transaction is rolled back.
 
 The connections log in as the authorizer role (``authenticator`` locally), which may only
-``set role`` to the API roles. The helper function lives in a schema of the service's own,
-created at start; hosted Supabase does not need it.
+``set role`` to the API roles. The helper function is part of the local bootstrap
+(sql/local/06_realtime_local.sql); hosted Supabase does not need it.
 """
 
 from __future__ import annotations
@@ -25,77 +25,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 
-from ._catalog import Catalog
-
-__all__ = ["AuthorizerError", "ChannelPolicies", "Authorizer", "SETUP_SQL"]
+__all__ = ["AuthorizerError", "ChannelPolicies", "Authorizer"]
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = "_realtime_local"
-
-SETUP_SQL = f"""
-create schema if not exists {_SCHEMA};
-comment on schema {_SCHEMA} is
-  'Helpers of the local Realtime server (watchium_stack.realtime); not needed on hosted Supabase.';
-revoke all on schema {_SCHEMA} from public;
-
-create or replace function {_SCHEMA}.visible(
-  p_relation regclass,
-  p_key_columns text[],
-  p_key_values text[],
-  p_roles text[],
-  p_claims text[]
-) returns boolean[]
-language plpgsql volatile
-set search_path = ''
-as $$
-declare
-  v_where text;
-  v_sql text;
-  v_name text;
-  v_execute text;
-  v_ok boolean;
-  v_out boolean[] := array_fill(false, array[coalesce(array_length(p_roles, 1), 0)]);
-begin
-  select string_agg(format('%I = ($1[%s])::%s', a.attname, k.i,
-                           pg_catalog.format_type(a.atttypid, a.atttypmod)), ' and ')
-    into v_where
-    from unnest(p_key_columns) with ordinality as k(name, i)
-    join pg_catalog.pg_attribute a on a.attrelid = p_relation and a.attname = k.name;
-  if v_where is null then
-    return v_out;
-  end if;
-  v_sql := format('select exists (select 1 from %s where %s)', p_relation, v_where);
-  -- A statement prepared once per connection and table key (named after its text): its plan,
-  -- the table's policies included, is made once per role and reused for every subscriber,
-  -- where a dynamic query would be parsed and planned again for each of them.
-  v_name := '_realtime_visible_' || md5(v_sql);
-  if not exists (select 1 from pg_catalog.pg_prepared_statements s where s.name = v_name) then
-    execute format('prepare %I(text[]) as %s', v_name, v_sql);
-  end if;
-  v_execute := format('execute %I(%L)', v_name, p_key_values);
-  for i in 1 .. coalesce(array_length(p_roles, 1), 0) loop
-    begin
-      perform pg_catalog.set_config('role', p_roles[i], true),
-              pg_catalog.set_config('request.jwt.claims', p_claims[i], true);
-      execute v_execute into v_ok;
-      v_out[i] := coalesce(v_ok, false);
-    exception when others then
-      -- A policy that fails for this subscriber hides the row from it.
-      v_out[i] := false;
-    end;
-  end loop;
-  return v_out;
-end;
-$$;
-comment on function {_SCHEMA}.visible(regclass, text[], text[], text[], text[]) is
-  'For each (role, claims): whether that subscriber can SELECT the row with the given key.';
-revoke all on function {_SCHEMA}.visible(regclass, text[], text[], text[], text[]) from public;
-"""
+_VISIBLE = "_realtime_local.visible"
 
 
 class AuthorizerError(RuntimeError):
@@ -154,24 +91,26 @@ class _Pool:
 class Authorizer:
     """RLS checks for changes and private channels."""
 
-    def __init__(self, *, url: str, catalog: Catalog, pool_size: int = 4) -> None:
+    def __init__(self, *, url: str, pool_size: int = 4) -> None:
         self._pool = _Pool(url, pool_size)
-        self._catalog = catalog
-        self.login_role = urlsplit(url).username or "authenticator"
 
-    async def setup(self) -> None:
-        """Create the helper function (idempotent; runs as the superuser).
+    async def open(self) -> None:
+        """Make sure the check function is there and may be called.
 
         Raises:
-            CatalogError: when the database cannot be reached.
+            AuthorizerError: when the database cannot be reached as the authorizer role, or the
+                local bootstrap (sql/local) has not created the function or granted it.
         """
-        await self._catalog.execute(SETUP_SQL)
-        role = psycopg.sql.Identifier(self.login_role).as_string(None)
-        await self._catalog.execute(f"grant usage on schema {_SCHEMA} to {role}")
-        await self._catalog.execute(
-            f"grant execute on function {_SCHEMA}.visible(regclass, text[], text[], text[], "
-            f"text[]) to {role}"
-        )
+        try:
+            async with self._pool.connection() as conn:
+                # A relation without columns: the function answers an empty array.
+                await conn.execute(f"select {_VISIBLE}(0::oid, '{{}}', '{{}}', '{{}}', '{{}}')")
+        except psycopg.OperationalError as exc:
+            raise AuthorizerError(f"cannot connect as the authorizer role: {exc}") from exc
+        except psycopg.Error as exc:
+            raise AuthorizerError(
+                f"{_VISIBLE} cannot be called ({exc}); the local bootstrap (sql/local) creates it"
+            ) from exc
 
     async def close(self) -> None:
         await self._pool.close()
@@ -192,7 +131,7 @@ class Authorizer:
             return []
         # The subscriber arrays go in binary: psycopg's text form escapes every element (each
         # claims text is JSON full of quotes), which cost more than the checks themselves.
-        query = f"select {_SCHEMA}.visible(%s::oid::regclass, %s, %s, %b, %b)"
+        query = f"select {_VISIBLE}(%s::oid::regclass, %s, %s, %b, %b)"
         params = (
             relid,
             list(key_columns),

@@ -31,7 +31,8 @@ class RealtimeService:
     Args:
         db_url: superuser URL (logical replication, slot management, catalog reads).
         authorizer_url: URL of the role that evaluates RLS per subscriber (``authenticator``
-            locally: it may ``set role`` to anon, authenticated and service_role).
+            locally: it may ``set role`` to anon, authenticated and service_role, and the local
+            bootstrap lets it call ``_realtime_local.visible``).
         jwt_secret: the project's HS256 secret (API keys and user tokens).
         api_keys: the API keys accepted at the handshake and by ``/api/broadcast``.
         slot_name: the replication slot this service owns (created at start, dropped at stop).
@@ -56,9 +57,7 @@ class RealtimeService:
         self.jwt_secret = jwt_secret
         self.api_keys = frozenset(api_keys)
         self.catalog = Catalog(db_url, publication=PUBLICATION, roles=sorted(API_ROLES))
-        self.authorizer = Authorizer(
-            url=authorizer_url, catalog=self.catalog, pool_size=authorizer_pool_size
-        )
+        self.authorizer = Authorizer(url=authorizer_url, pool_size=authorizer_pool_size)
         self.reader = ChangeReader(
             url=db_url,
             slot=slot_name,
@@ -91,15 +90,17 @@ class RealtimeService:
         return self._started
 
     async def start(self) -> None:
-        """Prepare the database side and start streaming changes (idempotent).
+        """Start streaming changes (idempotent).
 
         Raises:
             CatalogError: when the database cannot be reached.
+            AuthorizerError: when the authorizer role cannot connect, or cannot call the check
+                function the local bootstrap creates.
         """
         async with self._lock:
             if self._started:
                 return
-            await self.authorizer.setup()
+            await self.authorizer.open()
             await self.catalog.load_roles()
             self.router.start()
             await self.reader.start()
