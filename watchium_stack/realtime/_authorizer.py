@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 __all__ = ["AuthorizerError", "ChannelPolicies", "Authorizer"]
 
@@ -53,67 +54,61 @@ class ChannelPolicies:
         return self.broadcast_read or self.presence_read
 
 
-class _Pool:
-    """A few autocommit connections handed out one caller at a time."""
-
-    def __init__(self, url: str, size: int) -> None:
-        self._url = url
-        self._size = size
-        self._idle: asyncio.Queue[psycopg.AsyncConnection[Any] | None] = asyncio.Queue()
-        for _ in range(size):
-            self._idle.put_nowait(None)
-
-    @contextlib.asynccontextmanager
-    async def connection(self) -> Any:
-        conn = await self._idle.get()
-        try:
-            if conn is None or conn.closed:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, connect_timeout=5
-                )
-                await conn.execute("set statement_timeout = '5s'")
-            yield conn
-        except psycopg.OperationalError:
-            if conn is not None:
-                await conn.close()
-            conn = None
-            raise
-        finally:
-            self._idle.put_nowait(conn)
-
-    async def close(self) -> None:
-        for _ in range(self._size):
-            conn = await self._idle.get()
-            if conn is not None:
-                await conn.close()
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute("set statement_timeout = '5s'")
 
 
 class Authorizer:
-    """RLS checks for changes and private channels."""
+    """RLS checks for changes and private channels, over a pool of the authorizer role's
+    connections (``open`` before use, ``close`` at the end)."""
 
     def __init__(self, *, url: str, pool_size: int = 4) -> None:
-        self._pool = _Pool(url, pool_size)
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
-    async def open(self) -> None:
-        """Make sure the check function is there and may be called.
+    async def open(self, timeout: float = 10.0) -> None:
+        """Connect, and make sure the check function is there and may be called.
 
         Raises:
             AuthorizerError: when the database cannot be reached as the authorizer role, or the
                 local bootstrap (sql/local) has not created the function or granted it.
         """
+        if self._pool is None:
+            self._pool = AsyncConnectionPool(
+                self._url,
+                min_size=self._pool_size,
+                max_size=self._pool_size,
+                kwargs={"autocommit": True, "connect_timeout": 5},
+                configure=_configure,
+                # How long a check waits for a connection: while PostgreSQL restarts, the change
+                # pipeline retries (and keeps the order) rather than one check waiting for it.
+                timeout=5.0,
+                open=False,
+                name="realtime-authorizer",
+            )
+            await self._pool.open(wait=False)
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=timeout) as conn:
                 # A relation without columns: the function answers an empty array.
                 await conn.execute(f"select {_VISIBLE}(0::oid, '{{}}', '{{}}', '{{}}', '{{}}')")
-        except psycopg.OperationalError as exc:
-            raise AuthorizerError(f"cannot connect as the authorizer role: {exc}") from exc
         except psycopg.Error as exc:
+            await self.close()
+            if isinstance(exc, psycopg.OperationalError):
+                raise AuthorizerError(f"cannot connect as the authorizer role: {exc}") from exc
             raise AuthorizerError(
                 f"{_VISIBLE} cannot be called ({exc}); the local bootstrap (sql/local) creates it"
             ) from exc
 
     async def close(self) -> None:
-        await self._pool.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        if self._pool is None:
+            raise AuthorizerError("the authorizer is not open")
+        return self._pool.connection()
 
     async def visible(
         self,
@@ -142,7 +137,7 @@ class Authorizer:
         row = None
         for attempt in range(3):
             try:
-                async with self._pool.connection() as conn:
+                async with self._connection() as conn:
                     cur = await conn.execute(query, params)
                     row = await cur.fetchone()
                 break
@@ -168,7 +163,7 @@ class Authorizer:
         """
         probe_broadcast, probe_presence = uuid.uuid4(), uuid.uuid4()
         try:
-            async with self._pool.connection() as conn:
+            async with self._connection() as conn:
                 async with conn.transaction(force_rollback=True):
                     await conn.execute("set local role service_role")
                     await conn.execute(
