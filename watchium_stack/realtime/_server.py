@@ -75,7 +75,7 @@ def uvicorn_fast_write(receive: Receive) -> FastWrite | None:
     uvicorn (websockets' sans-I/O protocol underneath) frames every text it is sent, for every
     socket, in Python: with a change going to hundreds of sockets that framing was 10 to 35% of
     the send cost (docs/BENCHMARKS.md). A frame shared by many sockets is framed once instead
-    (:func:`websocket_frame`) and written to each transport directly: the bytes are exactly what
+    (:attr:`SharedFrame.wire`) and written to each transport directly: the bytes are exactly what
     the protocol would write, as long as the connection is open, no extension such as
     compression was negotiated and the transport is taking data (otherwise the frame goes the
     ASGI way). None when the host server is another one, or another uvicorn protocol.

@@ -9,8 +9,8 @@ is dropped with close code 1008.
 
 A frame going to many sockets (a change, a broadcast) is a :class:`SharedFrame`: when the host
 server lets the socket write prepared websocket frames (``fast_write``), it is framed for the
-wire once and the same bytes go to every socket, instead of each socket's protocol framing the
-text again.
+wire once (by the websockets library, whose sans-I/O protocol is what uvicorn writes with) and
+the same bytes go to every socket, instead of each socket's protocol framing the text again.
 
 Closing is bounded too. A close frame queues behind everything the transport already holds, so a
 peer that stopped reading never gets it, and an ASGI server waits for the transport to drain
@@ -30,6 +30,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from websockets.frames import OP_BINARY, OP_TEXT, Frame
+
 from ._protocol import encode_text
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
     "CloseSocket",
     "AbortSocket",
     "FastWrite",
-    "websocket_frame",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,25 +50,6 @@ SendFrame = Callable[[str | bytes], Coroutine[Any, Any, None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
 AbortSocket = Callable[[], None]
 FastWrite = Callable[[bytes], bool]  # write a prepared frame now; False: use the send path
-
-_MAX_7BIT, _MAX_16BIT = 125, 0xFFFF
-
-
-def websocket_frame(data: str | bytes) -> bytes:
-    """``data`` as one unfragmented, unmasked websocket frame (text for str, binary for bytes),
-    as a server sends it when no extension is in use (RFC 6455, section 5.2)."""
-    if isinstance(data, str):
-        payload, first = data.encode(), 0x81
-    else:
-        payload, first = data, 0x82
-    size = len(payload)
-    if size <= _MAX_7BIT:
-        header = bytes((first, size))
-    elif size <= _MAX_16BIT:
-        header = bytes((first, 126)) + size.to_bytes(2, "big")
-    else:
-        header = bytes((first, 127)) + size.to_bytes(8, "big")
-    return header + payload
 
 
 class SharedFrame:
@@ -84,8 +66,14 @@ class SharedFrame:
 
     @property
     def wire(self) -> bytes:
+        """The frame as an unfragmented, unmasked websocket frame (text for str, binary for
+        bytes), as a server writes it when no extension is in use."""
         if self._wire is None:
-            self._wire = websocket_frame(self.data)
+            data = self.data
+            frame = (
+                Frame(OP_TEXT, data.encode()) if isinstance(data, str) else Frame(OP_BINARY, data)
+            )
+            self._wire = frame.serialize(mask=False, extensions=[])
         return self._wire
 
 
