@@ -22,8 +22,8 @@ from typing import Any
 
 import uvicorn
 
-from watchium_stack.realtime._server import uvicorn_fast_write
 from watchium_stack.realtime._socket import FastWrite, SharedFrame
+from watchium_stack.realtime._uvicorn import uvicorn_fast_write
 
 __all__ = ["FloorApp", "main"]
 

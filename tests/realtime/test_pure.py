@@ -13,8 +13,6 @@ import pytest
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from watchium_stack import realtime
-from watchium_stack.realtime._changes import Subscription, _TableIndex, binding_id
 from watchium_stack.realtime._filters import FilterError, compile_filters, parse_filters
 from watchium_stack.realtime._pgoutput import (
     UNCHANGED_TOAST,
@@ -40,11 +38,7 @@ from watchium_stack.realtime._protocol import (
     encode_user_broadcast,
 )
 from watchium_stack.realtime._socket import SharedFrame
-
-
-def test_public_surface() -> None:
-    assert set(realtime.__all__) == {"RealtimeService", "Limits", "DEFAULT_SLOT", "PUBLICATION"}
-
+from watchium_stack.realtime._subscriptions import Subscription, TableIndex, binding_id
 
 # -- pgoutput ---------------------------------------------------------------------------------
 
@@ -192,7 +186,7 @@ def test_subscription_index_agrees_with_filters(
     flt: str, record: dict[str, object], expected: bool
 ) -> None:
     # Equality filters are looked up by value, the others tested: the answers must not differ.
-    index = _TableIndex()
+    index = TableIndex()
     sub = _subscription(flt, event="*")
     index.add(sub)
     assert index.matching("UPDATE", record) == ([sub] if expected else [])
@@ -200,7 +194,7 @@ def test_subscription_index_agrees_with_filters(
 
 
 def test_subscription_index_lookup_events_and_removal() -> None:
-    index = _TableIndex()
+    index = TableIndex()
     a, b = _subscription("room_id=eq.a"), _subscription("room_id=eq.a")
     c, inserts = _subscription("room_id=eq.c"), _subscription("room_id=eq.a", event="INSERT")
     typed, other = _subscription("pos=eq.12.5"), _subscription("n=gt.1", event="*")
