@@ -144,11 +144,6 @@ class BroadcastHandler:
         }
         count = 0
         for member in topic.members:
-            if not member.receives_broadcast(sender):
-                continue
-            shared = frames.get(member.vsn)
-            if shared is None:
-                continue
-            member.push(shared)
-            count += 1
+            if member.receives_broadcast(sender) and member.deliver(frames):
+                count += 1
         return count

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,12 +51,17 @@ class ChannelMember:
 
     ``policies`` are what realtime.messages' policies granted ``credentials`` on a private
     channel (None on a public one). ``active`` turns False once, when the member leaves.
+    ``topic``, ``role`` and ``subject`` are read for every change a member is sent, so they are
+    kept as plain attributes (``role`` and ``subject`` follow ``credentials``).
     """
 
     __slots__ = (
         "options",
         "credentials",
         "policies",
+        "topic",
+        "role",
+        "subject",
         "active",
         "presence_enabled",
         "_presence_limit",
@@ -77,6 +82,9 @@ class ChannelMember:
         self.options = options
         self.credentials = credentials
         self.policies = policies
+        self.topic = options.topic  # "realtime:room:abc"
+        self.role = credentials.role
+        self.subject = credentials.subject  # whom RLS checks are made for: (role, claims JSON)
         self.active = True
         self.presence_enabled = presence_enabled
         self._presence_limit = presence_limit
@@ -84,10 +92,6 @@ class ChannelMember:
         self._expiry: asyncio.TimerHandle | None = None
 
     # -- identity ---------------------------------------------------------------------------------
-
-    @property
-    def topic(self) -> str:
-        return self.options.topic
 
     @property
     def subtopic(self) -> str:
@@ -109,20 +113,6 @@ class ChannelMember:
     @property
     def presence_key(self) -> str:
         return self.options.presence_key
-
-    @property
-    def role(self) -> str:
-        return self.credentials.role
-
-    @property
-    def subject(self) -> tuple[str, str]:
-        """Whom row level security checks are made for: ``(role, claims JSON)``."""
-        return self.credentials.subject
-
-    @property
-    def vsn(self) -> str:
-        """The serializer version of the member's socket."""
-        return self._socket.vsn
 
     # -- what policies allow (always allowed on a public channel) -------------------------------
 
@@ -149,9 +139,16 @@ class ChannelMember:
 
     # -- writing to the member's socket ---------------------------------------------------------
 
-    def push(self, frame: SharedFrame) -> None:
-        """A frame shared with other members (a change, a broadcast, a presence diff)."""
-        self._socket.push(frame)
+    def deliver(self, frames: Mapping[str, SharedFrame]) -> bool:
+        """The frame for this member's serializer version, shared with other members (a change,
+        a broadcast, a presence diff); False when there is none for that version."""
+        socket = self._socket
+        try:
+            frame = frames[socket.vsn]
+        except KeyError:
+            return False
+        socket.push(frame)
+        return True
 
     def send(self, event: str, payload: object) -> None:
         """A push on this channel for this member alone."""
@@ -181,6 +178,8 @@ class ChannelMember:
         """Act as ``credentials`` from now on (an access_token push)."""
         self.credentials = credentials
         self.policies = policies
+        self.role = credentials.role
+        self.subject = credentials.subject
 
     def expire_with_token(self, on_expiry: Callable[[], None]) -> None:
         """Call ``on_expiry`` when the current token expires (replacing an earlier timer)."""

@@ -83,4 +83,4 @@ class PresenceHandler:
         }
         for member in topic.members:
             if member.receives_presence:
-                member.push(frames[member.vsn])
+                member.deliver(frames)

@@ -109,7 +109,7 @@ class ChangeRouter:
                     continue
                 for member, frames in sends:
                     if member.active:
-                        member.push(frames[member.vsn])
+                        member.deliver(frames)
                 self.delivered_changes += 1
             self._confirm(end_lsn)
 
