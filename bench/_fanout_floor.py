@@ -22,8 +22,8 @@ from typing import Any
 
 import uvicorn
 
-from watchium_stack.realtime._server import uvicorn_fast_write
-from watchium_stack.realtime._socket import FastWrite, websocket_frame
+from watchium_stack.realtime._socket import FastWrite, SharedFrame
+from watchium_stack.realtime._uvicorn import uvicorn_fast_write
 
 __all__ = ["FloorApp", "main"]
 
@@ -78,7 +78,7 @@ class FloorApp:
                 continue
             topic, _, frame = text.partition("\n")
             out = {"type": "websocket.send", "text": frame}
-            wire = websocket_frame(frame) if self.prepared else b""
+            wire = SharedFrame(frame).wire if self.prepared else b""
             for member_send, fast_write in list(self.rooms.get(topic, {}).items()):
                 if fast_write is not None and fast_write(wire):
                     continue

@@ -281,7 +281,7 @@ def _read_until_closed(sock: socket.socket) -> int:
 
 async def test_a_client_that_stops_reading_is_dropped(realtime: Server) -> None:
     service = realtime.service
-    limits = service.context.limits
+    limits = service.limits
     topic = "realtime:room:slowreader"
     slow = await asyncio.to_thread(_stalled_client, realtime.port, realtime.keys.anon_key, topic)
     fast: Phoenix | None = None

@@ -4,7 +4,7 @@ presence. See docs/REALTIME.md."""
 
 from __future__ import annotations
 
-from ._channel import Limits
+from ._limits import Limits
 from ._service import DEFAULT_SLOT, PUBLICATION, RealtimeService
 
 __all__ = ["RealtimeService", "Limits", "DEFAULT_SLOT", "PUBLICATION"]

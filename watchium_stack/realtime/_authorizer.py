@@ -12,8 +12,8 @@
   track); the transaction is rolled back.
 
 The connections log in as the authorizer role (``authenticator`` locally), which may only
-``set role`` to the API roles. The helper function lives in a schema of the service's own,
-created at start; hosted Supabase does not need it.
+``set role`` to the API roles. The helper function is part of the local bootstrap
+(sql/local/06_realtime_local.sql); hosted Supabase does not need it.
 """
 
 from __future__ import annotations
@@ -25,77 +25,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
-from ._catalog import Catalog
-
-__all__ = ["AuthorizerError", "ChannelPolicies", "Authorizer", "SETUP_SQL"]
+__all__ = ["AuthorizerError", "ChannelPolicies", "Authorizer"]
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = "_realtime_local"
-
-SETUP_SQL = f"""
-create schema if not exists {_SCHEMA};
-comment on schema {_SCHEMA} is
-  'Helpers of the local Realtime server (watchium_stack.realtime); not needed on hosted Supabase.';
-revoke all on schema {_SCHEMA} from public;
-
-create or replace function {_SCHEMA}.visible(
-  p_relation regclass,
-  p_key_columns text[],
-  p_key_values text[],
-  p_roles text[],
-  p_claims text[]
-) returns boolean[]
-language plpgsql volatile
-set search_path = ''
-as $$
-declare
-  v_where text;
-  v_sql text;
-  v_name text;
-  v_execute text;
-  v_ok boolean;
-  v_out boolean[] := array_fill(false, array[coalesce(array_length(p_roles, 1), 0)]);
-begin
-  select string_agg(format('%I = ($1[%s])::%s', a.attname, k.i,
-                           pg_catalog.format_type(a.atttypid, a.atttypmod)), ' and ')
-    into v_where
-    from unnest(p_key_columns) with ordinality as k(name, i)
-    join pg_catalog.pg_attribute a on a.attrelid = p_relation and a.attname = k.name;
-  if v_where is null then
-    return v_out;
-  end if;
-  v_sql := format('select exists (select 1 from %s where %s)', p_relation, v_where);
-  -- A statement prepared once per connection and table key (named after its text): its plan,
-  -- the table's policies included, is made once per role and reused for every subscriber,
-  -- where a dynamic query would be parsed and planned again for each of them.
-  v_name := '_realtime_visible_' || md5(v_sql);
-  if not exists (select 1 from pg_catalog.pg_prepared_statements s where s.name = v_name) then
-    execute format('prepare %I(text[]) as %s', v_name, v_sql);
-  end if;
-  v_execute := format('execute %I(%L)', v_name, p_key_values);
-  for i in 1 .. coalesce(array_length(p_roles, 1), 0) loop
-    begin
-      perform pg_catalog.set_config('role', p_roles[i], true),
-              pg_catalog.set_config('request.jwt.claims', p_claims[i], true);
-      execute v_execute into v_ok;
-      v_out[i] := coalesce(v_ok, false);
-    exception when others then
-      -- A policy that fails for this subscriber hides the row from it.
-      v_out[i] := false;
-    end;
-  end loop;
-  return v_out;
-end;
-$$;
-comment on function {_SCHEMA}.visible(regclass, text[], text[], text[], text[]) is
-  'For each (role, claims): whether that subscriber can SELECT the row with the given key.';
-revoke all on function {_SCHEMA}.visible(regclass, text[], text[], text[], text[]) from public;
-"""
+_VISIBLE = "_realtime_local.visible"
 
 
 class AuthorizerError(RuntimeError):
@@ -116,65 +54,61 @@ class ChannelPolicies:
         return self.broadcast_read or self.presence_read
 
 
-class _Pool:
-    """A few autocommit connections handed out one caller at a time."""
-
-    def __init__(self, url: str, size: int) -> None:
-        self._url = url
-        self._size = size
-        self._idle: asyncio.Queue[psycopg.AsyncConnection[Any] | None] = asyncio.Queue()
-        for _ in range(size):
-            self._idle.put_nowait(None)
-
-    @contextlib.asynccontextmanager
-    async def connection(self) -> Any:
-        conn = await self._idle.get()
-        try:
-            if conn is None or conn.closed:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, connect_timeout=5
-                )
-                await conn.execute("set statement_timeout = '5s'")
-            yield conn
-        except psycopg.OperationalError:
-            if conn is not None:
-                await conn.close()
-            conn = None
-            raise
-        finally:
-            self._idle.put_nowait(conn)
-
-    async def close(self) -> None:
-        for _ in range(self._size):
-            conn = await self._idle.get()
-            if conn is not None:
-                await conn.close()
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute("set statement_timeout = '5s'")
 
 
 class Authorizer:
-    """RLS checks for changes and private channels."""
+    """RLS checks for changes and private channels, over a pool of the authorizer role's
+    connections (``open`` before use, ``close`` at the end)."""
 
-    def __init__(self, *, url: str, catalog: Catalog, pool_size: int = 4) -> None:
-        self._pool = _Pool(url, pool_size)
-        self._catalog = catalog
-        self.login_role = urlsplit(url).username or "authenticator"
+    def __init__(self, *, url: str, pool_size: int = 4) -> None:
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
-    async def setup(self) -> None:
-        """Create the helper function (idempotent; runs as the superuser).
+    async def open(self, timeout: float = 10.0) -> None:
+        """Connect, and make sure the check function is there and may be called.
 
         Raises:
-            CatalogError: when the database cannot be reached.
+            AuthorizerError: when the database cannot be reached as the authorizer role, or the
+                local bootstrap (sql/local) has not created the function or granted it.
         """
-        await self._catalog.execute(SETUP_SQL)
-        role = psycopg.sql.Identifier(self.login_role).as_string(None)
-        await self._catalog.execute(f"grant usage on schema {_SCHEMA} to {role}")
-        await self._catalog.execute(
-            f"grant execute on function {_SCHEMA}.visible(regclass, text[], text[], text[], "
-            f"text[]) to {role}"
-        )
+        if self._pool is None:
+            self._pool = AsyncConnectionPool(
+                self._url,
+                min_size=self._pool_size,
+                max_size=self._pool_size,
+                kwargs={"autocommit": True, "connect_timeout": 5},
+                configure=_configure,
+                # How long a check waits for a connection: while PostgreSQL restarts, the change
+                # pipeline retries (and keeps the order) rather than one check waiting for it.
+                timeout=5.0,
+                open=False,
+                name="realtime-authorizer",
+            )
+            await self._pool.open(wait=False)
+        try:
+            async with self._pool.connection(timeout=timeout) as conn:
+                # A relation without columns: the function answers an empty array.
+                await conn.execute(f"select {_VISIBLE}(0::oid, '{{}}', '{{}}', '{{}}', '{{}}')")
+        except psycopg.Error as exc:
+            await self.close()
+            if isinstance(exc, psycopg.OperationalError):
+                raise AuthorizerError(f"cannot connect as the authorizer role: {exc}") from exc
+            raise AuthorizerError(
+                f"{_VISIBLE} cannot be called ({exc}); the local bootstrap (sql/local) creates it"
+            ) from exc
 
     async def close(self) -> None:
-        await self._pool.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        if self._pool is None:
+            raise AuthorizerError("the authorizer is not open")
+        return self._pool.connection()
 
     async def visible(
         self,
@@ -192,7 +126,7 @@ class Authorizer:
             return []
         # The subscriber arrays go in binary: psycopg's text form escapes every element (each
         # claims text is JSON full of quotes), which cost more than the checks themselves.
-        query = f"select {_SCHEMA}.visible(%s::oid::regclass, %s, %s, %b, %b)"
+        query = f"select {_VISIBLE}(%s::oid::regclass, %s, %s, %b, %b)"
         params = (
             relid,
             list(key_columns),
@@ -203,7 +137,7 @@ class Authorizer:
         row = None
         for attempt in range(3):
             try:
-                async with self._pool.connection() as conn:
+                async with self._connection() as conn:
                     cur = await conn.execute(query, params)
                     row = await cur.fetchone()
                 break
@@ -229,7 +163,7 @@ class Authorizer:
         """
         probe_broadcast, probe_presence = uuid.uuid4(), uuid.uuid4()
         try:
-            async with self._pool.connection() as conn:
+            async with self._connection() as conn:
                 async with conn.transaction(force_rollback=True):
                     await conn.execute("set local role service_role")
                     await conn.execute(

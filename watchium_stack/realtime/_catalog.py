@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from ._pgoutput import Relation
+from ._pgoutput import UNCHANGED_TOAST, Relation, TupleData
 from ._pgtypes import TypeRegistry
 
 __all__ = ["CatalogError", "RelationInfo", "TableColumns", "Catalog"]
@@ -150,6 +150,10 @@ class Catalog:
         )
         self.bypass_rls = {name: bool(flag) for name, flag in rows}
 
+    def bypasses_rls(self, role: str) -> bool:
+        """Whether ``role`` sees every row whatever the policies (as of :meth:`load_roles`)."""
+        return self.bypass_rls.get(role, False)
+
     # -- relations of the stream --------------------------------------------------------------
 
     def cached(self, relid: int) -> RelationInfo | None:
@@ -174,6 +178,18 @@ class Catalog:
             info.key_columns = tuple(c.name for c in message.columns if c.is_key)
         self._relations[message.relid] = info
         return info
+
+    def render(self, info: RelationInfo, values: TupleData | None) -> dict[str, Any]:
+        """A row of ``info`` as JSON values by column name (unchanged TOASTed values left out)."""
+        if values is None:
+            return {}
+        types = self.types
+        out: dict[str, Any] = {}
+        for name, oid, text in zip(info.column_names, info.column_types, values, strict=False):
+            if text is UNCHANGED_TOAST:
+                continue
+            out[name] = types.render(oid, text if isinstance(text, str) else None)
+        return out
 
     async def fresh(self, info: RelationInfo) -> RelationInfo:
         """``info``, reloaded first when older than the TTL."""

@@ -9,14 +9,14 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from watchium_functions.asgi import BodyTooLarge, read_body, run_lifespan
 
-from ._authorizer import AuthorizerError
-from ._channel import SocketChannels, TokenProblem, verify_token
-from ._hub import Broadcast
+from ._broadcast_handler import Broadcast, BroadcastHandler
+from ._channels import Connections, SocketChannels
+from ._limits import Limits
 from ._protocol import (
     ENCODING_BINARY,
     VERSIONS,
@@ -26,13 +26,12 @@ from ._protocol import (
     decode_binary,
     decode_text,
 )
-from ._socket import FastWrite, Socket
+from ._socket import Socket, Transport
+from ._tokens import Credentials, TokenProblem, verify_token
+from ._uvicorn import transport_abort, uvicorn_fast_write
 from ._wire import RestBroadcastRequest, ValidationError
 
-if TYPE_CHECKING:
-    from ._service import RealtimeService
-
-__all__ = ["RealtimeApp", "uvicorn_fast_write"]
+__all__ = ["RealtimeApp"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,68 +56,45 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-def _transport_abort(receive: Receive) -> Callable[[], None] | None:
-    """The host server's way to drop this connection at once, if it exposes one.
-
-    ASGI has no abort, and a server's own close waits for the peer to read what is queued before
-    the close frame, which a peer that stopped reading never does. uvicorn's ``receive`` is a
-    method of its connection protocol, which holds the asyncio transport.
-    """
-    protocol = getattr(receive, "__self__", None)
-    abort = getattr(getattr(protocol, "transport", None), "abort", None)
-    return abort if callable(abort) else None
-
-
-def uvicorn_fast_write(receive: Receive) -> FastWrite | None:
-    """A way to write prepared frames on uvicorn's websocket protocol, if that is the host.
-
-    uvicorn (websockets' sans-I/O protocol underneath) frames every text it is sent, for every
-    socket, in Python: with a change going to hundreds of sockets that framing was 10 to 35% of
-    the send cost (docs/BENCHMARKS.md). A frame shared by many sockets is framed once instead
-    (:func:`websocket_frame`) and written to each transport directly: the bytes are exactly what
-    the protocol would write, as long as the connection is open, no extension such as
-    compression was negotiated and the transport is taking data (otherwise the frame goes the
-    ASGI way). None when the host server is another one, or another uvicorn protocol.
-    """
-    try:
-        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-        from websockets.protocol import State
-    except ImportError:
-        return None
-    protocol = getattr(receive, "__self__", None)
-    if not isinstance(protocol, WebSocketsSansIOProtocol):
-        return None
-    try:
-        conn, transport, writable = protocol.conn, protocol.transport, protocol.writable
-        protocol.close_sent  # noqa: B018 - read below on every write
-    except AttributeError:  # another uvicorn release: frames go the ASGI way
-        return None
-
-    def fast_write(wire: bytes) -> bool:
-        if (
-            conn.extensions
-            or conn.state is not State.OPEN
-            or protocol.close_sent
-            or not writable.is_set()
-            or transport.is_closing()
-        ):
-            return False
-        transport.write(wire)
-        return True
-
-    return fast_write
-
-
 def _query(scope: Scope) -> dict[str, str]:
     raw = scope.get("query_string", b"").decode("latin-1")
     return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
 
 
 class RealtimeApp:
-    """ASGI entry point of a :class:`RealtimeService`."""
+    """The ASGI application of the Realtime server.
 
-    def __init__(self, service: RealtimeService) -> None:
-        self.service = service
+    Args:
+        connections: where sockets are opened and closed.
+        broadcasts: relays REST broadcasts.
+        api_keys: the keys accepted at the handshake and by ``/api/broadcast``.
+        jwt_secret: verifies those keys and the users' tokens.
+        limits: the frame size limit and the bounds of each socket.
+        ready: whether the service is up (sockets are refused until it is).
+        startup, shutdown: the service's start and stop, run by this app's lifespan when it is
+            served alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        connections: Connections,
+        broadcasts: BroadcastHandler,
+        api_keys: frozenset[str],
+        jwt_secret: str,
+        limits: Limits,
+        ready: Callable[[], bool],
+        startup: Callable[[], Awaitable[None]],
+        shutdown: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._connections = connections
+        self._broadcasts = broadcasts
+        self._api_keys = api_keys
+        self._jwt_secret = jwt_secret
+        self._limits = limits
+        self._ready = ready
+        self._startup = startup
+        self._shutdown = shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -148,7 +124,7 @@ class RealtimeApp:
         # Standalone use (uvicorn on this app alone); under the gateway, its lifespan calls
         # start() and stop() and this app never sees lifespan events.
         await run_lifespan(
-            receive, send, self.service.start, self.service.stop, name="the Realtime service"
+            receive, send, self._startup, self._shutdown, name="the Realtime service"
         )
 
     # -- websocket ------------------------------------------------------------------------------
@@ -171,7 +147,6 @@ class RealtimeApp:
             await send({"type": "websocket.close", "code": 1008, "reason": error})
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        service = self.service
         first = await receive()
         if first["type"] != "websocket.connect":
             return
@@ -181,11 +156,11 @@ class RealtimeApp:
         if not apikey:
             await self._deny(scope, send, 401, "API key is missing")
             return
-        if apikey not in service.api_keys:
+        if apikey not in self._api_keys:
             await self._deny(scope, send, 401, "Invalid API key")
             return
         try:
-            verify_token(apikey, service.jwt_secret)
+            verify_token(apikey, self._jwt_secret)
         except TokenProblem as problem:
             await self._deny(scope, send, 401, problem.message)
             return
@@ -193,7 +168,7 @@ class RealtimeApp:
         if vsn not in VERSIONS:
             await self._deny(scope, send, 400, f"unsupported protocol version {vsn!r}")
             return
-        if not service.ready:
+        if not self._ready():
             await self._deny(scope, send, 500, "Error connecting to Realtime")
             return
         await send({"type": "websocket.accept"})
@@ -208,21 +183,20 @@ class RealtimeApp:
             await send({"type": "websocket.close", "code": code, "reason": reason})
 
         client = scope.get("client") or ("?", 0)
-        limits = service.context.limits
+        limits = self._limits
         socket = Socket(
             vsn=vsn,
-            send=send_frame,
-            close=close,
-            abort=_transport_abort(receive),
-            fast_write=uvicorn_fast_write(receive),
+            transport=Transport(
+                send=send_frame,
+                close=close,
+                abort=transport_abort(receive),
+                fast_write=uvicorn_fast_write(receive),
+            ),
             max_buffer_bytes=limits.max_buffer_bytes,
             close_timeout=limits.close_timeout,
-            rate=limits.messages_per_second,
-            burst=limits.message_burst,
             peer=f"{client[0]}:{client[1]}",
         )
-        channels = SocketChannels(service.context, socket, apikey)
-        service.sockets[socket] = channels
+        channels = self._connections.open(socket, apikey)
         # The frames are read by a task of their own: the connection is over when the peer
         # leaves *or* when the server has closed it, and a peer that stopped reading may never
         # send the disconnect this loop would otherwise wait for.
@@ -235,14 +209,13 @@ class RealtimeApp:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-            channels.close_all()
-            service.sockets.pop(socket, None)
+            self._connections.close(socket)
             await socket.stop()
 
     async def _read_frames(
         self, receive: Receive, socket: Socket, channels: SocketChannels
     ) -> None:
-        limits = self.service.context.limits
+        max_frame_bytes = self._limits.max_frame_bytes
         vsn = socket.vsn
         try:
             while not socket.closed:
@@ -254,7 +227,7 @@ class RealtimeApp:
                 text = message.get("text")
                 data = message.get("bytes")
                 size = len(text) if text is not None else len(data or b"")
-                if size > limits.max_frame_bytes:
+                if size > max_frame_bytes:
                     socket.close_soon(1009, "message too big")
                     return
                 try:
@@ -278,11 +251,10 @@ class RealtimeApp:
     async def _rest_broadcast(
         self, scope: Scope, receive: Receive, send: Send, single: tuple[str, str] | None
     ) -> None:
-        service = self.service
         headers = _headers(scope)
         query = _query(scope)
         apikey = headers.get("apikey") or query.get("apikey") or headers.get("x-api-key")
-        if not apikey or apikey not in service.api_keys:
+        if not apikey or apikey not in self._api_keys:
             await _json(send, 401, {"message": "Unauthorized"})
             return
         token = apikey
@@ -290,7 +262,7 @@ class RealtimeApp:
         if auth.lower().startswith("bearer ") and auth[7:].strip():
             token = auth[7:].strip()
         try:
-            claims = verify_token(token, service.jwt_secret)
+            credentials = Credentials.of(token, verify_token(token, self._jwt_secret))
         except TokenProblem:
             await _json(send, 401, {"message": "Unauthorized"})
             return
@@ -330,27 +302,12 @@ class RealtimeApp:
         for topic, message, private in messages:
             if private:
                 if topic not in allowed:
-                    allowed[topic] = await self._may_send(topic, claims)
+                    allowed[topic] = await self._broadcasts.may_publish(topic, credentials)
                 if not allowed[topic]:
                     continue
-            state = service.context.hub.topic(topic, private)
-            if state is not None:
-                service.context.hub.broadcast(state, message, sender=None)
+            self._broadcasts.publish(topic, private, message)
         await send({"type": "http.response.start", "status": 202, "headers": []})
         await send({"type": "http.response.body", "body": b""})
-
-    async def _may_send(self, topic: str, claims: dict[str, Any]) -> bool:
-        role = str(claims.get("role"))
-        sub = claims.get("sub")
-        claims_json = json.dumps(claims, sort_keys=True, separators=(",", ":"))
-        try:
-            policies = await self.service.context.authorizer.channel_policies(
-                topic, role, claims_json, str(sub) if sub else None
-            )
-        except AuthorizerError as exc:
-            logger.warning("REST broadcast to private %s not authorised: %s", topic, exc)
-            return False
-        return policies.broadcast_write
 
 
 async def _json(send: Send, status: int, body: dict[str, Any]) -> None:

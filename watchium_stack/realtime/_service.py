@@ -1,4 +1,5 @@
-"""RealtimeService: the local Supabase Realtime server, wired together."""
+"""RealtimeService: the local Supabase Realtime server, wired together and started and stopped
+as one."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from typing import Any
 from watchium_functions.tokens import API_ROLES
 
 from ._authorizer import Authorizer
+from ._broadcast_handler import BroadcastHandler
 from ._catalog import Catalog
-from ._cdc import ChangeReader
-from ._changes import ChangeRouter
-from ._channel import Context, Limits, SocketChannels
-from ._hub import Hub
+from ._change_reader import ChangeReader, Transaction
+from ._channels import Connections, Handlers
+from ._limits import Limits
+from ._membership import Membership
+from ._presence_handler import PresenceHandler
+from ._router import ChangeRouter
+from ._row_checks import RowChecks
 from ._server import RealtimeApp
 from ._socket import Socket
+from ._topics import Topics
 
 __all__ = ["RealtimeService", "DEFAULT_SLOT", "PUBLICATION"]
 
@@ -31,7 +37,8 @@ class RealtimeService:
     Args:
         db_url: superuser URL (logical replication, slot management, catalog reads).
         authorizer_url: URL of the role that evaluates RLS per subscriber (``authenticator``
-            locally: it may ``set role`` to anon, authenticated and service_role).
+            locally: it may ``set role`` to anon, authenticated and service_role, and the local
+            bootstrap lets it call ``_realtime_local.visible``).
         jwt_secret: the project's HS256 secret (API keys and user tokens).
         api_keys: the API keys accepted at the handshake and by ``/api/broadcast``.
         slot_name: the replication slot this service owns (created at start, dropped at stop).
@@ -52,13 +59,9 @@ class RealtimeService:
         limits: Limits | None = None,
         authorizer_pool_size: int = 4,
     ) -> None:
-        self.db_url = db_url
-        self.jwt_secret = jwt_secret
-        self.api_keys = frozenset(api_keys)
+        self.limits = limits or Limits()
         self.catalog = Catalog(db_url, publication=PUBLICATION, roles=sorted(API_ROLES))
-        self.authorizer = Authorizer(
-            url=authorizer_url, catalog=self.catalog, pool_size=authorizer_pool_size
-        )
+        self.authorizer = Authorizer(url=authorizer_url, pool_size=authorizer_pool_size)
         self.reader = ChangeReader(
             url=db_url,
             slot=slot_name,
@@ -66,23 +69,37 @@ class RealtimeService:
             on_transaction=self._on_transaction,
             on_gap=self._on_gap,
         )
+        self.checks = RowChecks(self.authorizer, on_gap=self._on_gap)
         self.router = ChangeRouter(
-            catalog=self.catalog,
-            authorizer=self.authorizer,
-            confirm=self.reader.confirm,
-            on_gap=self._on_gap,
+            catalog=self.catalog, checks=self.checks, confirm=self.reader.confirm
         )
-        self.hub = Hub()
-        self.context = Context(
-            hub=self.hub,
-            router=self.router,
-            catalog=self.catalog,
-            authorizer=self.authorizer,
+        self.topics = Topics()
+        broadcasts = BroadcastHandler(self.topics, self.authorizer, self.limits)
+        self.connections = Connections(
+            Handlers(
+                membership=Membership(
+                    jwt_secret=jwt_secret,
+                    authorizer=self.authorizer,
+                    catalog=self.catalog,
+                    limits=self.limits,
+                ),
+                topics=self.topics,
+                broadcasts=broadcasts,
+                presence=PresenceHandler(self.topics, self.limits),
+                router=self.router,
+                limits=self.limits,
+            )
+        )
+        self.app = RealtimeApp(
+            connections=self.connections,
+            broadcasts=broadcasts,
+            api_keys=frozenset(api_keys),
             jwt_secret=jwt_secret,
-            limits=limits or Limits(),
+            limits=self.limits,
+            ready=lambda: self._started,
+            startup=self.start,
+            shutdown=self.stop,
         )
-        self.sockets: dict[Socket, SocketChannels] = {}
-        self.app = RealtimeApp(self)
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -90,19 +107,31 @@ class RealtimeService:
     def ready(self) -> bool:
         return self._started
 
+    @property
+    def sockets(self) -> list[Socket]:
+        """The sockets connected now."""
+        return self.connections.sockets()
+
     async def start(self) -> None:
-        """Prepare the database side and start streaming changes (idempotent).
+        """Start streaming changes (idempotent).
 
         Raises:
             CatalogError: when the database cannot be reached.
+            AuthorizerError: when the authorizer role cannot connect, or cannot call the check
+                function the local bootstrap creates.
         """
         async with self._lock:
             if self._started:
                 return
-            await self.authorizer.setup()
-            await self.catalog.load_roles()
-            self.router.start()
-            await self.reader.start()
+            await self.authorizer.open()
+            try:
+                await self.catalog.load_roles()
+                self.router.start()
+                await self.reader.start()
+            except BaseException:
+                await self.router.stop()
+                await self.authorizer.close()
+                raise
             self._started = True
             logger.info("realtime service started (slot %s)", self.reader.slot)
 
@@ -112,9 +141,7 @@ class RealtimeService:
             if not self._started:
                 return
             self._started = False
-            for socket, channels in list(self.sockets.items()):
-                channels.close_all()
-                socket.close_soon(1001, "server shutting down")
+            self.connections.shutdown(1001, "server shutting down")
             await self.reader.stop()
             await self.router.stop()
             await self.authorizer.close()
@@ -127,26 +154,24 @@ class RealtimeService:
         Raises:
             TimeoutError: when it does not connect in time.
         """
-        await asyncio.wait_for(self.reader.connected.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self.reader.wait_connected()
 
     def stats(self) -> dict[str, Any]:
         """Counters for diagnostics."""
         return {
-            "sockets": len(self.sockets),
-            **self.hub.counts(),
+            "sockets": len(self.connections),
+            **self.topics.counts(),
             "delivered_changes": self.router.delivered_changes,
-            "rls_checks": self.router.rls_checks,
-            "stream_connected": self.reader.connected.is_set(),
+            "rls_checks": self.checks.count,
+            "stream_connected": self.reader.is_connected,
             "stream_reconnects": self.reader.reconnects,
         }
 
-    async def _on_transaction(self, txn: Any) -> None:
+    async def _on_transaction(self, txn: Transaction) -> None:
         await self.router.submit(txn)
 
     def _on_gap(self, reason: str) -> None:
         # Changes may have been lost: make every postgres_changes channel rejoin (phx_error), so
         # its client refetches the state it shows.
-        for channels in list(self.sockets.values()):
-            for member in list(channels.channels.values()):
-                if member.subscriptions:
-                    channels.shutdown_with_error(member, reason)
+        self.connections.fail_changes(reason)

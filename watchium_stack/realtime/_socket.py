@@ -1,4 +1,4 @@
-"""One client's websocket: a bounded outgoing queue, and a rate limit on what the client sends.
+"""One client's websocket, as the server writes to it: a bounded outgoing queue and a bounded close.
 
 Fan-out never awaits a socket (``push``), so one slow reader cannot delay the others. A frame is
 handed to the transport at once, in the pushing task, when the transport takes it without
@@ -9,8 +9,8 @@ is dropped with close code 1008.
 
 A frame going to many sockets (a change, a broadcast) is a :class:`SharedFrame`: when the host
 server lets the socket write prepared websocket frames (``fast_write``), it is framed for the
-wire once and the same bytes go to every socket, instead of each socket's protocol framing the
-text again.
+wire once (by the websockets library, whose sans-I/O protocol is what uvicorn writes with) and
+the same bytes go to every socket, instead of each socket's protocol framing the text again.
 
 Closing is bounded too. A close frame queues behind everything the transport already holds, so a
 peer that stopped reading never gets it, and an ASGI server waits for the transport to drain
@@ -25,22 +25,24 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
-from ._protocol import encode_text
+from websockets.frames import OP_BINARY, OP_TEXT, Frame
+
+from ._protocol import Inbound, encode_text
+from ._wire import ReplyPayload
 
 __all__ = [
     "Socket",
+    "Transport",
     "SharedFrame",
-    "TokenBucket",
     "SendFrame",
     "CloseSocket",
     "AbortSocket",
     "FastWrite",
-    "websocket_frame",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,25 +51,6 @@ SendFrame = Callable[[str | bytes], Coroutine[Any, Any, None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
 AbortSocket = Callable[[], None]
 FastWrite = Callable[[bytes], bool]  # write a prepared frame now; False: use the send path
-
-_MAX_7BIT, _MAX_16BIT = 125, 0xFFFF
-
-
-def websocket_frame(data: str | bytes) -> bytes:
-    """``data`` as one unfragmented, unmasked websocket frame (text for str, binary for bytes),
-    as a server sends it when no extension is in use (RFC 6455, section 5.2)."""
-    if isinstance(data, str):
-        payload, first = data.encode(), 0x81
-    else:
-        payload, first = data, 0x82
-    size = len(payload)
-    if size <= _MAX_7BIT:
-        header = bytes((first, size))
-    elif size <= _MAX_16BIT:
-        header = bytes((first, 126)) + size.to_bytes(2, "big")
-    else:
-        header = bytes((first, 127)) + size.to_bytes(8, "big")
-    return header + payload
 
 
 class SharedFrame:
@@ -84,45 +67,76 @@ class SharedFrame:
 
     @property
     def wire(self) -> bytes:
+        """The frame as an unfragmented, unmasked websocket frame (text for str, binary for
+        bytes), as a server writes it when no extension is in use."""
         if self._wire is None:
-            self._wire = websocket_frame(self.data)
+            data = self.data
+            frame = (
+                Frame(OP_TEXT, data.encode()) if isinstance(data, str) else Frame(OP_BINARY, data)
+            )
+            self._wire = frame.serialize(mask=False, extensions=[])
         return self._wire
 
 
 _ids = itertools.count(1)
 
 
-class TokenBucket:
-    """``rate`` events per second with bursts up to ``burst``."""
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """What the host server offers for writing to one connection.
 
-    __slots__ = ("rate", "burst", "_tokens", "_stamp")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = burst
-        self._stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-
-class Socket:
-    """The server side of one websocket connection.
-
-    Args:
+    Attributes:
         send: writes one frame (may wait for the transport).
         close: sends a close frame with code and reason.
         abort: drops the connection at once, without a closing handshake (None: the host
             server offers no way to; the connection is then left to it).
         fast_write: writes a prepared frame (:attr:`SharedFrame.wire`) if the connection can
             take it now, returning False otherwise (None: the host server offers no such way).
+    """
+
+    send: SendFrame
+    close: CloseSocket
+    abort: AbortSocket | None = None
+    fast_write: FastWrite | None = None
+
+
+class _Backlog:
+    """Frames waiting for the transport, counted in bytes against a budget."""
+
+    __slots__ = ("frames", "size", "peak", "budget")
+
+    def __init__(self, budget: int) -> None:
+        self.frames: deque[str | bytes | SharedFrame] = deque()
+        self.size = 0
+        self.peak = 0
+        self.budget = budget
+
+    def __bool__(self) -> bool:
+        return bool(self.frames)
+
+    def add(self, frame: str | bytes | SharedFrame) -> bool:
+        """Queue ``frame``; False when the backlog is now over its budget."""
+        self.frames.append(frame)
+        self.size += len(frame)
+        if self.size > self.peak:
+            self.peak = self.size
+        return self.size <= self.budget
+
+    def pop(self) -> str | bytes:
+        frame = self.frames.popleft()
+        self.size -= len(frame)
+        return frame.data if isinstance(frame, SharedFrame) else frame
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.size = 0
+
+
+class Socket:
+    """The server side of one websocket connection.
+
+    Args:
+        transport: how the host server writes to and closes the connection.
         max_buffer_bytes: budget of the outgoing queue; past it the client is dropped.
         close_timeout: seconds a close frame may take before the connection is aborted.
     """
@@ -131,28 +145,17 @@ class Socket:
         self,
         *,
         vsn: str,
-        send: SendFrame,
-        close: CloseSocket,
+        transport: Transport,
         max_buffer_bytes: int,
-        rate: float,
-        burst: float,
-        abort: AbortSocket | None = None,
-        fast_write: FastWrite | None = None,
         close_timeout: float = 5.0,
         peer: str = "",
     ) -> None:
         self.id = next(_ids)
         self.vsn = vsn
         self.peer = peer
-        self.rate_limit = TokenBucket(rate, burst)
-        self._send = send
-        self._close = close
-        self._abort = abort
-        self._fast_write = fast_write
+        self._transport = transport
         self._close_timeout = close_timeout
-        self._max_bytes = max_buffer_bytes
-        self._queue: deque[str | bytes | SharedFrame] = deque()
-        self._queued_bytes = 0
+        self._backlog = _Backlog(max_buffer_bytes)
         self._closing = False
         self._writer: asyncio.Task[None] | None = None  # set while a send waits for the transport
         self._closer: asyncio.Task[None] | None = None
@@ -160,7 +163,6 @@ class Socket:
         """Set when the server is finished with the connection (closed, aborted or gone)."""
         self.dropped_for_backlog = False
         self.aborted = False
-        self.peak_queued_bytes = 0
 
     @property
     def closed(self) -> bool:
@@ -168,7 +170,12 @@ class Socket:
 
     @property
     def queued_bytes(self) -> int:
-        return self._queued_bytes
+        return self._backlog.size
+
+    @property
+    def peak_queued_bytes(self) -> int:
+        """The most bytes ever queued for this socket."""
+        return self._backlog.peak
 
     def push(self, frame: str | bytes | SharedFrame) -> None:
         """Send or queue a frame; drop the socket when its backlog passes the budget."""
@@ -176,21 +183,18 @@ class Socket:
             return
         if self._writer is None:
             if isinstance(frame, SharedFrame):
-                if self._fast_write is not None and self._fast_write(frame.wire):
+                fast_write = self._transport.fast_write
+                if fast_write is not None and fast_write(frame.wire):
                     return
                 frame = frame.data
             self._send_now(frame)
             return
-        self._queue.append(frame)
-        self._queued_bytes += len(frame)
-        if self._queued_bytes > self.peak_queued_bytes:
-            self.peak_queued_bytes = self._queued_bytes
-        if self._queued_bytes > self._max_bytes:
+        if not self._backlog.add(frame):
             logger.warning(
                 "dropping websocket %s (%s): %d bytes queued, the client is not reading",
                 self.id,
                 self.peer,
-                self._queued_bytes,
+                self._backlog.size,
             )
             self.dropped_for_backlog = True
             self.close_soon(1008, "client too slow: outgoing buffer full")
@@ -199,7 +203,7 @@ class Socket:
         # The send is started here rather than in a task of the socket's own: a task switch per
         # frame of every socket was a good part of the fan-out's cost. It nearly always ends in
         # this first step (the transport took the frame); if it has to wait, a task carries it on.
-        coro = self._send(frame)
+        coro = self._transport.send(frame)
         try:
             suspended = coro.send(None)
         except StopIteration:
@@ -213,13 +217,11 @@ class Socket:
         )
 
     async def _drain(self, coro: Coroutine[Any, Any, None], suspended: object) -> None:
-        queue = self._queue
+        backlog, send = self._backlog, self._transport.send
         try:
             await _resume(coro, suspended)
-            while queue and not self._closing:
-                frame = queue.popleft()
-                self._queued_bytes -= len(frame)
-                await self._send(frame.data if isinstance(frame, SharedFrame) else frame)
+            while backlog and not self._closing:
+                await send(backlog.pop())
         except Exception as exc:  # the peer went away: the receive loop notices and cleans up
             logger.debug("websocket %s writer stopped: %s", self.id, exc)
             self._closing = True
@@ -233,6 +235,14 @@ class Socket:
         """Encode and queue one message for this socket alone (replies, pushes to one channel)."""
         self.push(encode_text(self.vsn, join_ref, ref, topic, event, payload))
 
+    def reply(self, msg: Inbound, status: str, response: dict[str, Any]) -> None:
+        """A ``phx_reply`` to ``msg`` (``ok`` or ``error``)."""
+        payload: ReplyPayload = {
+            "status": "ok" if status == "ok" else "error",
+            "response": response,
+        }
+        self.push_message(msg.topic, "phx_reply", payload, ref=msg.ref, join_ref=msg.join_ref)
+
     def close_soon(self, code: int, reason: str) -> None:
         """Stop writing and close the websocket (from any task, without awaiting).
 
@@ -242,8 +252,7 @@ class Socket:
         if self._closing:
             return
         self._closing = True
-        self._queue.clear()
-        self._queued_bytes = 0
+        self._backlog.clear()
         self._closer = asyncio.get_running_loop().create_task(
             self._close_connection(code, reason), name=f"ws-closer-{self.id}"
         )
@@ -258,13 +267,14 @@ class Socket:
             # A writer waiting for the transport holds a frame the peer will never need now.
             await self._stop_writer()
             try:
-                await asyncio.wait_for(self._close(code, reason), self._close_timeout)
+                await asyncio.wait_for(self._transport.close(code, reason), self._close_timeout)
             except TimeoutError:
                 # The transport did not take the close frame: the peer is not reading at all.
-                if self._abort is not None:
+                abort = self._transport.abort
+                if abort is not None:
                     logger.info("websocket %s (%s) aborted: close not taken", self.id, self.peer)
                     self.aborted = True
-                    self._abort()
+                    abort()
                 else:
                     logger.warning(
                         "websocket %s (%s) does not take its close frame and the server "

@@ -83,7 +83,7 @@ class ChangeReader:
         self._stream: ReplicationStream | None = None
         self._task: asyncio.Task[None] | None = None
         self._delivered_lsn = 0
-        self.connected = asyncio.Event()
+        self._connected = asyncio.Event()
         self.reconnects = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -114,6 +114,15 @@ class ChangeReader:
             await self._drop_slot(terminate=True)
         except (CatalogError, psycopg.Error) as exc:
             logger.warning("could not drop replication slot %s: %s", self.slot, exc)
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the change stream is connected now."""
+        return self._connected.is_set()
+
+    async def wait_connected(self) -> None:
+        """Wait until the change stream is connected."""
+        await self._connected.wait()
 
     def confirm(self, end_lsn: int) -> None:
         """Everything up to ``end_lsn`` has been delivered."""
@@ -175,7 +184,7 @@ class ChangeReader:
                 stream = ReplicationStream(self._url, self.slot, self._catalog.publication)
                 await stream.open()
                 self._stream = stream
-                self.connected.set()
+                self._connected.set()
                 backoff = 0.05
                 await self._consume(stream)
             except asyncio.CancelledError:
@@ -185,7 +194,7 @@ class ChangeReader:
             except Exception:
                 logger.exception("change stream failed (reconnecting)")
             finally:
-                self.connected.clear()
+                self._connected.clear()
                 if self._stream is not None:
                     self._stream.close()
                     self._stream = None

@@ -1,0 +1,47 @@
+"""The row level security check the Realtime server calls (``_realtime_local.visible``, created
+by the local bootstrap): what it answers, and who may call it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests._pg import TestDatabase
+from tests.realtime._support import Sql, authorizer_url, new_user
+
+_CALL = "select _realtime_local.visible('public.rooms'::regclass, '{room_id}', %s, %s, %s)"
+
+
+def _claims(user: str) -> str:
+    return f'{{"sub": "{user}", "role": "authenticated"}}'
+
+
+async def test_the_authorizer_role_checks_each_subscriber(database: TestDatabase, db: Sql) -> None:
+    host, stranger = new_user(), new_user()
+    room_id, _key = await db.create_room(host, public=False)
+    async with await psycopg.AsyncConnection.connect(
+        authorizer_url(database.url), autocommit=True
+    ) as conn:
+        cur = await conn.execute(
+            _CALL,
+            (
+                [room_id],
+                ["authenticated", "authenticated", "anon"],
+                [_claims(host), _claims(stranger), '{"role": "anon"}'],
+            ),
+        )
+        row: Any = await cur.fetchone()
+    assert row[0] == [True, False, False]
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated", "service_role"])
+async def test_api_roles_may_not_call_it(database: TestDatabase, role: str) -> None:
+    # It would let a client try claims of its choosing against any table's policies.
+    async with await psycopg.AsyncConnection.connect(
+        authorizer_url(database.url), autocommit=True
+    ) as conn:
+        await conn.execute(f"set role {role}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            await conn.execute(_CALL, (["x"], ["anon"], ['{"role": "anon"}']))

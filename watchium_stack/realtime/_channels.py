@@ -1,0 +1,211 @@
+"""The channels of each socket: what a client sends, dispatched (heartbeat, join, leave,
+broadcast, presence, access_token), and the lifecycle of a channel around it.
+
+Error replies and system messages use upstream's wording (``"<Code>: <message>"`` reasons,
+``system`` messages followed by ``phx_close`` when a channel is shut down), so clients written
+against hosted Supabase handle them the same way here.
+
+A postgres_changes binding is registered with the change router *before* the join reply is
+queued: a change committed after the client sees its join succeed is always delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ._broadcast_handler import BroadcastHandler
+from ._limits import Limits, TokenBucket
+from ._member import ChannelMember, ChannelShutdown
+from ._membership import JoinRefused, Membership
+from ._presence_handler import PresenceHandler
+from ._protocol import Inbound
+from ._router import ChangeRouter
+from ._socket import Socket
+from ._tokens import expired_message
+from ._topics import Topics
+
+__all__ = ["Handlers", "SocketChannels", "Connections"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """What every socket's channels share: admission, the topics with their broadcast and
+    presence handlers, the change router, and the limits."""
+
+    membership: Membership
+    topics: Topics
+    broadcasts: BroadcastHandler
+    presence: PresenceHandler
+    router: ChangeRouter
+    limits: Limits
+
+
+class SocketChannels:
+    """The channels joined on one socket, and the handling of everything its client sends."""
+
+    def __init__(self, socket: Socket, api_token: str, handlers: Handlers) -> None:
+        self.socket = socket
+        self._api_token = api_token
+        limits = handlers.limits
+        self._max_channels = limits.max_channels_per_socket
+        self._rate_limit = TokenBucket(limits.messages_per_second, limits.message_burst)
+        self._membership = handlers.membership
+        self._topics = handlers.topics
+        self._broadcasts = handlers.broadcasts
+        self._presence = handlers.presence
+        self._router = handlers.router
+        self._channels: dict[str, ChannelMember] = {}
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    async def handle(self, msg: Inbound) -> None:
+        """One message from the client."""
+        if not self._rate_limit.take():
+            member = self._channels.get(msg.topic)
+            if member is not None:
+                self.shutdown(member, "Too many messages per second")
+            return
+        if msg.topic == "phoenix":
+            if msg.event == "heartbeat":
+                self.socket.reply(msg, "ok", {})
+            return
+        if msg.event == "phx_join":
+            await self._join(msg)
+            return
+        member = self._channels.get(msg.topic)
+        if member is None or (msg.join_ref is not None and msg.join_ref != member.join_ref):
+            self.socket.reply(msg, "error", {"reason": "unmatched topic"})
+            return
+        try:
+            if msg.event == "phx_leave":
+                self._remove(member)
+                member.reply(msg, "ok", {})
+                member.send_close("phx_close")
+            elif msg.event == "broadcast":
+                self._broadcasts.handle(member, msg)
+            elif msg.event == "presence":
+                self._presence.handle(member, msg)
+            elif msg.event == "access_token":
+                if await self._membership.renew(member, msg):
+                    member.expire_with_token(lambda: self._expire(member))
+            else:
+                logger.debug("ignoring event %r on %s", msg.event, msg.topic)
+        except ChannelShutdown as shutdown:
+            self.shutdown(member, shutdown.message)
+
+    async def _join(self, msg: Inbound) -> None:
+        try:
+            subtopic = self._membership.subtopic(msg.topic)
+        except JoinRefused as refused:
+            self.socket.reply(msg, "error", {"reason": refused.reason})
+            return
+        existing = self._channels.get(msg.topic)
+        if existing is not None:
+            # Phoenix closes the old channel when the same topic is joined again.
+            self._close(existing)
+        if len(self._channels) >= self._max_channels:
+            self.socket.reply(
+                msg, "error", {"reason": "ChannelRateLimitReached: Too many channels"}
+            )
+            return
+        try:
+            admission = await self._membership.admit(self.socket, msg, subtopic, self._api_token)
+        except JoinRefused as refused:
+            self.socket.reply(msg, "error", {"reason": refused.reason})
+            return
+        member = admission.member
+
+        # Live from here: the bindings are in the router before the client hears of the join.
+        self._channels[member.topic] = member
+        topic = self._topics.join(member)
+        self._router.add(member, admission.subscriptions)
+        member.reply(msg, "ok", {"postgres_changes": admission.bindings})
+        if admission.bindings:
+            if admission.binding_error is None:
+                member.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
+            else:
+                member.system("postgres_changes", "error", admission.binding_error)
+        self._presence.joined(member, topic)
+        member.expire_with_token(lambda: self._expire(member))
+
+    # -- the end of a channel -------------------------------------------------------------------
+
+    def shutdown(self, member: ChannelMember, message: str) -> None:
+        """Upstream's channel shutdown: a system error, then phx_close; the channel is gone."""
+        if not member.active:
+            return
+        logger.info("closing channel %s: %s", member.topic, message)
+        member.system("system", "error", message)
+        self._close(member)
+
+    def fail_changes(self, message: str) -> None:
+        """Changes may have been lost: every channel with postgres_changes bindings gets a
+        system error, then phx_error, which makes clients rejoin (and refetch)."""
+        for member in list(self._channels.values()):
+            if self._router.subscribed(member):
+                member.system("postgres_changes", "error", message)
+                self._remove(member)
+                member.send_close("phx_error")
+
+    def close_all(self) -> None:
+        """The socket is gone: leave every channel (presences leave with them)."""
+        for member in list(self._channels.values()):
+            self._remove(member)
+
+    def _expire(self, member: ChannelMember) -> None:
+        self.shutdown(member, expired_message(member.credentials.token))
+
+    def _close(self, member: ChannelMember) -> None:
+        self._remove(member)
+        member.send_close("phx_close")
+
+    def _remove(self, member: ChannelMember) -> None:
+        if not member.deactivate():
+            return
+        if self._channels.get(member.topic) is member:
+            del self._channels[member.topic]
+        self._router.remove(member)
+        topic = self._topics.leave(member)
+        if topic is not None:
+            self._presence.left(member, topic)
+
+
+class Connections:
+    """Every open socket with its channels."""
+
+    def __init__(self, handlers: Handlers) -> None:
+        self._handlers = handlers
+        self._open: dict[Socket, SocketChannels] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def sockets(self) -> list[Socket]:
+        return list(self._open)
+
+    def open(self, socket: Socket, api_token: str) -> SocketChannels:
+        """A socket connected with ``api_token``: its (empty) channels."""
+        channels = SocketChannels(socket, api_token, self._handlers)
+        self._open[socket] = channels
+        return channels
+
+    def close(self, socket: Socket) -> None:
+        """The socket is over: its channels are left."""
+        channels = self._open.pop(socket, None)
+        if channels is not None:
+            channels.close_all()
+
+    def shutdown(self, code: int, reason: str) -> None:
+        """Leave every channel and close every socket (the server stops)."""
+        for socket, channels in list(self._open.items()):
+            channels.close_all()
+            socket.close_soon(code, reason)
+
+    def fail_changes(self, message: str) -> None:
+        """Make every channel with postgres_changes bindings rejoin (see
+        :meth:`SocketChannels.fail_changes`)."""
+        for channels in list(self._open.values()):
+            channels.fail_changes(message)

@@ -1,0 +1,47 @@
+"""Bounds the server applies per socket and per channel, and the token bucket that enforces its
+rates."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+__all__ = ["Limits", "TokenBucket"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds applied per socket and per channel (upstream's hosted defaults where they exist)."""
+
+    max_frame_bytes: int = 1024 * 1024
+    max_broadcast_bytes: int = 256 * 1024
+    max_presence_bytes: int = 256 * 1024
+    max_channels_per_socket: int = 100
+    messages_per_second: float = 100.0
+    message_burst: float = 200.0
+    presence_per_second: float = 5.0
+    presence_burst: float = 20.0
+    max_buffer_bytes: int = 4 * 1024 * 1024
+    # Seconds a close frame may wait for the transport before the connection is aborted.
+    close_timeout: float = 5.0
+
+
+class TokenBucket:
+    """``rate`` events per second with bursts up to ``burst``."""
+
+    __slots__ = ("rate", "burst", "_tokens", "_stamp")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
