@@ -14,13 +14,12 @@ import pytest
 
 from tests.client._fakes import FakeClock
 from watchium_client.players import PlayerEvent, PlayerEventKind, SimulatedPlayer
+from watchium_client.sync import GroupWaitAction, GroupWaitPolicy
 from watchium_client.sync._clock import ClockSync
 from watchium_client.sync._engine import SyncEngine
 from watchium_client.sync._playback import PlaybackState
 from watchium_client.sync._policy import (
     Correction,
-    GroupWaitAction,
-    GroupWaitPolicy,
     Observation,
     PolicyState,
     SyncDecision,
