@@ -24,10 +24,10 @@ from watchium_client.sync._policy import (
     PolicyState,
     SyncDecision,
     SyncPhase,
-    SyncThresholds,
     decide,
 )
 from watchium_client.sync._stats import DriftStats
+from watchium_client.sync._thresholds import SyncThresholds
 
 TH = SyncThresholds()
 
