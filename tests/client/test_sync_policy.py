@@ -1,12 +1,29 @@
-"""The sync policy (`decide`) tier by tier: one tick at a time, no engine, no clock."""
+"""The sync policy (`decide`) tier by tier: one tick at a time, no engine, no clock.
+
+The tables at the end pin each step of `decide` case by case: which phases open the transient
+window, starting on time, a paused room, a seek in flight, buffering, and the speed step.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pytest
 
-from tests.client._policy import TH, obs, run, steady
-from watchium_client.sync._policy import Correction, SyncDecision, SyncPhase
+from tests.client._policy import TARGET, TH, obs, run, steady
+from watchium_client.sync._policy import Correction, PendingSeek, SyncDecision, SyncPhase
 from watchium_client.sync._thresholds import SyncThresholds
+
+
+def expect(decision: SyncDecision, **fields: Any) -> None:
+    """Each named field of ``decision`` equals the value given (floats to rounding)."""
+    for name, value in fields.items():
+        actual = getattr(decision, name)
+        if isinstance(value, float):
+            assert actual == pytest.approx(value), name
+        else:
+            assert actual == value, name
 
 
 def test_tier0_small_drift_does_nothing() -> None:
@@ -228,3 +245,244 @@ def test_thresholds_validate() -> None:
         SyncThresholds(max_nudge=0.6)
     with pytest.raises(ValueError):
         SyncThresholds(tick_interval=0)
+
+
+# ---------------------------------------------------------------------- tables
+
+
+@pytest.mark.parametrize(
+    ("phase", "seeks"),
+    [
+        (SyncPhase.WAITING, True),
+        (SyncPhase.HOLD, True),
+        (SyncPhase.BUFFERING, True),
+        (SyncPhase.IN_SYNC, False),
+        (SyncPhase.CORRECTING, False),
+        (SyncPhase.STARTING, False),
+        (SyncPhase.PAUSED, False),
+    ],
+)
+def test_only_the_start_a_hold_or_a_stall_opens_the_transient_window(
+    phase: SyncPhase, seeks: bool
+) -> None:
+    # Between the two seek thresholds: a seek right after a transition, a nudge otherwise.
+    drift = TH.transient_seek_threshold + 0.05
+    state, decision = run(steady(phase=phase), obs(drift))
+    assert (decision.seek_to is not None) is seeks
+    assert decision.correction is (Correction.SEEK if seeks else Correction.SPEED)
+    assert state.transient_until == (100.0 + TH.transient_window if seeks else -math.inf)
+
+
+# A paused player in a playing room, seek latency 50 ms: it waits for the room up to
+# lead + max_start_wait = (0.05 + 0.3) + 0.5 s ahead, and seeks ahead to TARGET + lead.
+LEAD = 0.05 + TH.start_lead
+
+
+@pytest.mark.parametrize(
+    ("drift", "room_speed", "transient", "expected"),
+    [
+        pytest.param(
+            0.001,
+            1.0,
+            False,
+            {"phase": SyncPhase.IN_SYNC, "set_playing": True, "wake_in": None},
+            id="at the room: plays now",
+        ),
+        pytest.param(
+            0.003,
+            1.0,
+            False,
+            {"phase": SyncPhase.STARTING, "set_playing": None, "wake_in": 0.003},
+            id="just ahead: waits for the room",
+        ),
+        pytest.param(
+            LEAD + TH.max_start_wait - 0.001,
+            1.0,
+            False,
+            {"phase": SyncPhase.STARTING, "wake_in": LEAD + TH.max_start_wait - 0.001},
+            id="as far ahead as it may wait",
+        ),
+        pytest.param(
+            1.0,
+            2.0,
+            False,
+            {"phase": SyncPhase.STARTING, "wake_in": 0.5},
+            id="at double speed the room arrives in half the time",
+        ),
+        pytest.param(
+            0.9,
+            1.0,
+            False,
+            {"phase": SyncPhase.CORRECTING, "set_playing": True, "correction": Correction.SPEED},
+            id="too far ahead to wait, too near to seek: plays and nudges",
+        ),
+        pytest.param(
+            0.9,
+            1.0,
+            True,
+            {
+                "phase": SyncPhase.SEEKING,
+                "seek_to": TARGET + LEAD,
+                "set_playing": None,
+                "correction": Correction.SEEK,
+            },
+            id="too far ahead after a transition: seeks ahead, still paused",
+        ),
+        pytest.param(
+            -0.05,
+            1.0,
+            True,
+            {"phase": SyncPhase.CORRECTING, "set_playing": True, "seek_to": None},
+            id="a little behind: plays and nudges",
+        ),
+        pytest.param(
+            -5.0,
+            1.0,
+            False,
+            {
+                "phase": SyncPhase.SEEKING,
+                "seek_to": TARGET + LEAD,
+                "set_playing": None,
+                "correction": Correction.STEADY_SEEK,
+            },
+            id="far behind: seeks ahead, still paused",
+        ),
+    ],
+)
+def test_a_paused_player_starts_on_time(
+    drift: float, room_speed: float, transient: bool, expected: dict[str, Any]
+) -> None:
+    state = steady(seek_latency=0.05, transient_until=101.0 if transient else -math.inf)
+    _, decision = run(state, obs(drift, player_playing=False, room_speed=room_speed))
+    expect(decision, **expected)
+
+
+@pytest.mark.parametrize(
+    ("drift", "observed", "remembered", "expected"),
+    [
+        pytest.param(
+            TH.paused_tolerance,
+            {},
+            {},
+            {"phase": SyncPhase.PAUSED, "seek_to": None, "correction": None},
+            id="within the tolerance: stays",
+        ),
+        pytest.param(
+            -TH.paused_tolerance - 0.001,
+            {},
+            {},
+            {"phase": SyncPhase.PAUSED, "seek_to": TARGET, "correction": Correction.SEEK},
+            id="beyond it: seeks to the exact position",
+        ),
+        pytest.param(
+            0.5,
+            {},
+            {"last_seek_at": 99.5},
+            {"phase": SyncPhase.PAUSED, "seek_to": None},
+            id="cooling down: not yet",
+        ),
+        pytest.param(
+            0.0,
+            {"player_playing": True},
+            {},
+            {"phase": SyncPhase.PAUSED, "set_playing": False},
+            id="a playing player is paused",
+        ),
+        pytest.param(
+            0.0,
+            {"room_scheduled": True, "starts_in": 1.5},
+            {},
+            {"phase": SyncPhase.STARTING, "set_playing": None, "wake_in": 1.5},
+            id="a scheduled start wakes the engine at the start",
+        ),
+        pytest.param(
+            0.0,
+            {"room_scheduled": True, "starts_in": 1.5, "player_playing": True},
+            {},
+            {"phase": SyncPhase.STARTING, "set_playing": False, "wake_in": 1.5},
+            id="and holds the player paused until then",
+        ),
+        pytest.param(
+            0.0,
+            {"player_speed": 1.03},
+            {"nudge": 0.03, "correcting": True},
+            {"set_speed": 1.0},
+            id="a nudge left running ends",
+        ),
+        pytest.param(
+            0.0,
+            {},
+            {"trim": 0.002},
+            {"set_speed": 1.002, "wake_in": None},
+            id="the rest speed includes the trim",
+        ),
+    ],
+)
+def test_a_paused_room_holds_the_player_at_its_position(
+    drift: float, observed: dict[str, Any], remembered: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    fields = {"player_playing": False, **observed}
+    state, decision = run(steady(**remembered), obs(drift, room_playing=False, **fields))
+    expect(decision, **expected)
+    assert not state.correcting and state.nudge == 0.0 and state.cycle is None
+
+
+@pytest.mark.parametrize(
+    ("ours", "room_playing", "player_playing", "set_playing"),
+    [
+        pytest.param(True, False, True, False, id="the room pauses during our seek: pause now"),
+        pytest.param(False, True, False, None, id="our seek ahead while paused: no play yet"),
+        pytest.param(False, False, True, False, id="our seek ahead, and the room pauses: pause"),
+        pytest.param(None, True, False, True, id="a seek made in the player: play now"),
+        pytest.param(True, True, True, None, id="nothing to change"),
+    ],
+)
+def test_a_seek_in_flight_is_left_alone(
+    ours: bool | None, room_playing: bool, player_playing: bool, set_playing: bool | None
+) -> None:
+    pending = None if ours is None else PendingSeek(TARGET, 99.9, ours, 0)
+    state, decision = run(
+        steady(pending_seek=pending),
+        obs(2.0, seeking=True, room_playing=room_playing, player_playing=player_playing),
+    )
+    assert decision == SyncDecision(SyncPhase.SEEKING, 2.0, set_playing=set_playing)
+    assert state.pending_seek == pending
+
+
+@pytest.mark.parametrize(
+    ("room_playing", "player_playing", "set_playing"),
+    [
+        pytest.param(False, True, False, id="the room pauses: follow it"),
+        pytest.param(True, False, None, id="the room plays: the stall ends first"),
+        pytest.param(True, True, None, id="both play"),
+        pytest.param(False, False, None, id="both paused"),
+    ],
+)
+def test_a_buffering_player_only_follows_a_pause(
+    room_playing: bool, player_playing: bool, set_playing: bool | None
+) -> None:
+    state, decision = run(
+        steady(),
+        obs(-3.0, buffering=True, room_playing=room_playing, player_playing=player_playing),
+    )
+    assert decision == SyncDecision(SyncPhase.BUFFERING, -3.0, set_playing=set_playing)
+    assert state.cycle is None
+
+
+@pytest.mark.parametrize(
+    ("nudge", "player_speed", "drift", "set_speed"),
+    [
+        pytest.param(0.0, 1.0, -0.04, 1.0 + TH.nudge_slew * 0.1, id="a nudge starts"),
+        pytest.param(0.02, 1.02, -0.025, None, id="a change below speed_step is not sent"),
+        pytest.param(0.005, 1.005, 0.0, 1.0, id="the return to the rest speed always is"),
+    ],
+)
+def test_nudges_are_sent_in_steps(
+    nudge: float, player_speed: float, drift: float, set_speed: float | None
+) -> None:
+    state = steady(nudge=nudge, correcting=nudge != 0.0)
+    _, decision = run(state, obs(drift, player_speed=player_speed))
+    if set_speed is None:
+        assert decision.set_speed is None
+    else:
+        assert decision.set_speed == pytest.approx(set_speed)
