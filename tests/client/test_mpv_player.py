@@ -1,24 +1,19 @@
 """MpvPlayer against a real headless mpv, on a clip the tests write themselves.
 
-Actions "in mpv's own UI" are made from a second IPC client on the same socket: to mpv that is
-the same as a key press, and the player must report it as the user's.
+Actions "in mpv's own UI" are made from a second IPC client on the same socket (`RawClient`):
+to mpv that is the same as a key press, and the player must report it as the user's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import shutil
-import struct
 import time
-import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.client._mpv import TIMEOUT, RawClient, requires_mpv, write_clip
 from watchium_client.players import (
     MpvNotFoundError,
     MpvPlayer,
@@ -32,28 +27,6 @@ from watchium_client.sync._clock import ClockSync
 from watchium_client.sync._engine import SyncEngine
 from watchium_client.sync._playback import PlaybackState
 from watchium_client.sync._policy import SyncPhase
-
-# Skipped only when the binary is absent (CI installs it); a failing mpv fails the test.
-requires_mpv = pytest.mark.skipif(
-    shutil.which("mpv") is None, reason="the mpv binary is not installed (apt-get install mpv)"
-)
-TIMEOUT = 15.0
-
-
-def write_clip(path: Path, seconds: float, rate: int = 8000) -> Path:
-    """A mono 16-bit WAV with a 440 Hz tone."""
-    frames = int(seconds * rate)
-    with wave.open(str(path), "wb") as clip:
-        clip.setnchannels(1)
-        clip.setsampwidth(2)
-        clip.setframerate(rate)
-        clip.writeframes(
-            b"".join(
-                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
-                for i in range(frames)
-            )
-        )
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -75,60 +48,26 @@ async def player(clip: Path) -> AsyncIterator[MpvPlayer]:
         await mpv.close()
 
 
-class RawClient:
-    """A second IPC client: what a key press in mpv or a remote-control script does."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.next_id = 1000
-
-    @classmethod
-    async def connect(cls, path: Path) -> RawClient:
-        reader, writer = await asyncio.open_unix_connection(str(path))
-        return cls(reader, writer)
-
-    async def command(self, *args: Any) -> dict[str, Any]:
-        self.next_id += 1
-        request_id = self.next_id
-        self.writer.write(
-            (json.dumps({"command": list(args), "request_id": request_id}) + "\n").encode()
-        )
-        await self.writer.drain()
-        while True:
-            line = await asyncio.wait_for(self.reader.readline(), TIMEOUT)
-            if not line:
-                raise ConnectionError("mpv closed the connection")
-            message = json.loads(line)
-            if message.get("request_id") == request_id:
-                return message  # type: ignore[no-any-return]
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
-
-
 async def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    async def poll() -> None:
+    # The player publishes no event when a seek lands or a command takes effect: look every
+    # few ms.
+    async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
 
-    await asyncio.wait_for(poll(), timeout)
-
 
 async def wait_position(player: MpvPlayer, predicate: Callable[[float], bool]) -> float:
-    async def poll() -> float:
+    async with asyncio.timeout(TIMEOUT):
         while True:
             position = await player.position()
             if predicate(position):
                 return position
             await asyncio.sleep(0.02)
 
-    return await asyncio.wait_for(poll(), TIMEOUT)
-
 
 async def next_event(events: AsyncIterator[PlayerEvent]) -> PlayerEvent:
-    return await asyncio.wait_for(anext(events), TIMEOUT)
+    async with asyncio.timeout(TIMEOUT):
+        return await anext(events)
 
 
 async def rate_over(player: MpvPlayer, seconds: float) -> float:
@@ -329,7 +268,8 @@ async def test_attach_to_a_running_mpv(clip: Path, tmp_path: Path) -> None:
         await again.close()
     finally:
         process.terminate()
-        await asyncio.wait_for(process.wait(), TIMEOUT)
+        async with asyncio.timeout(TIMEOUT):
+            await process.wait()
 
 
 @pytest.mark.mpv

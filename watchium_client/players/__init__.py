@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from watchium_client.players._mpv import MpvNotFoundError, MpvPlayer
 from watchium_client.players._profiles import PlayerProfile
 from watchium_client.players._protocol import (
     Player,
@@ -12,6 +11,7 @@ from watchium_client.players._protocol import (
     PlayerEventKind,
 )
 from watchium_client.players._simulated import SimulatedPlayer
+from watchium_client.players.mpv import MpvNotFoundError, MpvPlayer
 
 __all__ = [
     "MpvNotFoundError",

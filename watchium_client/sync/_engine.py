@@ -31,10 +31,10 @@ from watchium_client.sync._policy import (
     PolicyState,
     SyncDecision,
     SyncPhase,
-    SyncThresholds,
     decide,
 )
 from watchium_client.sync._stats import DriftStats, DriftSummary
+from watchium_client.sync._thresholds import SyncThresholds
 
 __all__ = ["SyncEngine", "SyncStatus"]
 

@@ -14,28 +14,24 @@ Tiers, by the drift d = player position - room target position:
   picture is interrupted anyway; in steady playback it is high, since a seek is a visible glitch.
   A cooldown that doubles on repeated seeks keeps it from ever seeking in a loop.
 
-`GroupWaitPolicy` is the host-side decision to pause the room while members buffer.
 docs/SYNC_ENGINE.md explains every threshold and how it was chosen.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from watchium_client.sync._thresholds import SyncThresholds
 
 __all__ = [
     "Correction",
-    "GroupWaitAction",
-    "GroupWaitDecision",
-    "GroupWaitPolicy",
     "Observation",
     "PendingSeek",
     "PolicyState",
     "SyncDecision",
     "SyncPhase",
-    "SyncThresholds",
     "TrimCycle",
     "decide",
 ]
@@ -71,110 +67,6 @@ class Correction(StrEnum):
     """A seek right after a transition (join, host action, stall, hold) or while paused."""
     STEADY_SEEK = "steady_seek"
     """A seek during otherwise steady playback (drift beyond ``seek_threshold``)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SyncThresholds:
-    """Every tunable of the engine (seconds unless said otherwise; speeds are relative).
-
-    Raises (on construction):
-        ValueError: values that contradict each other (e.g. ``inner >= outer``).
-    """
-
-    tick_interval: float = 0.1
-    """How often the engine measures and decides."""
-    inner: float = 0.010
-    """Tier 1 ends when |drift| falls below this."""
-    outer: float = 0.030
-    """Tier 1 begins when |drift| rises above this."""
-    nudge_time_constant: float = 1.0
-    """Proportional gain of tier 1: the nudge would remove the drift in this time."""
-    max_nudge: float = 0.05
-    """Largest speed nudge, relative to the room speed (0.05 = +-5%)."""
-    nudge_slew: float = 0.20
-    """Fastest change of the nudge, per second (0.20: 0 to 5% in 0.25 s)."""
-    speed_step: float = 0.01
-    """Smallest speed change sent to the player during a nudge (relative to the room speed);
-    returning to the rest speed is always sent."""
-    seek_threshold: float = 1.0
-    """Tier 2 in steady playback."""
-    transient_seek_threshold: float = 0.10
-    """Tier 2 within ``transient_window`` after a transition."""
-    transient_window: float = 3.0
-    """How long after a transition the lower seek threshold applies."""
-    start_lead: float = 0.3
-    """A paused player that must seek while the room plays aims this far (plus its seek
-    latency) ahead of the room, then starts when the room gets there."""
-    max_start_wait: float = 0.5
-    """A paused player ahead of a playing room by at most its start lead (seek latency plus
-    ``start_lead``) plus this waits for the room instead of seeking."""
-    paused_tolerance: float = 0.030
-    """While the room is paused, the player is moved to the room position beyond this."""
-    seek_cooldown: float = 1.0
-    """Least time from a seek's landing to the next drift-driven seek; doubles on each seek
-    within ``cooldown_reset_after`` of the previous one."""
-    max_seek_cooldown: float = 60.0
-    cooldown_reset_after: float = 30.0
-    initial_seek_latency: float = 0.05
-    """Seek latency assumed until the player's own is measured."""
-    max_seek_latency: float = 2.0
-    min_seek_latency: float = -0.25
-    """The learned seek latency may go below zero: some players report a position ahead of
-    the seek target right after landing (mpv by ~50 ms with its null audio output), and aiming
-    that much behind cancels it."""
-    latency_gain: float = 0.7
-    """How much of each measured landing error corrects the seek-latency estimate."""
-    latency_learn_limit: float = 0.5
-    """A landing error larger than this is not from latency (something else moved): ignored."""
-    max_trim: float = 0.01
-    """Largest learned correction of the player's clock rate (relative)."""
-    trim_gain: float = 0.5
-    trim_min_cycle: float = 10.0
-    """Shortest stretch of steady playback from which a clock-rate error is estimated."""
-    user_hold: float = 2.0
-    """After a pause, play, seek or speed change in the player's UI, the engine keeps its hands
-    off this long (or until a new room state arrives), so the host's own action is not undone
-    before the room confirms it."""
-    sync_tolerance: float = 2.0
-    """|drift| within which a member counts as synced (the database's rule)."""
-
-    def __post_init__(self) -> None:
-        for name in (
-            "tick_interval",
-            "inner",
-            "outer",
-            "nudge_time_constant",
-            "max_nudge",
-            "nudge_slew",
-            "seek_threshold",
-            "transient_seek_threshold",
-            "paused_tolerance",
-            "seek_cooldown",
-            "sync_tolerance",
-        ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not self.inner < self.outer:
-            raise ValueError("inner must be below outer (the hysteresis band)")
-        if not self.outer < self.transient_seek_threshold <= self.seek_threshold:
-            raise ValueError("need outer < transient_seek_threshold <= seek_threshold")
-        if not self.max_nudge < 0.5:
-            raise ValueError("max_nudge must be below 0.5")
-        if not 0 <= self.max_trim < self.max_nudge:
-            raise ValueError("max_trim must be within [0, max_nudge)")
-        if not self.seek_cooldown <= self.max_seek_cooldown:
-            raise ValueError("seek_cooldown must not exceed max_seek_cooldown")
-        if not self.min_seek_latency <= self.initial_seek_latency <= self.max_seek_latency:
-            raise ValueError(
-                "initial_seek_latency must be within [min_seek_latency, max_seek_latency]"
-            )
-        if not (0 < self.latency_gain <= 1 and 0 <= self.trim_gain <= 1):
-            raise ValueError("latency_gain must be in (0, 1] and trim_gain in [0, 1]")
-        if self.start_lead < 0 or self.max_start_wait < 0:
-            raise ValueError("start_lead and max_start_wait must be >= 0")
-        if self.transient_window < 0 or self.user_hold < 0 or self.trim_min_cycle <= 0:
-            raise ValueError("transient_window and user_hold must be >= 0, trim_min_cycle > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +168,269 @@ class SyncDecision:
 # A paused player this little ahead of the room starts now rather than after another tick.
 _START_EPSILON = 0.002
 
+# Phases after which the player's picture has just jumped (or never ran): the next tick opens
+# the transient window, so what is left is seeked away at the low threshold.
+_TRANSITION_PHASES = frozenset({SyncPhase.WAITING, SyncPhase.HOLD, SyncPhase.BUFFERING})
+
+_Step = tuple[PolicyState, SyncDecision]
+
+
+def decide(state: PolicyState, obs: Observation, th: SyncThresholds) -> _Step:
+    """One step of the sync policy: the new state and what to tell the player.
+
+    A host action and a seek that has landed update the state first; then the first of these
+    that applies decides: the user's hold, buffering, a seek in flight, a paused room, a paused
+    player starting on time, the seek tier, the nudge tier.
+    """
+    dt = 0.0 if state.last_tick is None else max(0.0, obs.now - state.last_tick)
+    s = replace(state, last_tick=obs.now)
+    if obs.room_changed:
+        s = _after_host_action(s, obs, th)
+    if obs.hold:
+        return _user_hold(s, obs)
+    play_change = None if obs.player_playing == obs.room_playing else obs.room_playing
+    if obs.buffering:
+        return _buffering(s, obs, play_change)
+    if s.phase in _TRANSITION_PHASES:
+        s = replace(s, transient_until=obs.now + th.transient_window)
+    if s.pending_seek is not None and not obs.seeking:
+        s = _land_seek(s, s.pending_seek, obs, th)
+    if obs.seeking:
+        return _seek_in_flight(s, obs, play_change)
+    if not obs.room_playing:
+        return _room_paused(s, obs, th, play_change)
+    if not obs.player_playing:
+        starting = _start_on_time(s, obs, th)
+        if starting is not None:
+            return starting
+    seeking = _seek_tier(s, obs, th, play_change)
+    if seeking is not None:
+        return seeking
+    return _nudge_tier(s, obs, th, dt, play_change)
+
+
+def _after_host_action(s: PolicyState, obs: Observation, th: SyncThresholds) -> PolicyState:
+    # A host action is applied at once: no cooldown left over from earlier drift, no trim
+    # measurement across the jump, and the low seek threshold for what the jump leaves.
+    return replace(
+        s,
+        room_version=s.room_version + 1,
+        last_seek_at=-math.inf,
+        seek_cooldown=th.seek_cooldown,
+        cycle=None,
+        transient_until=obs.now + th.transient_window,
+    )
+
+
+def _user_hold(s: PolicyState, obs: Observation) -> _Step:
+    # Hands off what the user did; but a speed nudge of ours still running is ours to end
+    # (unless the user changed the speed too: then it is theirs).
+    ours = obs.room_speed * (1.0 + s.trim + s.nudge)
+    restore = None
+    if s.nudge != 0.0 and _speed_change(obs, ours) is None:
+        restore = obs.room_speed * (1.0 + s.trim)
+    s = replace(s, phase=SyncPhase.HOLD, cycle=None, pending_seek=None, correcting=False, nudge=0.0)
+    return s, SyncDecision(SyncPhase.HOLD, obs.drift, set_speed=restore)
+
+
+def _buffering(s: PolicyState, obs: Observation, play_change: bool | None) -> _Step:
+    # Nothing to correct while stalled; only follow a pause so the stall does not end into
+    # playback the room no longer wants.
+    stop = False if play_change is False else None
+    return replace(s, phase=SyncPhase.BUFFERING, cycle=None), SyncDecision(
+        SyncPhase.BUFFERING, obs.drift, set_playing=stop
+    )
+
+
+def _land_seek(
+    s: PolicyState, seek: PendingSeek, obs: Observation, th: SyncThresholds
+) -> PolicyState:
+    """Forgets the seek that has landed, and learns the seek latency from where it landed."""
+    # The cooldown runs from the landing: a slow seek must not eat it.
+    s = replace(s, pending_seek=None, last_seek_at=obs.now)
+    d = obs.drift
+    if (
+        seek.playing
+        and obs.room_playing
+        and obs.player_playing
+        and seek.room_version == s.room_version
+        and abs(d) < th.latency_learn_limit
+    ):
+        # Landed d seconds off: the latency was misjudged by d / speed. The first landing
+        # replaces the prior outright; later ones are smoothed against seek-time jitter.
+        gain = th.latency_gain if s.latency_samples else 1.0
+        latency = s.seek_latency - gain * d / obs.room_speed
+        return replace(
+            s,
+            seek_latency=min(th.max_seek_latency, max(th.min_seek_latency, latency)),
+            latency_samples=s.latency_samples + 1,
+        )
+    if not seek.playing and not s.latency_samples:
+        # Until a seek during playback measures it, the time a paused seek took (known to
+        # within a tick) is a better guess than the prior.
+        latency = obs.now - seek.issued_at - th.tick_interval / 2
+        return replace(s, seek_latency=min(th.max_seek_latency, max(0.0, latency)))
+    return s
+
+
+def _seek_in_flight(s: PolicyState, obs: Observation, play_change: bool | None) -> _Step:
+    # A seek made while paused (to start on time) must not be followed by play yet.
+    armed = s.pending_seek is not None and not s.pending_seek.playing
+    return replace(s, phase=SyncPhase.SEEKING, cycle=None), SyncDecision(
+        SyncPhase.SEEKING, obs.drift, set_playing=None if armed and play_change else play_change
+    )
+
+
+def _room_paused(
+    s: PolicyState, obs: Observation, th: SyncThresholds, play_change: bool | None
+) -> _Step:
+    """The room is paused, or plays from a start time still ahead: hold the player at the
+    room's position, exactly (no latency lead: nothing moves)."""
+    phase = SyncPhase.STARTING if obs.room_scheduled else SyncPhase.PAUSED
+    s = replace(s, phase=phase, correcting=False, nudge=0.0, cycle=None)
+    set_speed = _speed_change(obs, _rest_speed(s, obs))
+    if abs(obs.drift) > th.paused_tolerance and _cooled(s, obs):
+        s = replace(_start_seek(s, obs, th, obs.target, playing=False), phase=phase)
+        return s, SyncDecision(
+            phase,
+            obs.drift,
+            seek_to=obs.target,
+            set_speed=set_speed,
+            set_playing=play_change,
+            correction=Correction.SEEK,
+        )
+    return s, SyncDecision(
+        phase,
+        obs.drift,
+        set_speed=set_speed,
+        set_playing=play_change,
+        wake_in=obs.starts_in if obs.room_scheduled else None,
+    )
+
+
+def _start_on_time(s: PolicyState, obs: Observation, th: SyncThresholds) -> _Step | None:
+    """A paused player in a playing room (joining, or the room just resumed) need not chase a
+    moving target: it seeks ahead while paused and starts when the room reaches it, which
+    lands in sync however long the seek takes. None: neither wait nor seek (play at once)."""
+    d = obs.drift
+    set_speed = _speed_change(obs, _rest_speed(s, obs))
+    lead = (s.seek_latency + th.start_lead) * obs.room_speed
+    if _START_EPSILON < d <= lead + th.max_start_wait:
+        return replace(s, phase=SyncPhase.STARTING, cycle=None), SyncDecision(
+            SyncPhase.STARTING, d, set_speed=set_speed, wake_in=d / obs.room_speed
+        )
+    threshold, correction = _seek_threshold(s, obs, th)
+    if abs(d) > threshold and _cooled(s, obs):
+        aim = max(0.0, obs.target + lead)
+        s = _start_seek(s, obs, th, aim, playing=False)
+        return s, SyncDecision(
+            SyncPhase.SEEKING, d, seek_to=aim, set_speed=set_speed, correction=correction
+        )
+    return None
+
+
+def _seek_tier(
+    s: PolicyState, obs: Observation, th: SyncThresholds, play_change: bool | None
+) -> _Step | None:
+    """Tier 2: a seek aimed where the room will be when it lands. None: below the threshold,
+    or cooling down."""
+    threshold, correction = _seek_threshold(s, obs, th)
+    if not (abs(obs.drift) > threshold and _cooled(s, obs)):
+        return None
+    set_speed = _speed_change(obs, _rest_speed(s, obs))
+    aim = max(0.0, obs.target + s.seek_latency * obs.room_speed)
+    s = _start_seek(s, obs, th, aim, playing=True)
+    return s, SyncDecision(
+        SyncPhase.SEEKING,
+        obs.drift,
+        seek_to=aim,
+        set_speed=set_speed,
+        set_playing=play_change,
+        correction=correction,
+    )
+
+
+def _nudge_tier(
+    s: PolicyState, obs: Observation, th: SyncThresholds, dt: float, play_change: bool | None
+) -> _Step:
+    """Tiers 0 and 1: the rest speed inside the band; outside it, a speed nudge against the
+    drift until it is back inside ``inner``. Learns the trim between nudge episodes."""
+    d = obs.drift
+    correction = None
+    correcting = s.correcting
+    if not correcting and abs(d) > th.outer:
+        correcting = True
+        correction = Correction.SPEED
+    elif correcting and abs(d) <= th.inner:
+        correcting = False
+    goal = 0.0
+    if correcting:
+        goal = -d / (obs.room_speed * th.nudge_time_constant)
+        goal = max(-th.max_nudge, min(th.max_nudge, goal))
+    nudge = _approach(s.nudge, goal, th.nudge_slew * dt)
+    episode_ended = s.nudge != 0.0 and nudge == 0.0 and not correcting
+    trim, cycle = _learn_trim(s, obs, th, dt, episode_ended)
+
+    phase = SyncPhase.CORRECTING if correcting or nudge != 0.0 else SyncPhase.IN_SYNC
+    s = replace(s, phase=phase, correcting=correcting, nudge=nudge, trim=trim, cycle=cycle)
+    set_speed = _speed_change(obs, obs.room_speed * (1.0 + trim + nudge))
+    if (
+        set_speed is not None
+        and nudge != 0.0
+        and abs(set_speed - obs.player_speed) < th.speed_step * obs.room_speed
+    ):
+        # Each speed change costs a small glitch in a real player; skip the tiny ones.
+        set_speed = None
+    return s, SyncDecision(
+        phase, d, set_speed=set_speed, set_playing=play_change, correction=correction
+    )
+
+
+def _learn_trim(
+    s: PolicyState, obs: Observation, th: SyncThresholds, dt: float, episode_ended: bool
+) -> tuple[float, TrimCycle]:
+    """The trim and the measurement stretch after this tick (see `TrimCycle`).
+
+    Over a stretch of steady playback,
+        drift change = speed * (trim + rate_error) * T + speed * integral(nudge)
+    so (trim + rate_error) follows from the measured change, and the trim moves to cancel it.
+    A stretch ends with a nudge episode, once it is ``trim_min_cycle`` long.
+    """
+    # Drift on the server's clock as first estimated: a better offset estimate moves the
+    # target, and that jump is no rate error of the player.
+    offset_drift = obs.drift + obs.clock_offset * obs.room_speed
+    if s.cycle is None:
+        return s.trim, TrimCycle(obs.now, offset_drift)
+    # The nudge in effect over the last dt is the one the player actually ran at.
+    applied = obs.player_speed / obs.room_speed - 1.0 - s.trim
+    cycle = replace(s.cycle, nudge_integral=s.cycle.nudge_integral + applied * dt)
+    span = obs.now - cycle.started_at
+    if not (episode_ended and span >= th.trim_min_cycle and obs.player_playing):
+        return s.trim, cycle
+    residual = (offset_drift - cycle.start_drift) / (
+        obs.room_speed * span
+    ) - cycle.nudge_integral / span
+    trim = max(-th.max_trim, min(th.max_trim, s.trim - th.trim_gain * residual))
+    return trim, TrimCycle(obs.now, offset_drift)
+
+
+def _seek_threshold(
+    s: PolicyState, obs: Observation, th: SyncThresholds
+) -> tuple[float, Correction]:
+    # Within the transient window the picture just jumped anyway: a seek costs little more.
+    if obs.now < s.transient_until:
+        return th.transient_seek_threshold, Correction.SEEK
+    return th.seek_threshold, Correction.STEADY_SEEK
+
+
+def _cooled(s: PolicyState, obs: Observation) -> bool:
+    return obs.now - s.last_seek_at >= s.seek_cooldown
+
+
+def _rest_speed(s: PolicyState, obs: Observation) -> float:
+    # The room's speed corrected by the player's learned clock error.
+    return obs.room_speed * (1.0 + s.trim)
+
 
 def _approach(value: float, goal: float, step: float) -> float:
     if value < goal:
@@ -292,6 +447,8 @@ def _speed_change(obs: Observation, speed: float) -> float | None:
 def _start_seek(
     s: PolicyState, obs: Observation, th: SyncThresholds, aim: float, playing: bool
 ) -> PolicyState:
+    # The cooldown doubles for a seek soon after the previous one, so a player that cannot
+    # keep up is seeked less and less often instead of in a loop.
     repeated = obs.now - s.last_seek_at < th.cooldown_reset_after
     cooldown = min(th.max_seek_cooldown, s.seek_cooldown * 2) if repeated else th.seek_cooldown
     return replace(
@@ -304,319 +461,3 @@ def _start_seek(
         pending_seek=PendingSeek(aim, obs.now, playing, s.room_version),
         cycle=None,
     )
-
-
-def decide(
-    state: PolicyState, obs: Observation, th: SyncThresholds
-) -> tuple[PolicyState, SyncDecision]:
-    """One step of the sync policy: the new state and what to tell the player."""
-    now = obs.now
-    d = obs.drift
-    s = state
-    dt = 0.0 if s.last_tick is None else max(0.0, now - s.last_tick)
-    s = replace(s, last_tick=now)
-
-    if obs.room_changed:
-        # A host action is applied at once: no cooldown left over from earlier drift.
-        s = replace(
-            s,
-            room_version=s.room_version + 1,
-            last_seek_at=-math.inf,
-            seek_cooldown=th.seek_cooldown,
-            cycle=None,
-            transient_until=now + th.transient_window,
-        )
-
-    if obs.hold:
-        # Hands off what the user did; but a speed nudge of ours still running is ours to
-        # end (unless the user changed the speed too: then it is theirs).
-        ours = obs.room_speed * (1.0 + s.trim + s.nudge)
-        restore = None
-        if s.nudge != 0.0 and _speed_change(obs, ours) is None:
-            restore = obs.room_speed * (1.0 + s.trim)
-        s = replace(
-            s, phase=SyncPhase.HOLD, cycle=None, pending_seek=None, correcting=False, nudge=0.0
-        )
-        return s, SyncDecision(SyncPhase.HOLD, d, set_speed=restore)
-
-    want_playing = obs.room_playing
-    play_change = None if obs.player_playing == want_playing else want_playing
-
-    if obs.buffering:
-        # Nothing to correct while stalled; only follow a pause so the stall does not end
-        # into playback the room no longer wants.
-        stop = False if play_change is False else None
-        return replace(s, phase=SyncPhase.BUFFERING, cycle=None), SyncDecision(
-            SyncPhase.BUFFERING, d, set_playing=stop
-        )
-
-    if state.phase in (SyncPhase.WAITING, SyncPhase.HOLD, SyncPhase.BUFFERING):
-        s = replace(s, transient_until=now + th.transient_window)
-
-    if s.pending_seek is not None and not obs.seeking:
-        seek = s.pending_seek
-        # The cooldown runs from the landing: a slow seek must not eat it.
-        s = replace(s, pending_seek=None, last_seek_at=now)
-        if (
-            seek.playing
-            and obs.room_playing
-            and obs.player_playing
-            and seek.room_version == s.room_version
-            and abs(d) < th.latency_learn_limit
-        ):
-            # Landed d seconds off: the latency was misjudged by d / speed. The first landing
-            # replaces the prior outright; later ones are smoothed against seek-time jitter.
-            gain = th.latency_gain if s.latency_samples else 1.0
-            latency = s.seek_latency - gain * d / obs.room_speed
-            s = replace(
-                s,
-                seek_latency=min(th.max_seek_latency, max(th.min_seek_latency, latency)),
-                latency_samples=s.latency_samples + 1,
-            )
-        elif not seek.playing and not s.latency_samples:
-            # Until a seek during playback measures it, the time a paused seek took (known to
-            # within a tick) is a better guess than the prior.
-            latency = now - seek.issued_at - th.tick_interval / 2
-            s = replace(s, seek_latency=min(th.max_seek_latency, max(0.0, latency)))
-
-    if obs.seeking:
-        # A seek made while paused (to start on time) must not be followed by play yet.
-        armed = s.pending_seek is not None and not s.pending_seek.playing
-        return replace(s, phase=SyncPhase.SEEKING, cycle=None), SyncDecision(
-            SyncPhase.SEEKING, d, set_playing=None if armed and play_change else play_change
-        )
-
-    rest_speed = obs.room_speed * (1.0 + s.trim)
-    cooled = now - s.last_seek_at >= s.seek_cooldown
-
-    if not obs.room_playing:
-        phase = SyncPhase.STARTING if obs.room_scheduled else SyncPhase.PAUSED
-        s = replace(s, phase=phase, correcting=False, nudge=0.0, cycle=None)
-        if abs(d) > th.paused_tolerance and cooled:
-            s = _start_seek(s, obs, th, obs.target, playing=False)
-            s = replace(s, phase=phase)
-            return s, SyncDecision(
-                phase,
-                d,
-                seek_to=obs.target,
-                set_speed=_speed_change(obs, rest_speed),
-                set_playing=play_change,
-                correction=Correction.SEEK,
-            )
-        return s, SyncDecision(
-            phase,
-            d,
-            set_speed=_speed_change(obs, rest_speed),
-            set_playing=play_change,
-            wake_in=obs.starts_in if obs.room_scheduled else None,
-        )
-
-    transient = now < s.transient_until
-    seek_threshold = th.transient_seek_threshold if transient else th.seek_threshold
-    correction_kind = Correction.SEEK if transient else Correction.STEADY_SEEK
-
-    if not obs.player_playing:
-        # A paused player (joining, or the room just resumed) need not chase a moving target:
-        # it seeks ahead while paused and starts when the room reaches it, which lands in sync
-        # however long the seek takes.
-        lead = (s.seek_latency + th.start_lead) * obs.room_speed
-        if _START_EPSILON < d <= lead + th.max_start_wait:
-            return replace(s, phase=SyncPhase.STARTING, cycle=None), SyncDecision(
-                SyncPhase.STARTING,
-                d,
-                set_speed=_speed_change(obs, rest_speed),
-                wake_in=d / obs.room_speed,
-            )
-        if abs(d) > seek_threshold and cooled:
-            aim = max(0.0, obs.target + lead)
-            s = _start_seek(s, obs, th, aim, playing=False)
-            return s, SyncDecision(
-                SyncPhase.SEEKING,
-                d,
-                seek_to=aim,
-                set_speed=_speed_change(obs, rest_speed),
-                correction=correction_kind,
-            )
-
-    if abs(d) > seek_threshold and cooled:
-        # Aim where the room will be when the seek lands.
-        aim = max(0.0, obs.target + s.seek_latency * obs.room_speed)
-        s = _start_seek(s, obs, th, aim, playing=True)
-        return s, SyncDecision(
-            SyncPhase.SEEKING,
-            d,
-            seek_to=aim,
-            set_speed=_speed_change(obs, rest_speed),
-            set_playing=play_change,
-            correction=correction_kind,
-        )
-
-    correction = None
-    correcting = s.correcting
-    if not correcting and abs(d) > th.outer:
-        correcting = True
-        correction = Correction.SPEED
-    elif correcting and abs(d) <= th.inner:
-        correcting = False
-    goal = 0.0
-    if correcting:
-        goal = -d / (obs.room_speed * th.nudge_time_constant)
-        goal = max(-th.max_nudge, min(th.max_nudge, goal))
-    nudge = _approach(s.nudge, goal, th.nudge_slew * dt)
-
-    # Rate-error estimate (see TrimCycle): over a stretch of steady playback,
-    #   drift change = speed * (trim + rate_error) * T + speed * integral(nudge)
-    # so (trim + rate_error) follows from the measured change; the trim moves to cancel it.
-    offset_drift = d + obs.clock_offset * obs.room_speed
-    trim = s.trim
-    cycle = s.cycle
-    if cycle is None:
-        cycle = TrimCycle(now, offset_drift)
-    else:
-        # The nudge in effect over the last dt is the one the player actually ran at.
-        applied = obs.player_speed / obs.room_speed - 1.0 - s.trim
-        cycle = replace(cycle, nudge_integral=cycle.nudge_integral + applied * dt)
-        episode_ended = s.nudge != 0.0 and nudge == 0.0 and not correcting
-        span = now - cycle.started_at
-        if episode_ended and span >= th.trim_min_cycle and obs.player_playing:
-            residual = (offset_drift - cycle.start_drift) / (
-                obs.room_speed * span
-            ) - cycle.nudge_integral / span
-            trim = max(-th.max_trim, min(th.max_trim, trim - th.trim_gain * residual))
-            cycle = TrimCycle(now, offset_drift)
-
-    phase = SyncPhase.CORRECTING if correcting or nudge != 0.0 else SyncPhase.IN_SYNC
-    s = replace(s, phase=phase, correcting=correcting, nudge=nudge, trim=trim, cycle=cycle)
-    speed = obs.room_speed * (1.0 + trim + nudge)
-    set_speed = _speed_change(obs, speed)
-    if (
-        set_speed is not None
-        and nudge != 0.0
-        and abs(set_speed - obs.player_speed) < th.speed_step * obs.room_speed
-    ):
-        # Each speed change costs a small glitch in a real player; skip the tiny ones.
-        set_speed = None
-    return s, SyncDecision(
-        phase,
-        d,
-        set_speed=set_speed,
-        set_playing=play_change,
-        correction=correction,
-    )
-
-
-class GroupWaitAction(StrEnum):
-    """What the host should do with the room."""
-
-    NONE = "none"
-    PAUSE = "pause"
-    RESUME = "resume"
-
-
-@dataclass(frozen=True, slots=True)
-class GroupWaitDecision:
-    """The action, and the members the room waits for (empty when it waits for nobody)."""
-
-    action: GroupWaitAction
-    waiting_for: frozenset[str] = frozenset()
-
-
-@dataclass
-class GroupWaitPolicy:
-    """Host side: pause the room while members buffer, never for longer than ``timeout``.
-
-    Call `update` with the members' buffering flags (from presence) whenever presence changes
-    and at least once a second, and carry out the returned action with the room's playback
-    control. The policy resumes only a pause it caused: a pause by the host stays.
-
-    Args:
-        enabled: when False, `update` always returns NONE.
-        timeout: longest wait for the same stall; then the room resumes without the members
-            still buffering, who are not waited for again until they have recovered.
-        debounce: a stall shorter than this does not pause the room (blips of a few frames).
-        member_cooldown: after a wait caused by a member ends, that member cannot pause the
-            room again for this long (a member who stalls every minute must not stop the room
-            every minute).
-    """
-
-    enabled: bool = True
-    timeout: float = 10.0
-    debounce: float = 0.5
-    member_cooldown: float = 30.0
-    _since: dict[str, float] = field(default_factory=dict, init=False, repr=False)
-    _ignored: set[str] = field(default_factory=set, init=False, repr=False)
-    _cooldown_until: dict[str, float] = field(default_factory=dict, init=False, repr=False)
-    _waiting: frozenset[str] = field(default=frozenset(), init=False, repr=False)
-    _wait_started: float | None = field(default=None, init=False, repr=False)
-
-    @property
-    def waiting_for(self) -> frozenset[str]:
-        """The members the room is paused for."""
-        return self._waiting
-
-    @property
-    def is_waiting(self) -> bool:
-        """Whether the room is paused by this policy."""
-        return self._wait_started is not None
-
-    def update(
-        self, now: float, room_playing: bool, buffering: Mapping[str, bool]
-    ) -> GroupWaitDecision:
-        """Decides from the members' buffering flags (user id -> buffering) at time ``now``.
-
-        ``room_playing`` is the room's state as last seen; when it is playing while the policy
-        thinks it paused the room, the host resumed by hand and the wait is over.
-        """
-        stalled = {user for user, flag in buffering.items() if flag}
-        for user in list(self._since):
-            if user not in stalled:
-                del self._since[user]
-        for user in stalled:
-            self._since.setdefault(user, now)
-        # A member who recovered (or left) may be waited for again.
-        self._ignored &= stalled
-
-        if not self.enabled:
-            return GroupWaitDecision(GroupWaitAction.NONE)
-
-        if self._wait_started is not None:
-            if room_playing:
-                # The host resumed by hand: stop waiting, and do not pause again for them.
-                self._ignored |= self._waiting & stalled
-                self._end_wait(now)
-                return GroupWaitDecision(GroupWaitAction.NONE)
-            still = self._waiting & stalled
-            if not still:
-                self._end_wait(now)
-                return GroupWaitDecision(GroupWaitAction.RESUME)
-            if now - self._wait_started >= self.timeout:
-                self._ignored |= still
-                self._end_wait(now)
-                return GroupWaitDecision(GroupWaitAction.RESUME)
-            # Members who stall during the wait join it, without extending the timeout.
-            self._waiting = still | self._eligible(now)
-            return GroupWaitDecision(GroupWaitAction.NONE, self._waiting)
-
-        if not room_playing:
-            return GroupWaitDecision(GroupWaitAction.NONE)
-        eligible = self._eligible(now)
-        if not eligible:
-            return GroupWaitDecision(GroupWaitAction.NONE)
-        self._waiting = frozenset(eligible)
-        self._wait_started = now
-        return GroupWaitDecision(GroupWaitAction.PAUSE, self._waiting)
-
-    def _eligible(self, now: float) -> frozenset[str]:
-        return frozenset(
-            user
-            for user, since in self._since.items()
-            if now - since >= self.debounce
-            and user not in self._ignored
-            and now >= self._cooldown_until.get(user, -math.inf)
-        )
-
-    def _end_wait(self, now: float) -> None:
-        for user in self._waiting:
-            self._cooldown_until[user] = now + self.member_cooldown
-        self._waiting = frozenset()
-        self._wait_started = None
