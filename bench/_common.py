@@ -307,3 +307,49 @@ def loop_lag_monitor(samples: list[float], interval: float = 0.1) -> Callable[[]
         stopped = True
 
     return stop
+
+
+# -- CPU of processes ---------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+class CpuMeter:
+    """CPU time of a set of processes between ``start`` and ``stop``, in percent of one core."""
+
+    def __init__(self, pids: Callable[[], Sequence[int]]) -> None:
+        self._pids = pids
+        self._start: dict[int, float] = {}
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        self._start = {pid: _proc_cpu(pid) for pid in self._pids()}
+        self._t0 = time.monotonic()
+
+    def stop(self) -> float:
+        elapsed = time.monotonic() - self._t0
+        used = sum(_proc_cpu(pid) - self._start.get(pid, 0.0) for pid in self._pids())
+        return 100.0 * used / elapsed if elapsed > 0 else 0.0

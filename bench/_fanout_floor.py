@@ -22,8 +22,7 @@ from typing import Any
 
 import uvicorn
 
-from watchium_stack.realtime._socket import FastWrite, SharedFrame
-from watchium_stack.realtime._uvicorn import uvicorn_fast_write
+from watchium_stack.realtime import FastWrite, SharedFrame, uvicorn_fast_write
 
 __all__ = ["FloorApp", "main"]
 

@@ -44,10 +44,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._common import PROJECT_DIR, find_program, pgbench, write_results
+from watchium_stack.binaries import find_binaries
 from watchium_stack.gateway import authenticator_url
 from watchium_stack.harness import access_token, stop_process, throwaway_database
 from watchium_stack.keys import new_keys
-from watchium_stack.postgres import find_binaries, free_port
+from watchium_stack.postgres import free_port
 
 __all__ = ["main"]
 

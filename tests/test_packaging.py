@@ -5,6 +5,7 @@ server's dependencies."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -56,9 +57,18 @@ def test_the_wire_contract_needs_only_pydantic() -> None:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy: a build writes build/ and *.egg-info next to the sources.
+    source = tmp_path_factory.mktemp("source") / "watchium"
+    shutil.copytree(
+        PROJECT_DIR,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "node_modules", ".watchium", "build", "*.egg-info", "tests", "bench"
+        ),
+    )
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(PROJECT_DIR), "--no-deps", "-q", "-w", str(out)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(out)],
         check=True,
         capture_output=True,
     )

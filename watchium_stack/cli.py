@@ -30,9 +30,10 @@ import typer
 from rich.console import Console
 
 from watchium_stack._config import StackSettings
+from watchium_stack.binaries import find_binaries
 from watchium_stack.database import Database, DatabaseError
 from watchium_stack.migrate import Migration, MigrationError, applied_versions, load_migrations
-from watchium_stack.postgres import PostgresError, find_binaries
+from watchium_stack.postgres import PostgresError
 
 __all__ = ["db_app", "register", "fail", "load_config", "local_stack"]
 

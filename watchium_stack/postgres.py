@@ -1,16 +1,8 @@
-"""A project-local PostgreSQL cluster: find the binaries, create, start, stop and inspect it.
+"""A project-local PostgreSQL cluster: create, start, stop and inspect it.
 
 The cluster lives in ``<data dir>/pgdata``, listens on 127.0.0.1 only, and is configured for
 Realtime: ``wal_level=logical`` with replication slots and WAL senders enabled, and a cap on
-the WAL an abandoned slot may retain.
-
-Binaries are looked up in this order, first hit wins:
-
-1. ``WATCHIUM_PG_BINDIR`` (an explicit override);
-2. ``pg_config --bindir``;
-3. ``/usr/lib/postgresql/<major>/bin``, newest major first (Debian and Ubuntu);
-4. the ``pgserver`` wheel, which bundles PostgreSQL 16
-   (``pip install 'watchium[bundled-postgres]'``).
+the WAL an abandoned slot may retain. Its programs are found by :mod:`watchium_stack.binaries`.
 
 PostgreSQL refuses to run as root, so when the stack runs as root every server command runs as
 the ``postgres`` system user (created when it does not exist) on a data directory that user owns.
@@ -20,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib.util
 import logging
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -34,36 +24,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from watchium_stack.binaries import (
+    Binaries,
+    PostgresError,
+    find_binaries,
+)
+
 __all__ = [
     "PostgresError",
-    "BinariesNotFound",
     "PortInUse",
     "VersionMismatch",
-    "Binaries",
     "Cluster",
     "ClusterStatus",
-    "find_binaries",
     "free_port",
 ]
 
 logger = logging.getLogger(__name__)
-
-_SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
-
-INSTALL_HINT = (
-    "install PostgreSQL (Debian/Ubuntu: `sudo apt-get install postgresql`; macOS: "
-    "`brew install postgresql@16`), or the bundled build with "
-    "`pip install 'watchium[bundled-postgres]'`, or point WATCHIUM_PG_BINDIR at a directory "
-    "holding initdb, pg_ctl and postgres"
-)
-
-
-class PostgresError(RuntimeError):
-    """The local PostgreSQL cluster could not be set up or controlled."""
-
-
-class BinariesNotFound(PostgresError):
-    """No PostgreSQL server binaries were found."""
 
 
 class PortInUse(PostgresError):
@@ -72,86 +48,6 @@ class PortInUse(PostgresError):
 
 class VersionMismatch(PostgresError):
     """The data directory was created by a different PostgreSQL major version."""
-
-
-@dataclass(frozen=True)
-class Binaries:
-    """A directory of PostgreSQL server programs and the major version they belong to."""
-
-    bindir: Path
-    major: int
-    source: str
-
-    def path(self, program: str) -> str:
-        return str(self.bindir / program)
-
-
-def _has_server_programs(bindir: Path) -> bool:
-    return all(os.access(bindir / p, os.X_OK) for p in _SERVER_PROGRAMS)
-
-
-def _major_of(bindir: Path) -> int:
-    out = subprocess.run(
-        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
-    ).stdout
-    # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
-    m = re.search(r"\(PostgreSQL\)\s+(\d+)", out)
-    if not m:
-        raise PostgresError(f"cannot tell the version of {bindir / 'postgres'}: {out.strip()!r}")
-    return int(m.group(1))
-
-
-def _candidates(
-    explicit: str | None, debian_root: Path, path_env: str | None
-) -> list[tuple[Path, str]]:
-    found: list[tuple[Path, str]] = []
-    if explicit:
-        return [(Path(explicit), "WATCHIUM_PG_BINDIR")]
-    pg_config = shutil.which("pg_config", path=path_env)
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.CalledProcessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-            if out:
-                found.append((Path(out), "pg_config --bindir"))
-    if debian_root.is_dir():
-        majors = sorted(
-            (d for d in debian_root.iterdir() if d.name.isdigit()),
-            key=lambda d: int(d.name),
-            reverse=True,
-        )
-        found.extend((d / "bin", str(debian_root)) for d in majors)
-    spec = importlib.util.find_spec("pgserver")
-    if spec is not None and spec.origin is not None:
-        found.append((Path(spec.origin).parent / "pginstall" / "bin", "pgserver wheel"))
-    return found
-
-
-def find_binaries(
-    explicit: str | None = None,
-    *,
-    debian_root: Path = Path("/usr/lib/postgresql"),
-    path_env: str | None = None,
-) -> Binaries:
-    """Find PostgreSQL server binaries (see the module docstring for the search order).
-
-    ``debian_root`` and ``path_env`` (the PATH searched for pg_config) default to the system's.
-
-    Raises:
-        BinariesNotFound: with the command to install them.
-    """
-    tried: list[str] = []
-    for bindir, source in _candidates(explicit, debian_root, path_env):
-        if _has_server_programs(bindir):
-            return Binaries(bindir=bindir, major=_major_of(bindir), source=source)
-        tried.append(f"{bindir} ({source})")
-    where = "; tried " + ", ".join(tried) if tried else ""
-    if explicit:
-        raise BinariesNotFound(
-            f"WATCHIUM_PG_BINDIR={explicit} does not hold initdb, pg_ctl and postgres{where}"
-        )
-    raise BinariesNotFound(f"no PostgreSQL server binaries found{where}. To fix: {INSTALL_HINT}")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

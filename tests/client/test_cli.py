@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import re
-import shutil
-import struct
 import subprocess
 import sys
 import threading
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +20,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.client._mpv import requires_mpv, write_clip
 from watchium_client import NewRoom, RoomSession, WatchiumClient
 from watchium_client.cli import app
 from watchium_client.players import SimulatedPlayer
@@ -194,27 +191,10 @@ def test_demo_runs_a_simulated_party(stack: Stack, tmp_path: Path) -> None:
     assert len(cached[stack.url]) == 3
 
 
-requires_mpv = pytest.mark.skipif(
-    shutil.which("mpv") is None, reason="the mpv binary is not installed (apt-get install mpv)"
-)
-
-
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
     """20 s of a 440 Hz tone (mono, 8 kHz)."""
-    path = tmp_path / "clip.wav"
-    rate = 8000
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(
-            b"".join(
-                struct.pack("<h", int(6000 * math.sin(2 * math.pi * 440 * i / rate)))
-                for i in range(rate * 20)
-            )
-        )
-    return path
+    return write_clip(tmp_path / "clip.wav", 20)
 
 
 class BackgroundHost:

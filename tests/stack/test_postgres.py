@@ -10,13 +10,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from watchium_stack.binaries import BinariesNotFound, find_binaries
 from watchium_stack.postgres import (
-    BinariesNotFound,
     Cluster,
     PortInUse,
     PostgresError,
     VersionMismatch,
-    find_binaries,
     free_port,
 )
 

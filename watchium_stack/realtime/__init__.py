@@ -6,5 +6,15 @@ from __future__ import annotations
 
 from ._limits import Limits
 from ._service import DEFAULT_SLOT, PUBLICATION, RealtimeService
+from ._socket import FastWrite, SharedFrame
+from ._uvicorn import uvicorn_fast_write
 
-__all__ = ["RealtimeService", "Limits", "DEFAULT_SLOT", "PUBLICATION"]
+__all__ = [
+    "DEFAULT_SLOT",
+    "PUBLICATION",
+    "FastWrite",
+    "Limits",
+    "RealtimeService",
+    "SharedFrame",
+    "uvicorn_fast_write",
+]
