@@ -10,7 +10,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["sql_hot_paths", "functions_http", "realtime_fanout", "sync_accuracy"]
+BENCHMARKS = [
+    "sql_hot_paths",
+    "sql_binding",
+    "functions_http",
+    "realtime_fanout",
+    "sync_accuracy",
+]
 
 
 def main(argv: list[str]) -> int:
