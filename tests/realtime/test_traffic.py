@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.realtime._support import Phoenix, Server, Sql, new_user, user_token
+from watchium_wire import realtime_hints
 
 
 def is_event(event: str, topic: str):  # noqa: ANN201
@@ -87,3 +88,46 @@ async def test_frames_are_counted_by_kind(realtime: Server, db: Sql) -> None:
     )
     for ph in socks:
         await ph.close()
+
+
+async def test_a_heartbeat_sends_other_members_nothing(realtime: Server, db: Sql) -> None:
+    """A member subscribed as the SDK subscribes (the bindings of realtime_hints) gets the
+    join of another member, then nothing for that member's heartbeats, then the change of a
+    value the members show."""
+    host, member = new_user(), new_user()
+    room_id, _ = await db.create_room(host)
+    topic = f"realtime:room:{room_id}"
+    hints = realtime_hints(room_id, is_public=True, user_id=host)
+    bindings = [b.model_dump(by_alias=True) for b in hints.postgres_changes]
+    ph = await Phoenix.open(realtime.ws_url())
+    assert (await ph.join(topic, {"postgres_changes": bindings}, access_token=user_token(host)))[
+        "status"
+    ] == "ok"
+    await ph.expect(is_event("system", topic))
+
+    def change(m: Any) -> bool:
+        return is_event("postgres_changes", topic)(m)
+
+    await db.join_room(member, room_id)
+    joined = await ph.expect(change)
+    assert joined["payload"]["data"]["table"] == "room_members"
+    assert joined["payload"]["data"]["type"] == "INSERT"
+    for position in (0.0, 0.4, 0.8):
+        await db.run(
+            member,
+            "select public.members_update_status(p_room_id => %s, p_current_time => %s::numeric)",
+            (room_id, position),
+        )
+    await db.run(
+        member,
+        "select public.members_update_status(p_room_id => %s, p_is_buffering => true)",
+        (room_id,),
+    )
+    # Changes arrive in commit order: had a heartbeat (or its sync log row, or the room's
+    # activity) been sent, it would come before this.
+    stalled = await ph.expect(change)
+    data = stalled["payload"]["data"]
+    assert (data["table"], data["type"]) == ("room_members", "UPDATE")
+    assert data["record"]["is_buffering"] is True and data["record"]["user_id"] == member
+    assert "current_playback_time" not in data["record"]
+    await ph.close()
