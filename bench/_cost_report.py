@@ -123,7 +123,19 @@ def check(results: Sequence[Mapping[str, Any]]) -> list[str]:
                     f"{n} members: {action} cost {cost:.2f} messages per member "
                     f"(target <= {TARGET_ACTION_PER_MEMBER})"
                 )
+        # A cheap action that did not reach everyone is no saving: each must reach every member.
+        for action, change in _EXPECTED_CHANGE.items():
+            got = room["actions"][action]["changes"].get(change, 0)
+            if got < n:
+                misses.append(f"{n} members: {action} delivered {change} to {got} of {n}")
     return misses
+
+
+_EXPECTED_CHANGE = {
+    **{action: "rooms/UPDATE" for action in HOST_ACTIONS},
+    "join": "room_members/INSERT",
+    "leave": "room_members/DELETE",
+}
 
 
 # ---------------------------------------------------------------------- the hosted budget
