@@ -116,8 +116,10 @@ class Authorizer:
         key_columns: Sequence[str],
         key_values: Sequence[str | None],
         subjects: Sequence[tuple[str, str]],
+        xids: Sequence[int] = (),
     ) -> list[bool]:
-        """For each ``(role, claims_json)``: may it see the row with these key values?
+        """For each ``(role, claims_json)``: may it see the row with these key values, once the
+        transactions ``xids`` (of the changes being checked) are visible?
 
         Raises:
             AuthorizerError: when the database cannot be reached.
@@ -126,13 +128,14 @@ class Authorizer:
             return []
         # The subscriber arrays go in binary: psycopg's text form escapes every element (each
         # claims text is JSON full of quotes), which cost more than the checks themselves.
-        query = f"select {_VISIBLE}(%s::oid::regclass, %s, %s, %b, %b)"
+        query = f"select {_VISIBLE}(%s::oid::regclass, %s, %s, %b, %b, %s::bigint[])"
         params = (
             relid,
             list(key_columns),
             list(key_values),
             [role for role, _ in subjects],
             [claims for _, claims in subjects],
+            sorted(set(xids)),
         )
         row = None
         for attempt in range(3):
