@@ -305,3 +305,32 @@ def test_rooms_created_by_api_users_commit(
         admin.scalar("select is_public from rooms where room_id = %s", (result["room"]["room_id"],))
         is public
     )
+
+
+def test_a_seek_that_waited_for_the_room_takes_its_time_after_the_wait(
+    database: TestDatabase, admin: SqlSession, cleanup_rooms: list[str]
+) -> None:
+    # The room's reference time must follow commit order: a seek that waited on another's lock
+    # and committed after it must not carry an earlier playback_updated_at (members order rows
+    # by it and would keep the other one).
+    room_id, host, _ = make_room(database, cleanup_rooms)
+    with database.connect(autocommit=False) as first:
+        holder = SqlSession(first).as_user(host)
+        holder.one("select 1 from rooms where room_id = %s for no key update", (room_id,))
+
+        def late_seek(s: SqlSession) -> Any:
+            s.as_user(host)
+            return s.rpc("sync_control", room_id=room_id, action="seek", current_time=20)
+
+        waiting = Worker(database, late_seek)
+        waiting.start()
+        wait_until_blocked(admin, waiting.pid)
+        early = holder.rpc("sync_control", room_id=room_id, action="seek", current_time=10)
+        first.commit()
+    late = waiting.join_result()
+    assert late["playback_updated_at"] >= early["playback_updated_at"]
+    final = admin.one(
+        "select current_playback_time, playback_updated_at from rooms where room_id = %s",
+        (room_id,),
+    )
+    assert final is not None and float(final["current_playback_time"]) == 20.0
