@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner, Result
 
 from tests.client._mpv import requires_mpv, write_clip
@@ -103,6 +104,25 @@ def test_a_private_room_needs_its_access_key(stack: Stack, tmp_path: Path) -> No
     ok(invoke(stack, tmp_path / "guest", "rooms", "join", room_id, "--access-key", key))
     missing = invoke(stack, tmp_path / "guest", "rooms", "join", "zzzzzzzzzz")
     assert missing.exit_code == 1 and "room zzzzzzzzzz not found" in missing.output
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [path]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        paths += _command_paths(sub, (*path, name))
+    return paths
+
+
+def test_help_shows_no_python_types() -> None:
+    paths = _command_paths(typer.main.get_command(app))
+    assert ("db", "reset") in paths and ("rooms", "create") in paths  # plugins' commands too
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        tags = re.findall(r"<[a-z |\[\]]+>|\{[A-Za-z_]+\}", result.output)
+        assert tags == [], f"watchium {' '.join(path)} --help shows {tags}"
+    flags = ok(runner.invoke(app, ["rooms", "create", "--help"], env={"COLUMNS": "200"})).output
+    assert re.search(r"--video-url +URL ", flags) and re.search(r"--private +Members", flags)
 
 
 def test_rate_limits_say_how_long_to_wait(stack: Stack, tmp_path: Path) -> None:

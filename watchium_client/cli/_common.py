@@ -79,20 +79,33 @@ T = TypeVar("T")
 
 UrlOption = Annotated[
     str | None,
-    typer.Option("--url", help="The API URL (env WATCHIUM_URL; default: the local stack)."),
+    typer.Option(
+        "--url",
+        metavar="URL",
+        help="The API URL (env WATCHIUM_URL; default: the local stack).",
+    ),
 ]
 KeyOption = Annotated[
     str | None,
-    typer.Option("--key", help="The anon key (env WATCHIUM_ANON_KEY; default: the local stack's)."),
+    typer.Option(
+        "--key",
+        metavar="KEY",
+        help="The anon key (env WATCHIUM_ANON_KEY; default: the local stack's).",
+    ),
 ]
 AccessKeyOption = Annotated[
     str | None,
-    typer.Option("--access-key", "-a", help="A private room's 6-digit access key."),
+    typer.Option("--access-key", "-a", metavar="KEY", help="A private room's 6-digit access key."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 UsernameOption = Annotated[
     str | None,
-    typer.Option("--username", "-u", help="Your name in the room (default: your login name)."),
+    typer.Option(
+        "--username",
+        "-u",
+        metavar="NAME",
+        help="Your name in the room (default: your login name).",
+    ),
 ]
 
 
