@@ -174,7 +174,7 @@ async def join_room(
     The membership lapses after 30 s without heartbeats: `watchium watch` keeps it.
     """
     target = resolve_target(url, key)
-    async with signed_in(target, room_id) as client:
+    async with signed_in(target, room_id, access_key=access_key) as client:
         joined = await client.join_room(
             room_id, username=username or default_username(), access_key=access_key
         )
