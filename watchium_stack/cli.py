@@ -153,7 +153,7 @@ def print_next_steps(rooms: list[RoomLine]) -> None:
         out.print(f"  {activate}   [dim]# puts watchium and the SDK on your PATH[/]")
     out.print(
         f'  eval "$({watchium} keys --export)"   '
-        "[dim]# WATCHIUM_URL and WATCHIUM_ANON_KEY, for the SDK examples[/]",
+        "[dim]# the URL and the anon key, for the examples[/]",
         soft_wrap=True,
     )
     private = next((room for room in rooms if room.access_key is not None), None)
@@ -392,8 +392,9 @@ def keys(
         bool,
         typer.Option(
             "--export",
-            help='Print export lines for WATCHIUM_URL and WATCHIUM_ANON_KEY: eval "$(watchium '
-            'keys --export)" sets them for the SDK examples and the client commands.',
+            help="Print export lines of the API URL and the anon key, as WATCHIUM_URL and "
+            "WATCHIUM_ANON_KEY (the SDK examples and the client commands) and as SUPABASE_URL "
+            'and SUPABASE_ANON_KEY (supabase clients): eval "$(watchium keys --export)".',
         ),
     ] = False,
 ) -> None:
@@ -403,8 +404,9 @@ def keys(
     config = load_config()
     project = load_or_create_keys(config.data_dir)
     if export:
-        out.print(f"export WATCHIUM_URL={shlex.quote(config.api_url)}", soft_wrap=True)
-        out.print(f"export WATCHIUM_ANON_KEY={shlex.quote(project.anon_key)}", soft_wrap=True)
+        url, anon = shlex.quote(config.api_url), shlex.quote(project.anon_key)
+        for prefix in ("WATCHIUM", "SUPABASE"):
+            out.print(f"export {prefix}_URL={url} {prefix}_ANON_KEY={anon}", soft_wrap=True)
         return
     if env:
         out.print(f"SUPABASE_URL={config.api_url}", soft_wrap=True)

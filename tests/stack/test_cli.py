@@ -52,11 +52,17 @@ def test_keys_export_sets_what_the_examples_read(workdir: Path) -> None:
     port = free_port()
     env = _env(workdir, port, free_port())
     command = " ".join(shlex.quote(part) for part in [*WATCHIUM, "keys", "--export"])
-    shell = f'eval "$({command})" && echo "$WATCHIUM_URL" && echo "$WATCHIUM_ANON_KEY"'
-    run = subprocess.run(["bash", "-c", shell], env=env, capture_output=True, text=True)
+    # `env` lists what the shell exported, as the programs started from it see it.
+    run = subprocess.run(
+        ["bash", "-c", f'eval "$({command})" && env'], env=env, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
+    exported = dict(line.split("=", 1) for line in run.stdout.splitlines() if "=" in line)
     keys = load_or_create_keys(workdir / "data")
-    assert run.stdout.splitlines() == [f"http://127.0.0.1:{port}", keys.anon_key]
+    url = f"http://127.0.0.1:{port}"
+    for prefix in ("WATCHIUM", "SUPABASE"):
+        assert exported[f"{prefix}_URL"] == url
+        assert exported[f"{prefix}_ANON_KEY"] == keys.anon_key
 
 
 def _read_until(proc: subprocess.Popen[bytes], marker: bytes, limit: float = 180) -> bytes:
