@@ -151,8 +151,14 @@ def print_next_steps(rooms: list[RoomLine]) -> None:
     out.print("\n[bold]From another terminal[/]:")
     if activate is not None:
         out.print(f"  {activate}   [dim]# puts watchium and the SDK on your PATH[/]")
+    # The other terminal finds this stack only with the same settings.
+    settings = " ".join(
+        f"{name}={shlex.quote(os.environ[name])}"
+        for name in ("WATCHIUM_HOST", "WATCHIUM_PORT", "WATCHIUM_DATA_DIR")
+        if os.environ.get(name)
+    )
     out.print(
-        f'  eval "$({watchium} keys --export)"   '
+        f'  eval "$({settings + " " if settings else ""}{watchium} keys --export)"   '
         "[dim]# the URL and the anon key, for the examples[/]",
         soft_wrap=True,
     )

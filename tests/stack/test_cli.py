@@ -111,7 +111,9 @@ def test_up_serves_the_gateway_and_stops_everything_on_sigterm(workdir: Path) ->
         assert private, shown
         assert re.search(r"[a-z0-9]{10}  Demo: .* \(public\)", shown)
         assert f"watchium rooms join {private[1]} --access-key {private[2]}" in shown
-        assert "bin/activate" in shown and 'eval "$(watchium keys --export)"' in shown
+        assert "bin/activate" in shown
+        # The other terminal needs this stack's settings to find it.
+        assert re.search(rf'eval "\$\(.*WATCHIUM_PORT={port} .*watchium keys --export\)"', shown)
         health = httpx.get(f"http://127.0.0.1:{port}/health")
         assert health.status_code == 200 and health.json()["database"] is True
         signup = httpx.post(
