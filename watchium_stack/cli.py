@@ -11,7 +11,7 @@
 | ``watchium db url`` | print the connection URL |
 | ``watchium db binaries`` | print which PostgreSQL binaries would be used (exit 1 if none) |
 | ``watchium up`` | the whole local stack: database, cleanup, gateway on :54321; Ctrl-C stops it |
-| ``watchium keys [--env\|--export]`` | print the API URL and the project's keys |
+| ``watchium keys [--env\\|--export]`` | print the API URL and the project's keys |
 
 The ``watchium`` command (:mod:`watchium_client.cli`) loads these through the ``watchium.cli``
 entry point, :func:`register`, which also tells its client commands where the local stack is.
