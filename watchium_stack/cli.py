@@ -11,7 +11,7 @@
 | ``watchium db url`` | print the connection URL |
 | ``watchium db binaries`` | print which PostgreSQL binaries would be used (exit 1 if none) |
 | ``watchium up`` | the whole local stack: database, cleanup, gateway on :54321; Ctrl-C stops it |
-| ``watchium keys [--env]`` | print the API URL and the project's keys |
+| ``watchium keys [--env\\|--export]`` | print the API URL and the project's keys |
 
 The ``watchium`` command (:mod:`watchium_client.cli`) loads these through the ``watchium.cli``
 entry point, :func:`register`, which also tells its client commands where the local stack is.
@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from watchium_stack._config import StackSettings
 from watchium_stack.binaries import find_binaries
@@ -78,6 +83,93 @@ def load_config() -> StackSettings:
 
 def _progress(mig: Migration) -> None:
     console.print(f"  applying [cyan]{mig.path.name}[/]")
+
+
+@dataclass(frozen=True)
+class RoomLine:
+    """A room of the local database, as ``watchium up`` lists it."""
+
+    room_id: str
+    title: str
+    access_key: str | None
+
+
+_ROOMS_SHOWN = 5
+
+
+def local_rooms(db: Database) -> tuple[list[RoomLine], int]:
+    """The first rooms of the local database (oldest first, a private one with its access key)
+    and how many there are; none for an external database, whose keys are not ours to print.
+
+    Raises:
+        DatabaseError: the database does not answer.
+    """
+    if db.external:
+        return [], 0
+    with db.connect() as conn:
+        rows = conn.execute(
+            "select r.room_id, r.title, k.access_key, count(*) over () "
+            "from public.rooms r left join watchium.room_access_keys k using (room_id) "
+            "order by r.created_at, r.is_public desc, r.title limit %s",
+            (_ROOMS_SHOWN,),
+        ).fetchall()
+    total = int(rows[0][3]) if rows else 0
+    return [RoomLine(room_id, title, key) for room_id, title, key, _ in rows], total
+
+
+def print_rooms(rooms: list[RoomLine], total: int) -> None:
+    label = "[bold]Rooms[/]            "
+    if not rooms:
+        out.print(f"{label}none (`watchium db reset` loads the two demo rooms of seed.sql)")
+        return
+    for room in rooms:
+        kind = "public" if room.access_key is None else f"private, access key {room.access_key}"
+        out.print(f"{label}{room.room_id}  {escape(room.title)} ({kind})", soft_wrap=True)
+        label = " " * 17
+    if total > len(rooms):
+        out.print(f"{label}and {total - len(rooms)} more")
+
+
+def _on_path() -> tuple[str | None, str]:
+    """How to run ``watchium`` from another shell: the line that puts it on PATH (None when it is
+    there already) and the command to type."""
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("watchium")
+    if found is not None and (here is None or Path(found).resolve() == here):
+        return None, "watchium"
+    if sys.prefix != sys.base_prefix:  # a virtualenv: activating it puts watchium on PATH
+        activate = Path(sys.prefix) / "bin" / "activate"
+        with contextlib.suppress(ValueError):
+            activate = activate.relative_to(Path.cwd())
+        return f"source {shlex.quote(str(activate))}", "watchium"
+    script = Path(sys.executable).parent / "watchium"
+    return None, shlex.quote(str(script)) if script.exists() else "watchium"
+
+
+def print_next_steps(rooms: list[RoomLine]) -> None:
+    activate, watchium = _on_path()
+    out.print("\n[bold]From another terminal[/]:")
+    if activate is not None:
+        out.print(f"  {activate}   [dim]# puts watchium and the SDK on your PATH[/]")
+    # The other terminal finds this stack only with the same settings.
+    settings = " ".join(
+        f"{name}={shlex.quote(os.environ[name])}"
+        for name in ("WATCHIUM_HOST", "WATCHIUM_PORT", "WATCHIUM_DATA_DIR")
+        if os.environ.get(name)
+    )
+    out.print(
+        f'  eval "$({settings + " " if settings else ""}{watchium} keys --export)"   '
+        "[dim]# the URL and the anon key, for the examples[/]",
+        soft_wrap=True,
+    )
+    private = next((room for room in rooms if room.access_key is not None), None)
+    if private is not None:
+        out.print(
+            f"  {watchium} rooms join {private.room_id} --access-key {private.access_key}",
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"  {watchium} demo")
 
 
 def print_connection(db: Database) -> None:
@@ -163,6 +255,7 @@ def reset(
     seeded = ", seed data loaded" if seed else ""
     console.print(f"[green]reset[/] ({len(applied)} migration(s) applied{seeded})")
     print_connection(db)
+    print_rooms(*local_rooms(db))
 
 
 @db_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -250,6 +343,7 @@ def up() -> None:
         applied = db.ensure_ready(progress=_progress)
         console.print(f"[green]ready[/] ({len(applied)} migration(s) applied)")
         print_connection(db)
+        rooms, total = local_rooms(db)
         keys = load_or_create_keys(config.data_dir)
         # The stack's own database and data-directory keys; the rest (WATCHIUM_API_DB_URL,
         # WATCHIUM_ANON_SIGNUPS_PER_HOUR, ...) from the environment, as GatewaySettings reads it.
@@ -264,7 +358,10 @@ def up() -> None:
 
         def ready() -> None:
             print_api(config.api_url, keys.anon_key, keys.service_role_key)
-            out.print("\n[bold]Try it[/] (pip install supabase):\n")
+            if not db.external:
+                print_rooms(rooms, total)
+            print_next_steps(rooms)
+            out.print("\n[bold]Or with supabase-py[/] (pip install supabase):\n")
             out.print(_snippet(config.api_url, keys.anon_key), soft_wrap=True, markup=False)
             console.print("\nRunning cleanup every 10 s. [bold]Ctrl-C[/] stops the stack.")
 
@@ -297,12 +394,26 @@ def keys(
     env: Annotated[
         bool, typer.Option("--env", help="Print SUPABASE_URL=... lines for a .env file.")
     ] = False,
+    export: Annotated[
+        bool,
+        typer.Option(
+            "--export",
+            help="Print export lines of the API URL and the anon key, as WATCHIUM_URL and "
+            "WATCHIUM_ANON_KEY (the SDK examples and the client commands) and as SUPABASE_URL "
+            'and SUPABASE_ANON_KEY (supabase clients): eval "$(watchium keys --export)".',
+        ),
+    ] = False,
 ) -> None:
     """Print the API URL and the project's keys (anon, service_role)."""
     from watchium_stack.keys import load_or_create_keys
 
     config = load_config()
     project = load_or_create_keys(config.data_dir)
+    if export:
+        url, anon = shlex.quote(config.api_url), shlex.quote(project.anon_key)
+        for prefix in ("WATCHIUM", "SUPABASE"):
+            out.print(f"export {prefix}_URL={url} {prefix}_ANON_KEY={anon}", soft_wrap=True)
+        return
     if env:
         out.print(f"SUPABASE_URL={config.api_url}", soft_wrap=True)
         out.print(f"SUPABASE_ANON_KEY={project.anon_key}", soft_wrap=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner, Result
 
 from tests.client._mpv import requires_mpv, write_clip
@@ -99,10 +100,59 @@ def test_a_private_room_needs_its_access_key(stack: Stack, tmp_path: Path) -> No
 
     refused = invoke(stack, tmp_path / "guest", "rooms", "join", room_id)
     assert refused.exit_code == 1
-    assert "is private: pass its 6-digit access key with --access-key" in refused.output
+    assert f"room {room_id} is private: pass its 6-digit access key with --access-key" in (
+        refused.output
+    )
+    wrong = "000000" if key != "000000" else "111111"
+    guessed = invoke(stack, tmp_path / "guest", "rooms", "join", room_id, "-a", wrong)
+    assert guessed.exit_code == 1
+    assert f"wrong access key for room {room_id}: check the 6 digits with the host" in (
+        guessed.output
+    )
+    assert "pass its 6-digit access key" not in guessed.output
     ok(invoke(stack, tmp_path / "guest", "rooms", "join", room_id, "--access-key", key))
     missing = invoke(stack, tmp_path / "guest", "rooms", "join", "zzzzzzzzzz")
     assert missing.exit_code == 1 and "room zzzzzzzzzz not found" in missing.output
+
+
+def test_a_bad_video_url_says_it_must_be_http(stack: Stack, tmp_path: Path) -> None:
+    refused = invoke(
+        stack, tmp_path / "u", "rooms", "create", "Frieren night", "--anime-id", "frieren",
+        "--video-url", "frieren-01.mkv",
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert "video_url: must be an http(s) URL" in refused.output
+
+
+def test_watch_without_mpv_names_the_options(stack: Stack, tmp_path: Path) -> None:
+    video = tmp_path / "frieren-01.mkv"
+    video.write_bytes(b"")
+    result = invoke(
+        stack, tmp_path / "u", "watch", "zzzzzzzzzz", str(video), "--mpv", "no-such-mpv",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "mpv not found ('no-such-mpv' is not on PATH)" in result.output
+    assert "--mpv PATH" in result.output and "--player simulated" in result.output
+    assert "mpv=" not in result.output, "the Python argument is no option of the command"
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [path]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        paths += _command_paths(sub, (*path, name))
+    return paths
+
+
+def test_help_shows_no_python_types() -> None:
+    paths = _command_paths(typer.main.get_command(app))
+    assert ("db", "reset") in paths and ("rooms", "create") in paths  # plugins' commands too
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        tags = re.findall(r"<[a-z |\[\]]+>|\{[A-Za-z_]+\}", result.output)
+        assert tags == [], f"watchium {' '.join(path)} --help shows {tags}"
+    flags = ok(runner.invoke(app, ["rooms", "create", "--help"], env={"COLUMNS": "200"})).output
+    assert re.search(r"--video-url +URL ", flags) and re.search(r"--private +Members", flags)
 
 
 def test_rate_limits_say_how_long_to_wait(stack: Stack, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tests._pg import TestDatabase
 from tests._stack import Stack
 from tests.functions._helpers import count, error_of, post, room_body
-from watchium_functions import BODY_LIMIT
+from watchium_functions import BODY_LIMIT, _app
 from watchium_functions.tokens import encode_token
 from watchium_wire import ENDPOINTS
 
@@ -251,6 +251,41 @@ def test_each_rule_of_the_models(
     response = post(stack, name, body, token=stack.access_token())
     error = error_of(response, 400, "WR400")
     assert field in {f["field"] for f in error["details"]["fields"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        ("rooms-create", room_body(video_url="ftp://x/y"), "video_url: must be an http(s) URL"),
+        ("rooms-create", room_body(video_url="f.mkv"), "video_url: must be an http(s) URL"),
+        ("rooms-create", room_body(title="   "), "title: must not be blank"),
+        (
+            "rooms-join",
+            {"room_id": "abcdefghij", "username": "v", "access_key": "12345"},
+            "access_key: must be 6 digits",
+        ),
+        (
+            "sync-control",
+            {"room_id": "abcdefghij", "action": "seek"},
+            "(body): seek needs current_time (the target position)",
+        ),
+    ],
+)
+def test_a_refused_body_says_what_each_field_must_be(
+    stack: Stack, name: str, body: dict[str, object], expected: str
+) -> None:
+    response = post(stack, name, body, token=stack.access_token())
+    error = error_of(response, 400, "WR400")
+    assert error["message"] == f"invalid request body: {expected}"
+    assert expected.split(": ", 1)[1] in {f["message"] for f in error["details"]["fields"]}
+
+
+def test_every_pattern_of_the_request_models_has_words() -> None:
+    patterns = set()
+    for endpoint in ENDPOINTS.values():
+        patterns |= set(_app._patterns(endpoint.request).values())
+    assert patterns, "the models have patterns"
+    assert patterns <= set(_app._PATTERN_MEANINGS), "say what a new pattern means"
 
 
 def test_current_time_on_the_wire_reaches_p_current_time(stack: Stack) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import selectors
+import shlex
 import signal
 import socket
 import subprocess
@@ -46,6 +48,23 @@ def test_keys_prints_url_and_keys(workdir: Path) -> None:
     assert f"SUPABASE_ANON_KEY={keys.anon_key}" in env_out.splitlines()
 
 
+def test_keys_export_sets_what_the_examples_read(workdir: Path) -> None:
+    port = free_port()
+    env = _env(workdir, port, free_port())
+    command = " ".join(shlex.quote(part) for part in [*WATCHIUM, "keys", "--export"])
+    # `env` lists what the shell exported, as the programs started from it see it.
+    run = subprocess.run(
+        ["bash", "-c", f'eval "$({command})" && env'], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    exported = dict(line.split("=", 1) for line in run.stdout.splitlines() if "=" in line)
+    keys = load_or_create_keys(workdir / "data")
+    url = f"http://127.0.0.1:{port}"
+    for prefix in ("WATCHIUM", "SUPABASE"):
+        assert exported[f"{prefix}_URL"] == url
+        assert exported[f"{prefix}_ANON_KEY"] == keys.anon_key
+
+
 def _read_until(proc: subprocess.Popen[bytes], marker: bytes, limit: float = 180) -> bytes:
     """Output up to ``marker`` (bounded only against a broken `up`)."""
     assert proc.stdout is not None
@@ -69,9 +88,13 @@ def _read_until(proc: subprocess.Popen[bytes], marker: bytes, limit: float = 180
 @pytest.mark.slow
 def test_up_serves_the_gateway_and_stops_everything_on_sigterm(workdir: Path) -> None:
     port, db_port = free_port(), free_port()
+    env = _env(workdir, port, db_port)
+    # As after `make dev` in a new shell: the virtualenv is not activated.
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     proc = subprocess.Popen(
         [*WATCHIUM, "up"],
-        env=_env(workdir, port, db_port),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -81,6 +104,16 @@ def test_up_serves_the_gateway_and_stops_everything_on_sigterm(workdir: Path) ->
         assert f"http://127.0.0.1:{port}" in shown
         assert keys.anon_key in shown and keys.service_role_key in shown
         assert "sign_in_anonymously()" in shown and 'functions.invoke("rooms-create"' in shown
+        # The seed data's rooms, the private one with its key, and how to go on from a shell.
+        private = re.search(
+            r"([a-z0-9]{10})  Demo: private .* \(private, access key (\d{6})\)", shown
+        )
+        assert private, shown
+        assert re.search(r"[a-z0-9]{10}  Demo: .* \(public\)", shown)
+        assert f"watchium rooms join {private[1]} --access-key {private[2]}" in shown
+        assert "bin/activate" in shown
+        # The other terminal needs this stack's settings to find it.
+        assert re.search(rf'eval "\$\(.*WATCHIUM_PORT={port} .*watchium keys --export\)"', shown)
         health = httpx.get(f"http://127.0.0.1:{port}/health")
         assert health.status_code == 200 and health.json()["database"] is True
         signup = httpx.post(

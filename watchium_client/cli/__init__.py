@@ -17,6 +17,7 @@ from __future__ import annotations
 import typer
 
 from watchium_client.cli._demo import demo
+from watchium_client.cli._help import PlainHelpGroup
 from watchium_client.cli._plugins import load_plugins
 from watchium_client.cli._rooms import rooms_app
 from watchium_client.cli._watch import watch
@@ -25,6 +26,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="watchium",
+    cls=PlainHelpGroup,
     help="Watchium: synchronized anime watch parties on Supabase.",
     no_args_is_help=True,
     add_completion=False,
