@@ -82,6 +82,9 @@ def _settings(stack: Stack) -> GatewaySettings:
         jwt_secret=stack.jwt_secret,
         anon_key=stack.anon_key,
         service_role_key=stack.service_role_key,
+        publishable_key=stack.publishable_key,
+        secret_key=stack.secret_key,
+        data_dir=stack.signing_keys.path.parent,
     )
 
 
@@ -91,12 +94,13 @@ async def with_fake_realtime(
 ) -> AsyncIterator[Gateway]:
     created: list[FakeRealtime] = []
 
-    def load(settings: GatewaySettings) -> tuple[Any, str]:
+    def load(settings: GatewaySettings, signing_keys: Any) -> tuple[Any, str]:
         service = FakeRealtime(
             db_url=settings.db_url,
             authorizer_url=settings.functions_db_url,
             jwt_secret=settings.jwt_secret,
-            api_keys={settings.anon_key, settings.service_role_key},
+            api_keys={settings.publishable_key, settings.secret_key},
+            jwks=signing_keys,
         )
         created.append(service)
         return service, ""
@@ -116,7 +120,8 @@ async def test_realtime_is_mounted_with_relative_paths(
 ) -> None:
     service = with_fake_realtime.realtime
     assert isinstance(service, FakeRealtime) and service.started
-    assert service.kwargs["api_keys"] == {stack.anon_key, stack.service_role_key}
+    assert service.kwargs["api_keys"] == {stack.publishable_key, stack.secret_key}
+    assert service.kwargs["jwks"].current() == stack.signing_keys.current()
     assert service.kwargs["authorizer_url"].startswith("postgresql://authenticator:")
     transport = httpx.ASGITransport(app=with_fake_realtime)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
@@ -127,7 +132,7 @@ async def test_realtime_is_mounted_with_relative_paths(
 async def test_without_realtime_its_paths_answer_503(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway_module, "_load_realtime", lambda s: (None, "not installed"))
+    monkeypatch.setattr(gateway_module, "_load_realtime", lambda s, k: (None, "not installed"))
     gw = Gateway(_settings(stack))
     await gw.startup()
     try:
