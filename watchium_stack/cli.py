@@ -23,7 +23,6 @@ entry point, :func:`register`, which also tells its client commands where the lo
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shlex
 import shutil
@@ -352,15 +351,13 @@ def up() -> None:
         PortInUse,
         bind_socket,
         event_loop_factory,
+        log_to_stderr,
         serve,
     )
     from watchium_stack.keys import load_or_create_keys
 
     config = load_config()
-    # The gateway's own warnings and errors (a failure's cause among them) go to the terminal.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_to_stderr()  # the gateway's warnings and errors, a failure's cause among them
     # Take the port first: a clash is reported before anything else starts.
     try:
         sock = bind_socket(config.host, config.port)

@@ -55,6 +55,7 @@ __all__ = [
     "authenticator_url",
     "bind_socket",
     "event_loop_factory",
+    "log_to_stderr",
     "main",
     "serve",
     "uvicorn_config",
@@ -363,6 +364,14 @@ async def serve(
         raise RuntimeError("the gateway failed to start (see the log above)")
 
 
+def log_to_stderr(level: str = "warning") -> None:
+    """Show the stack's log records of ``level`` and above on stderr: the packages only add a
+    ``NullHandler``, so without this a 500's cause, logged by the function app, is never seen."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m watchium_stack.gateway``: serve the gateway; prints READY_LINE once listening."""
     parser = argparse.ArgumentParser(prog="python -m watchium_stack.gateway")
@@ -370,9 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default WATCHIUM_PORT or 54321)")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_to_stderr(args.log_level)
     overrides: dict[str, Any] = {}
     if args.host:
         overrides["host"] = args.host
