@@ -53,6 +53,9 @@ async def test_a_session_signs_in_calls_and_follows_a_room(model_stack: Stack) -
             assert header["alg"] == "HS256"
         else:
             assert header == {"alg": "ES256", "kid": stack.signing_keys.current().kid, "typ": "JWT"}
+        # supabase-py verifies it itself against the JWKS (a legacy token, by asking Auth).
+        verified = await client.auth.get_claims()
+        assert verified is not None and verified["claims"]["sub"] == session.user.id
         created = await _invoke(client, "rooms-create", room_body(is_public=False))
         room_id = created["room"]["room_id"]
         assert created["room"]["host_user_id"] == session.user.id
