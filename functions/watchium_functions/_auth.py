@@ -100,6 +100,7 @@ class Authenticator:
         self._sessions = sessions
         self._cache: dict[str, tuple[Identity, int]] = {}
         self._legacy_keys: dict[str, Identity] = {}
+        self._known_keys: dict[str, str] = {}  # only valid keys: a project has a few
         self._cache_size = cache_size
         self._key_identities = {role: Identity.of({"role": role}) for role in _PROJECT_KEY_ROLES}
 
@@ -133,9 +134,13 @@ class Authenticator:
 
     def _project_key(self, apikey: str, user_agent: str | None) -> Identity:
         if is_api_key(apikey):
-            role = self._api_keys.role_of(apikey)
+            # The project's own keys are remembered: recognising one costs two digests.
+            role = self._known_keys.get(apikey)
             if role is None:
-                raise _invalid_apikey()
+                role = self._api_keys.role_of(apikey)
+                if role is None:
+                    raise _invalid_apikey()
+                self._known_keys[apikey] = role
             if role == "service_role" and is_browser(user_agent):
                 raise _refused(
                     "secret_key_in_browser",
