@@ -40,17 +40,14 @@ def module_workdir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module", params=KEY_MODELS)
-def model_stack(
-    request: pytest.FixtureRequest, database: TestDatabase, stack: Stack
-) -> Iterator[Stack]:
-    """The local stack issuing each key model in turn: the run's stack (``current``: the
-    publishable and secret keys, ES256 sessions), then one issuing the ``legacy`` keys (anon
-    and service_role, HS256 sessions) on the same database."""
-    if request.param == "current":
-        yield stack
-        return
-    legacy = start_stack(database, key_model="legacy")
+def model_stack(request: pytest.FixtureRequest, database: TestDatabase) -> Iterator[Stack]:
+    """A local stack issuing each key model in turn, on the run's database: ``current`` (the
+    publishable and secret keys, ES256 sessions), then ``legacy`` (anon and service_role,
+    HS256 sessions). Each is started for the module: a fault test that restarts PostgreSQL
+    earlier in the run leaves the run's own stack's Realtime with dead pooled connections, each
+    of which fails one private join before the pool replaces it."""
+    running = start_stack(database, key_model=request.param)
     try:
-        yield legacy
+        yield running
     finally:
-        legacy.stop()
+        running.stop()
