@@ -332,7 +332,8 @@ def print_api(api_url: str, keys: ProjectKeys, model: KeyModel, *, every_key: bo
     ]
     if every_key:
         other: KeyModel = "current" if model == "legacy" else "legacy"
-        lines += [(f"{name} (also accepted)", key) for name, key in _key_lines(keys, other)]
+        label = "Legacy {}" if other == "legacy" else "{} (also accepted)"
+        lines += [(label.format(name), key) for name, key in _key_lines(keys, other)]
     width = max(len(name) for name, _ in lines) + 1
     for name, value in lines:
         out.print(f"[bold]{name}[/]{' ' * (width - len(name))}{value}", soft_wrap=True)
