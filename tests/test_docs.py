@@ -2,7 +2,7 @@
 
 Every fenced ``python`` block runs on its own in a new interpreter, exactly as written, as a
 reader runs it after ``eval "$(watchium keys --export)"``: with ``WATCHIUM_URL`` and
-``WATCHIUM_ANON_KEY`` in the environment and nothing else defined for it.
+``WATCHIUM_PUBLISHABLE_KEY`` in the environment and nothing else defined for it.
 A block fenced ``python notest`` is a fragment (it needs a real video or an open session) and is
 only compiled.
 """
@@ -50,9 +50,9 @@ def test_the_docs_say_how_to_get_the_url_and_key(doc: str) -> None:
 
 @pytest.mark.parametrize("code", _blocks("runnable"))
 def test_example_runs(code: str, stack: Stack) -> None:
-    assert 'os.environ["WATCHIUM_ANON_KEY"]' in code, "the example says where its key comes from"
+    assert 'os.environ["WATCHIUM_PUBLISHABLE_KEY"]' in code, "the example says where its key is"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHIUM_", "SUPABASE_"))}
-    env.update(WATCHIUM_URL=stack.url, WATCHIUM_ANON_KEY=stack.anon_key)
+    env.update(WATCHIUM_URL=stack.url, WATCHIUM_PUBLISHABLE_KEY=stack.publishable_key)
     run = subprocess.run(
         [sys.executable, "-X", "dev", "-c", code],
         capture_output=True,

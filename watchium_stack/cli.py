@@ -13,6 +13,9 @@
 | ``watchium up`` | the whole local stack: database, cleanup, gateway on :54321; Ctrl-C stops it |
 | ``watchium keys [--env\\|--export]`` | print the API URL and the project's keys |
 
+The keys lead with the kind the stack issues (``WATCHIUM_KEYS``): the publishable and secret keys
+of today's Supabase by default, the legacy ``anon`` and ``service_role`` keys with ``legacy``.
+
 The ``watchium`` command (:mod:`watchium_client.cli`) loads these through the ``watchium.cli``
 entry point, :func:`register`, which also tells its client commands where the local stack is.
 """
@@ -34,9 +37,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from watchium_functions.jwks import JWKS_PATH
 from watchium_stack._config import StackSettings
 from watchium_stack.binaries import find_binaries
 from watchium_stack.database import Database, DatabaseError
+from watchium_stack.keys import KeyModel, ProjectKeys
 from watchium_stack.migrate import Migration, MigrationError, applied_versions, load_migrations
 from watchium_stack.postgres import PostgresError
 
@@ -154,12 +159,12 @@ def print_next_steps(rooms: list[RoomLine]) -> None:
     # The other terminal finds this stack only with the same settings.
     settings = " ".join(
         f"{name}={shlex.quote(os.environ[name])}"
-        for name in ("WATCHIUM_HOST", "WATCHIUM_PORT", "WATCHIUM_DATA_DIR")
+        for name in ("WATCHIUM_HOST", "WATCHIUM_PORT", "WATCHIUM_DATA_DIR", "WATCHIUM_KEYS")
         if os.environ.get(name)
     )
     out.print(
         f'  eval "$({settings + " " if settings else ""}{watchium} keys --export)"   '
-        "[dim]# the URL and the anon key, for the examples[/]",
+        "[dim]# the URL and the key, for the examples[/]",
         soft_wrap=True,
     )
     private = next((room for room in rooms if room.access_key is not None), None)
@@ -292,10 +297,10 @@ def binaries() -> None:
     out.print(f"{found.bindir} (PostgreSQL {found.major}, from {found.source})")
 
 
-def _snippet(api_url: str, anon_key: str) -> str:
+def _snippet(api_url: str, key: str) -> str:
     return f"""from supabase import create_client
 
-client = create_client("{api_url}", "{anon_key}")
+client = create_client("{api_url}", "{key}")
 client.auth.sign_in_anonymously()
 room = client.functions.invoke("rooms-create", {{"responseType": "json", "body": {{
     "title": "Frieren night", "anime_id": "frieren", "anime_title": "Frieren",
@@ -304,13 +309,34 @@ room = client.functions.invoke("rooms-create", {{"responseType": "json", "body":
 print(room["data"]["room"]["room_id"], room["data"]["realtime_channel"])"""
 
 
-def print_api(api_url: str, anon_key: str, service_role_key: str) -> None:
-    out.print(f"[bold]API URL[/]          {api_url}", soft_wrap=True)
+def client_key(keys: ProjectKeys, model: KeyModel) -> str:
+    """The key a client of this stack starts with: the publishable key, or the legacy anon key."""
+    return keys.anon_key if model == "legacy" else keys.publishable_key
+
+
+def _key_lines(keys: ProjectKeys, model: KeyModel) -> list[tuple[str, str]]:
+    if model == "legacy":
+        return [("anon key", keys.anon_key), ("service_role key", keys.service_role_key)]
+    return [("Publishable key", keys.publishable_key), ("Secret key", keys.secret_key)]
+
+
+def print_api(api_url: str, keys: ProjectKeys, model: KeyModel, *, every_key: bool = False) -> None:
+    """The URLs and keys a client needs (``every_key``: the other kind of keys too)."""
     ws_url = api_url.replace("http", "ws", 1)
-    out.print(f"[bold]Realtime[/]         {ws_url}/realtime/v1", soft_wrap=True)
-    out.print(f"[bold]OpenAPI[/]          {api_url}/functions/v1/openapi.json", soft_wrap=True)
-    out.print(f"[bold]anon key[/]         {anon_key}", soft_wrap=True)
-    out.print(f"[bold]service_role key[/] {service_role_key}", soft_wrap=True)
+    lines = [
+        ("API URL", api_url),
+        ("Realtime", f"{ws_url}/realtime/v1"),
+        ("OpenAPI", f"{api_url}/functions/v1/openapi.json"),
+        ("JWKS", f"{api_url}{JWKS_PATH}"),
+        *_key_lines(keys, model),
+    ]
+    if every_key:
+        other: KeyModel = "current" if model == "legacy" else "legacy"
+        label = "Legacy {}" if other == "legacy" else "{} (also accepted)"
+        lines += [(label.format(name), key) for name, key in _key_lines(keys, other)]
+    width = max(len(name) for name, _ in lines) + 1
+    for name, value in lines:
+        out.print(f"[bold]{name}[/]{' ' * (width - len(name))}{value}", soft_wrap=True)
 
 
 @friendly_errors
@@ -326,11 +352,13 @@ def up() -> None:
         PortInUse,
         bind_socket,
         event_loop_factory,
+        log_to_stderr,
         serve,
     )
     from watchium_stack.keys import load_or_create_keys
 
     config = load_config()
+    log_to_stderr()  # the gateway's warnings and errors, a failure's cause among them
     # Take the port first: a clash is reported before anything else starts.
     try:
         sock = bind_socket(config.host, config.port)
@@ -352,17 +380,22 @@ def up() -> None:
             jwt_secret=keys.jwt_secret,
             anon_key=keys.anon_key,
             service_role_key=keys.service_role_key,
+            publishable_key=keys.publishable_key,
+            secret_key=keys.secret_key,
+            data_dir=config.data_dir,
             host=config.host,
             port=config.port,
         )
+        model = settings.key_model
 
         def ready() -> None:
-            print_api(config.api_url, keys.anon_key, keys.service_role_key)
+            print_api(config.api_url, keys, model)
             if not db.external:
                 print_rooms(rooms, total)
             print_next_steps(rooms)
             out.print("\n[bold]Or with supabase-py[/] (pip install supabase):\n")
-            out.print(_snippet(config.api_url, keys.anon_key), soft_wrap=True, markup=False)
+            snippet = _snippet(config.api_url, client_key(keys, model))
+            out.print(snippet, soft_wrap=True, markup=False)
             console.print("\nRunning cleanup every 10 s. [bold]Ctrl-C[/] stops the stack.")
 
         async def run() -> None:
@@ -398,34 +431,46 @@ def keys(
         bool,
         typer.Option(
             "--export",
-            help="Print export lines of the API URL and the anon key, as WATCHIUM_URL and "
-            "WATCHIUM_ANON_KEY (the SDK examples and the client commands) and as SUPABASE_URL "
-            'and SUPABASE_ANON_KEY (supabase clients): eval "$(watchium keys --export)".',
+            help="Print export lines of the API URL and the publishable key, as WATCHIUM_URL "
+            "and WATCHIUM_PUBLISHABLE_KEY (the SDK examples and the client commands) and as "
+            "SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY (supabase clients): "
+            'eval "$(watchium keys --export)". With WATCHIUM_KEYS=legacy, the anon key, as '
+            "WATCHIUM_ANON_KEY and SUPABASE_ANON_KEY.",
         ),
     ] = False,
 ) -> None:
-    """Print the API URL and the project's keys (anon, service_role)."""
+    """Print the API URL and the project's keys (publishable and secret; anon and service_role,
+    the legacy ones)."""
     from watchium_stack.keys import load_or_create_keys
 
     config = load_config()
     project = load_or_create_keys(config.data_dir)
+    model = config.key_model
     if export:
-        url, anon = shlex.quote(config.api_url), shlex.quote(project.anon_key)
+        name = "ANON_KEY" if model == "legacy" else "PUBLISHABLE_KEY"
+        url, key = shlex.quote(config.api_url), shlex.quote(client_key(project, model))
         for prefix in ("WATCHIUM", "SUPABASE"):
-            out.print(f"export {prefix}_URL={url} {prefix}_ANON_KEY={anon}", soft_wrap=True)
+            out.print(f"export {prefix}_URL={url} {prefix}_{name}={key}", soft_wrap=True)
         return
     if env:
-        out.print(f"SUPABASE_URL={config.api_url}", soft_wrap=True)
-        out.print(f"SUPABASE_ANON_KEY={project.anon_key}", soft_wrap=True)
-        out.print(f"SUPABASE_SERVICE_ROLE_KEY={project.service_role_key}", soft_wrap=True)
-        out.print(f"SUPABASE_JWT_SECRET={project.jwt_secret}", soft_wrap=True)
+        lines = {
+            "SUPABASE_URL": config.api_url,
+            "SUPABASE_PUBLISHABLE_KEY": project.publishable_key,
+            "SUPABASE_SECRET_KEY": project.secret_key,
+            "SUPABASE_ANON_KEY": project.anon_key,
+            "SUPABASE_SERVICE_ROLE_KEY": project.service_role_key,
+            "SUPABASE_JWT_SECRET": project.jwt_secret,
+        }
+        for variable, value in lines.items():
+            out.print(f"{variable}={value}", soft_wrap=True)
         return
-    print_api(config.api_url, project.anon_key, project.service_role_key)
-    out.print(f"[bold]JWT secret[/]       {config.data_dir / 'jwt_secret'}", soft_wrap=True)
+    print_api(config.api_url, project, model, every_key=True)
+    out.print(f"[bold]Keys kept in[/] {config.data_dir}", soft_wrap=True)
 
 
 def local_stack() -> tuple[str, str | None] | None:
-    """The local stack's API URL and anon key (None when it has never been started here), for the
+    """The local stack's API URL and the key its clients use (the publishable key, or the legacy
+    anon key with ``WATCHIUM_KEYS=legacy``; None when it has never been started here), for the
     client commands; None when the stack's settings cannot tell (no project, a malformed
     variable: the client then uses its own defaults and reports the variable itself)."""
     try:
@@ -438,9 +483,10 @@ def local_stack() -> tuple[str, str | None] | None:
     from watchium_stack.keys import load_or_create_keys
 
     try:
-        return config.api_url, load_or_create_keys(config.data_dir).anon_key
+        project = load_or_create_keys(config.data_dir)
     except ValueError:
         return config.api_url, None
+    return config.api_url, client_key(project, config.key_model)
 
 
 def register(app: typer.Typer) -> Callable[[], tuple[str, str | None] | None]:

@@ -141,7 +141,7 @@ class FunctionsApp:
             timeout=settings.pool_timeout,
             statement_timeout=settings.statement_timeout,
         )
-        self.auth = Authenticator(settings.jwt_secret)
+        self.auth = Authenticator.from_settings(settings, self.db)
         self._openapi_body: bytes | None = None
 
     async def startup(self) -> None:
@@ -207,7 +207,9 @@ class FunctionsApp:
                 f"{method} is not allowed: functions are called with POST",
                 headers={"Allow": "POST, OPTIONS"},
             )
-        identity = self.auth.identify(header(scope, b"apikey"), header(scope, b"authorization"))
+        identity = await self.auth.identify(
+            header(scope, b"apikey"), header(scope, b"authorization"), header(scope, b"user-agent")
+        )
         body = await read_body(scope, receive, self.settings.body_limit)
         if body.strip():
             if not _is_json(header(scope, b"content-type")):

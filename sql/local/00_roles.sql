@@ -25,4 +25,6 @@ end
 $$;
 
 grant anon, authenticated, service_role to authenticator;
-grant anon, authenticated, service_role to postgres;
+-- With admin option, as on Supabase: a migration running as `postgres` may grant these roles to a
+-- login role of its own (017_function_login_role.sql).
+grant anon, authenticated, service_role to postgres with admin option;

@@ -36,7 +36,7 @@ VIDEO = "https://example.com/frieren/01.mkv"
 def invoke(stack: Stack | None, home: Path, *args: str, **env: str | None) -> Result:
     base: dict[str, str | None] = {"WATCHIUM_CONFIG_DIR": str(home), "COLUMNS": "200"}
     if stack is not None:
-        base.update(WATCHIUM_URL=stack.url, WATCHIUM_ANON_KEY=stack.anon_key)
+        base.update(WATCHIUM_URL=stack.url, WATCHIUM_PUBLISHABLE_KEY=stack.publishable_key)
     base.update(env)
     return runner.invoke(app, list(args), env=base)
 
@@ -168,7 +168,11 @@ def test_rate_limits_say_how_long_to_wait(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_errors_say_how_to_start_the_stack(tmp_path: Path) -> None:
-    unset: dict[str, str | None] = {"WATCHIUM_URL": None, "WATCHIUM_ANON_KEY": None}
+    unset: dict[str, str | None] = {
+        "WATCHIUM_URL": None,
+        "WATCHIUM_PUBLISHABLE_KEY": None,
+        "WATCHIUM_ANON_KEY": None,
+    }
     data = tmp_path / "data"
     port = str(free_port())
     never_started = invoke(
@@ -193,10 +197,20 @@ def test_errors_say_how_to_start_the_stack(tmp_path: Path) -> None:
     assert elsewhere.exit_code == 1 and "cannot reach" in elsewhere.output
 
 
+def test_either_kind_of_key_works_and_a_secret_key_is_refused(stack: Stack, tmp_path: Path) -> None:
+    legacy = {"WATCHIUM_PUBLISHABLE_KEY": None, "WATCHIUM_ANON_KEY": stack.anon_key}
+    ok(invoke(stack, tmp_path / "legacy", "rooms", "list", **legacy))
+    ok(invoke(stack, tmp_path / "flag", "rooms", "list", "--key", stack.publishable_key))
+    for secret in (stack.secret_key, stack.service_role_key):
+        refused = invoke(stack, tmp_path / "secret", "rooms", "list", "--key", secret)
+        assert refused.exit_code == 1
+        assert "that is a secret key" in refused.output and "publishable key" in refused.output
+
+
 def test_a_malformed_setting_names_the_variable_and_the_value(tmp_path: Path) -> None:
     result = invoke(
         None, tmp_path / "u", "rooms", "list", WATCHIUM_PORT="abc", WATCHIUM_URL=None,
-        WATCHIUM_ANON_KEY=None,
+        WATCHIUM_PUBLISHABLE_KEY=None, WATCHIUM_ANON_KEY=None,
     )  # fmt: skip
     assert result.exit_code == 1
     assert "WATCHIUM_PORT: must be a port number (1-65535), got 'abc'" in result.output
@@ -223,7 +237,7 @@ def test_without_the_local_stack_the_client_commands_still_work(tmp_path: Path) 
 
     listed = run("rooms", "list")
     assert listed.returncode == 1
-    assert f"no anon key for the local stack at http://127.0.0.1:{port}" in listed.stderr
+    assert f"no API key for the local stack at http://127.0.0.1:{port}" in listed.stderr
     assert "watchium_client.cli._plugins: watchium CLI plugin 'stack'" in listed.stderr
     assert "skipped" in listed.stderr
     up = run("up")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from tests._pg import PROJECT_DIR
@@ -41,16 +42,24 @@ def test_keys_prints_url_and_keys(workdir: Path) -> None:
     out = subprocess.run([*WATCHIUM, "keys"], env=env, capture_output=True, text=True, check=True)
     keys = load_or_create_keys(workdir / "data")
     assert f"http://127.0.0.1:{port}" in out.stdout
-    assert keys.anon_key in out.stdout and keys.service_role_key in out.stdout
+    assert f"http://127.0.0.1:{port}/auth/v1/.well-known/jwks.json" in out.stdout
+    # Today's keys first, the legacy ones after them.
+    shown = out.stdout
+    assert shown.index(keys.publishable_key) < shown.index(keys.anon_key)
+    assert keys.secret_key in shown and keys.service_role_key in shown
     env_out = subprocess.run(
         [*WATCHIUM, "keys", "--env"], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    assert f"SUPABASE_ANON_KEY={keys.anon_key}" in env_out.splitlines()
+    ).stdout.splitlines()
+    assert f"SUPABASE_PUBLISHABLE_KEY={keys.publishable_key}" in env_out
+    assert f"SUPABASE_SECRET_KEY={keys.secret_key}" in env_out
+    assert f"SUPABASE_ANON_KEY={keys.anon_key}" in env_out
 
 
-def test_keys_export_sets_what_the_examples_read(workdir: Path) -> None:
+@pytest.mark.parametrize("model", ["current", "legacy"])
+def test_keys_export_sets_what_the_examples_read(workdir: Path, model: str) -> None:
     port = free_port()
     env = _env(workdir, port, free_port())
+    env["WATCHIUM_KEYS"] = model
     command = " ".join(shlex.quote(part) for part in [*WATCHIUM, "keys", "--export"])
     # `env` lists what the shell exported, as the programs started from it see it.
     run = subprocess.run(
@@ -62,7 +71,11 @@ def test_keys_export_sets_what_the_examples_read(workdir: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     for prefix in ("WATCHIUM", "SUPABASE"):
         assert exported[f"{prefix}_URL"] == url
-        assert exported[f"{prefix}_ANON_KEY"] == keys.anon_key
+        if model == "current":
+            assert exported[f"{prefix}_PUBLISHABLE_KEY"] == keys.publishable_key
+            assert f"{prefix}_ANON_KEY" not in exported
+        else:
+            assert exported[f"{prefix}_ANON_KEY"] == keys.anon_key
 
 
 def _read_until(proc: subprocess.Popen[bytes], marker: bytes, limit: float = 180) -> bytes:
@@ -102,7 +115,10 @@ def test_up_serves_the_gateway_and_stops_everything_on_sigterm(workdir: Path) ->
         shown = _read_until(proc, b"stops the stack").decode()
         keys = load_or_create_keys(workdir / "data")
         assert f"http://127.0.0.1:{port}" in shown
-        assert keys.anon_key in shown and keys.service_role_key in shown
+        # What a user of today's Supabase looks for: the publishable and secret keys, the JWKS.
+        assert keys.publishable_key in shown and keys.secret_key in shown
+        assert f"http://127.0.0.1:{port}/auth/v1/.well-known/jwks.json" in shown
+        assert f'create_client("http://127.0.0.1:{port}", "{keys.publishable_key}")' in shown
         assert "sign_in_anonymously()" in shown and 'functions.invoke("rooms-create"' in shown
         # The seed data's rooms, the private one with its key, and how to go on from a shell.
         private = re.search(
@@ -117,9 +133,12 @@ def test_up_serves_the_gateway_and_stops_everything_on_sigterm(workdir: Path) ->
         health = httpx.get(f"http://127.0.0.1:{port}/health")
         assert health.status_code == 200 and health.json()["database"] is True
         signup = httpx.post(
-            f"http://127.0.0.1:{port}/auth/v1/signup", headers={"apikey": keys.anon_key}, json={}
+            f"http://127.0.0.1:{port}/auth/v1/signup",
+            headers={"apikey": keys.publishable_key},
+            json={},
         )
         assert signup.status_code == 200
+        assert jwt.get_unverified_header(signup.json()["access_token"])["alg"] == "ES256"
     finally:
         proc.send_signal(signal.SIGTERM)
         rest = proc.communicate(timeout=60)[0].decode()

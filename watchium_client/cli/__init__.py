@@ -9,7 +9,8 @@
 Installed plugins (the ``watchium.cli`` entry points, :mod:`watchium_client.cli._plugins`) add
 their commands: with the local stack installed alongside (it is, in this repository),
 ``watchium up``, ``watchium keys`` and ``watchium db ...``. Client commands find the server
-through ``--url``/``--key``, ``WATCHIUM_URL``/``WATCHIUM_ANON_KEY``, or the local stack.
+through ``--url``/``--key``, ``WATCHIUM_URL``/``WATCHIUM_PUBLISHABLE_KEY`` (or the legacy
+``WATCHIUM_ANON_KEY``), or the local stack.
 """
 
 from __future__ import annotations

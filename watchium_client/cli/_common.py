@@ -1,9 +1,12 @@
 """What every client command of ``watchium`` shares: where the server is, who you are, and how a
 refusal is told.
 
-* **The server**: ``--url`` / ``--key``, else ``WATCHIUM_URL`` / ``WATCHIUM_ANON_KEY``, else the
-  local stack: its URL and anon key as the local-stack plugin finds them (its data directory,
-  as ``watchium keys`` prints them), or without it ``http://WATCHIUM_HOST:WATCHIUM_PORT``.
+* **The server**: ``--url`` / ``--key``, else ``WATCHIUM_URL`` / ``WATCHIUM_PUBLISHABLE_KEY``
+  (or the legacy ``WATCHIUM_ANON_KEY``), else the local stack: its URL and key as the
+  local-stack plugin finds them (its data directory, as ``watchium keys`` prints them), or
+  without it ``http://WATCHIUM_HOST:WATCHIUM_PORT``. The key is the project's publishable key or
+  its legacy anon key; a secret key is refused (it bypasses row level security, and a command
+  line is no place for it).
   The variables are :class:`~watchium_client.cli._settings.CliSettings`.
 * **The identity**: the anonymous session (access and refresh token) is kept per URL in
   ``<config dir>/sessions.json`` (``WATCHIUM_CONFIG_DIR``, or the platform's config directory),
@@ -28,7 +31,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from watchium_client._api import WatchiumClient
+from watchium_client._api import WatchiumClient, key_role
 from watchium_client._errors import (
     ConnectionFailed,
     KeyChecksPaused,
@@ -91,7 +94,8 @@ KeyOption = Annotated[
     typer.Option(
         "--key",
         metavar="KEY",
-        help="The anon key (env WATCHIUM_ANON_KEY; default: the local stack's).",
+        help="The project's publishable key, or its legacy anon key (env "
+        "WATCHIUM_PUBLISHABLE_KEY or WATCHIUM_ANON_KEY; default: the local stack's).",
     ),
 ]
 AccessKeyOption = Annotated[
@@ -151,11 +155,11 @@ def resolve_target(url: str | None, key: str | None) -> Target:
     """The server from the options, the environment or the local stack.
 
     Raises:
-        CommandError: no anon key could be found, or a setting is malformed.
+        CommandError: no key could be found, a secret key was given, or a setting is malformed.
     """
     env = settings()
     url = (url or env.url or "").rstrip("/") or None
-    key = key or env.anon_key or None
+    key = key or env.key or None
     local_url, local_key = local_server() or (env.local_url, None)
     if url is None:
         url = local_url
@@ -165,10 +169,18 @@ def resolve_target(url: str | None, key: str | None) -> Target:
     if key is None:
         if local:
             raise CommandError(
-                f"no anon key for the local stack at {url}: start it with `make dev` "
-                "(or `watchium up`), or pass --key / set WATCHIUM_ANON_KEY"
+                f"no API key for the local stack at {url}: start it with `make dev` "
+                "(or `watchium up`), or pass --key / set WATCHIUM_PUBLISHABLE_KEY"
             )
-        raise CommandError(f"no anon key for {url}: pass --key or set WATCHIUM_ANON_KEY")
+        raise CommandError(
+            f"no API key for {url}: pass the project's publishable key with --key "
+            "or set WATCHIUM_PUBLISHABLE_KEY"
+        )
+    if key_role(key) == "service_role":
+        raise CommandError(
+            "that is a secret key: it bypasses row level security and belongs on servers; "
+            "pass the project's publishable key (or its legacy anon key) instead"
+        )
     return Target(url=url, key=key, local=local)
 
 
