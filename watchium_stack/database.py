@@ -12,7 +12,14 @@ from pathlib import Path
 import psycopg
 
 from watchium_stack._config import StackSettings
-from watchium_stack.migrate import Migration, applied_versions, bootstrap, migrate, run_sql_file
+from watchium_stack.migrate import (
+    Migration,
+    applied_versions,
+    bootstrap,
+    migrate,
+    record_seed,
+    run_sql_file,
+)
 from watchium_stack.postgres import Cluster, PostgresError, free_port
 
 __all__ = ["Database", "DatabaseError", "throwaway_database"]
@@ -95,8 +102,12 @@ class Database:
             fresh = not applied_versions(conn)
             bootstrap(conn, self.config.bootstrap_dir)
             applied = migrate(conn, self.config.migrations_dir, progress=progress)
-            if (fresh if seed is None else seed) and self.config.seed_file.is_file():
-                run_sql_file(conn, self.config.seed_file)
+            seed_file = self.config.seed_file
+            if (fresh if seed is None else seed) and seed_file.is_file():
+                run_sql_file(conn, seed_file)
+                record_seed(
+                    conn, seed_file, seed_file.relative_to(self.config.project_dir).as_posix()
+                )
         return applied
 
     def reset(

@@ -14,6 +14,7 @@ from watchium_stack.migrate import (
     MigrationError,
     applied_versions,
     bootstrap,
+    essence,
     is_supabase,
     load_migrations,
     migrate,
@@ -21,7 +22,7 @@ from watchium_stack.migrate import (
 )
 
 
-def test_split_respects_quotes_dollar_bodies_and_comments() -> None:
+def test_split_cuts_and_records_statements_as_the_supabase_cli() -> None:
     text = (
         "-- header; not a statement\n"
         "create table t (v text default 'a;b');\n"
@@ -29,14 +30,40 @@ def test_split_respects_quotes_dollar_bodies_and_comments() -> None:
         "create function f() returns text language plpgsql as $body$\n"
         "begin return 'x;y'; end;\n"
         "$body$;\n"
-        "select $$;$$, E'it\\'s;', \"we;ird\";\n"
-        "select 1"
+        "select $$;$$, 'it''s;', \"we;ird\", (1;2);\n"
+        "create function g() returns int language sql begin atomic select 1; select 2; end;\n"
+        "select 1\n"
+        "-- trailing comment\n"
     )
     stmts = split_statements(text)
-    assert [s.line for s in stmts] == [2, 4, 7, 8]
-    assert stmts[1].text.endswith("$body$;")
-    assert stmts[2].text == "select $$;$$, E'it\\'s;', \"we;ird\";"
-    assert stmts[3].text == "select 1"
+    # Comments before a statement belong to it; the `;` is not recorded.
+    assert stmts[0].text == "-- header; not a statement\ncreate table t (v text default 'a;b')"
+    assert [s.line for s in stmts] == [1, 3, 7, 8, 9]
+    assert [s.code_line for s in stmts] == [2, 4, 7, 8, 9]
+    assert stmts[1].text.startswith("/* block") and stmts[1].text.endswith("$body$")
+    assert stmts[2].text == "select $$;$$, 'it''s;', \"we;ird\", (1;2)"
+    assert stmts[3].text.endswith("select 2; end")
+    assert stmts[4].text == "select 1\n-- trailing comment"
+
+
+def test_split_does_not_know_backslash_escapes_in_quotes_as_the_cli() -> None:
+    # The CLI cuts E'it\'s;' after `s;`: so does the runner, and the file fails locally as it
+    # would on hosted Supabase.
+    assert [s.text for s in split_statements("select E'it\\'s;';")] == ["select E'it\\'s", "'"]
+
+
+def test_recorded_statements_compare_without_comments_or_semicolons() -> None:
+    cli = ["-- banner\ncreate table a (v int)", "insert into a values (1)", "-- the end"]
+    runner_before = ["create table a (v int);", "insert into a values (1);"]
+    assert (
+        essence(cli)
+        == essence(runner_before)
+        == [
+            "create table a (v int)",
+            "insert into a values (1)",
+        ]
+    )
+    assert essence(["create table a (v bigint)"]) != essence(cli)
 
 
 def test_project_migrations_are_ordered_and_well_named() -> None:
@@ -78,8 +105,8 @@ def test_migrations_apply_once_and_are_recorded(scratch: tuple[psycopg.Connectio
         "supabase_migrations.schema_migrations order by version"
     ).fetchall()
     assert history == [
-        ("001", "a", ["create table a (v int);", "insert into a values (1);"]),
-        ("002", "b", ["create table b (v int);"]),
+        ("001", "a", ["create table a (v int)", "insert into a values (1)"]),
+        ("002", "b", ["create table b (v int)"]),
     ]
 
 
@@ -111,6 +138,16 @@ def test_an_applied_migration_may_not_change(scratch: tuple[psycopg.Connection, 
     write(directory, "001_a.sql", "create table a (v bigint);\n")
     with pytest.raises(MigrationError, match="changed after it was applied"):
         migrate(conn, directory)
+
+
+def test_an_applied_migration_may_change_its_comments(
+    scratch: tuple[psycopg.Connection, Path],
+) -> None:
+    conn, directory = scratch
+    write(directory, "001_a.sql", "create table a (v int);\n")
+    migrate(conn, directory)
+    write(directory, "001_a.sql", "-- a's table\ncreate table a (v int)\n;\n-- done\n")
+    assert migrate(conn, directory) == []
 
 
 def test_badly_named_files_are_refused(scratch: tuple[psycopg.Connection, Path]) -> None:
