@@ -37,17 +37,23 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 @dataclass
 class TestDatabase:
-    """A migrated database for one test run."""
+    """A migrated database for one test run: ``url`` is ``postgres``'s (which owns the schema and
+    is not a superuser, as on hosted Supabase), ``admin_url`` the superuser's."""
 
     __test__ = False
 
     url: str
     database: Database | None
     cluster: Cluster | None
+    admin_url: str = ""
     _cleanup: list[Any] = field(default_factory=list)
 
     def connect(self, *, autocommit: bool = True) -> psycopg.Connection[dict[str, Any]]:
         return psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row)
+
+    def connect_admin(self) -> psycopg.Connection[dict[str, Any]]:
+        """A superuser connection (autocommit): for what hosted Supabase's platform does."""
+        return psycopg.connect(self.admin_url or self.url, autocommit=True, row_factory=dict_row)
 
     def close(self) -> None:
         for fn in reversed(self._cleanup):
@@ -75,7 +81,7 @@ def start_test_database() -> TestDatabase:
 def _start_local() -> TestDatabase:
     stack = contextlib.ExitStack()
     db = stack.enter_context(throwaway_database(PROJECT_DIR))
-    td = TestDatabase(url=db.url, database=db, cluster=db.cluster)
+    td = TestDatabase(url=db.url, database=db, cluster=db.cluster, admin_url=db.admin_url)
     td._cleanup.append(stack.close)
     return td
 
@@ -141,7 +147,7 @@ class SqlSession:
         return self
 
     def as_admin(self) -> SqlSession:
-        """Back to the superuser, with no JWT claims (a direct database session)."""
+        """Back to ``postgres``, with no JWT claims (a direct database session)."""
         self._claims("postgres", None)
         return self
 
@@ -169,7 +175,7 @@ class SqlSession:
         return None if row is None else next(iter(row.values()))
 
     def count(self, table: str, where: str = "true", params: Any = None) -> int:
-        """Rows of a table seen by the superuser (RLS does not apply), whatever role is active."""
+        """Rows of a table seen by ``postgres`` (RLS does not apply), whatever role is active."""
         with self.conn.transaction():
             self.conn.execute("set local role postgres")
             n = self.scalar(f"select count(*) from {table} where {where}", params)

@@ -23,7 +23,8 @@ def database() -> Iterator[TestDatabase]:
 
 @pytest.fixture
 def sql(database: TestDatabase) -> Iterator[SqlSession]:
-    """A session in a transaction rolled back after the test; starts as the superuser."""
+    """A session in a transaction rolled back after the test; starts as ``postgres`` (the schema's
+    owner, not a superuser)."""
     with database.connect(autocommit=False) as conn:
         session = SqlSession(conn)
         try:

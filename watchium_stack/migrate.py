@@ -14,9 +14,11 @@ either tool recognises what the other applied. The seed file, once run, is recor
 seeds (``supabase_migrations.seed_files``: path and SHA-256), so ``supabase db push
 --include-seed`` does not run it again.
 
-The bootstrap (``sql/local/*.sql``) makes a plain PostgreSQL look like a Supabase database (roles,
-``auth``, ``extensions``, the ``supabase_realtime`` publication). It is skipped on a real Supabase
-database, recognised by its ``supabase_admin`` role.
+The bootstrap (``sql/local/*.sql``) makes a plain PostgreSQL look like a Supabase database, with
+its privilege model (roles, ``auth``, ``extensions``, ``realtime``, the ``supabase_realtime``
+publication, supautils' grants); it needs a superuser connection, where the migrations and the
+seed run as ``postgres``. It is skipped on a real Supabase database, recognised by the history
+table of Supabase Auth (GoTrue), ``auth.schema_migrations``, which the bootstrap never creates.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "applied_versions",
     "run_sql_file",
     "record_seed",
+    "SUPABASE_DATABASE_QUERY",
 ]
 
 logger = logging.getLogger(__name__)
@@ -139,16 +142,22 @@ def run_sql_file(conn: psycopg.Connection, path: Path) -> None:
         _execute_all(conn, path, statements)
 
 
+SUPABASE_DATABASE_QUERY = "select to_regclass('auth.schema_migrations') is not null"
+"""True on a Supabase database (hosted or ``supabase start``): Supabase Auth keeps its history in
+``auth.schema_migrations``; the local bootstrap's ``auth`` schema has no such table."""
+
+
 def is_supabase(conn: psycopg.Connection) -> bool:
-    """Whether the database is a real Supabase database (hosted or `supabase start`)."""
-    row = conn.execute(
-        "select exists (select 1 from pg_roles where rolname = 'supabase_admin')"
-    ).fetchone()
+    """Whether the database is a real Supabase database (its ``auth`` schema is Supabase Auth's)."""
+    row = conn.execute(SUPABASE_DATABASE_QUERY).fetchone()
     return bool(row and row[0])
 
 
 def bootstrap(conn: psycopg.Connection, directory: Path) -> bool:
-    """Apply the compatibility bootstrap unless this is a Supabase database; True when it ran."""
+    """Apply the compatibility bootstrap unless this is a Supabase database; True when it ran.
+
+    ``conn`` must be a superuser's: the bootstrap creates roles and event triggers.
+    """
     if is_supabase(conn):
         logger.info("Supabase database detected: compatibility bootstrap skipped")
         return False

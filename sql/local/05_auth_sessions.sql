@@ -34,6 +34,8 @@ comment on table auth.refresh_tokens is
   'Single-use refresh tokens (SHA-256 of the token), chained per session by parent_id.';
 create index if not exists refresh_tokens_session_id_idx on auth.refresh_tokens (session_id);
 
+alter table auth.sessions owner to supabase_auth_admin;
+alter table auth.refresh_tokens owner to supabase_auth_admin;
 revoke all on auth.sessions, auth.refresh_tokens from anon, authenticated, public;
 revoke all on sequence auth.refresh_tokens_id_seq from anon, authenticated, public;
 grant all on auth.sessions, auth.refresh_tokens to service_role;

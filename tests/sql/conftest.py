@@ -21,7 +21,7 @@ class Room:
 def create_room(
     sql: SqlSession, host: str | None = None, *, public: bool = True, **fields: Any
 ) -> Room:
-    """Create a room as ``host`` (a new user by default) and return to the superuser."""
+    """Create a room as ``host`` (a new user by default) and return to ``postgres``."""
     host = host or new_user()
     params: dict[str, Any] = {
         "title": "Watching together",
@@ -45,7 +45,7 @@ def join_room(
     username: str = "viewer",
     key: str | None = None,
 ) -> str:
-    """Join ``room`` as ``user`` (a new user by default) and return to the superuser."""
+    """Join ``room`` as ``user`` (a new user by default) and return to ``postgres``."""
     user = user or new_user()
     result = sql.as_user(user).rpc(
         "rooms_join",

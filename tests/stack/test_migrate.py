@@ -74,10 +74,10 @@ def test_project_migrations_are_ordered_and_well_named() -> None:
 
 @pytest.fixture
 def scratch(database: TestDatabase, tmp_path: Path) -> Iterator[tuple[psycopg.Connection, Path]]:
-    """An empty database of its own, and a directory for test migrations."""
+    """An empty database of its own (as ``postgres``), and a directory for test migrations."""
     name = f"mig_{tmp_path.name[-8:]}".replace("-", "_").lower()
-    with database.connect() as admin:
-        admin.execute(f"create database {name}")
+    with database.connect() as owner:
+        owner.execute(f"create database {name}")
     url = database.url.rsplit("/", 1)[0] + f"/{name}"
     conn = psycopg.connect(url, autocommit=True)
     migrations = tmp_path / "migrations"
@@ -86,8 +86,15 @@ def scratch(database: TestDatabase, tmp_path: Path) -> Iterator[tuple[psycopg.Co
         yield conn, migrations
     finally:
         conn.close()
-        with database.connect() as admin:
-            admin.execute(f"drop database {name} with (force)")
+        with database.connect() as owner:
+            owner.execute(f"drop database {name} with (force)")
+
+
+def admin_of(database: TestDatabase, conn: psycopg.Connection) -> psycopg.Connection:
+    """A superuser connection to the database of ``conn``."""
+    return psycopg.connect(
+        database.admin_url.rsplit("/", 1)[0] + "/" + conn.info.dbname, autocommit=True
+    )
 
 
 def write(directory: Path, name: str, text: str) -> None:
@@ -140,6 +147,13 @@ def test_an_applied_migration_may_not_change(scratch: tuple[psycopg.Connection, 
         migrate(conn, directory)
 
 
+def test_badly_named_files_are_refused(scratch: tuple[psycopg.Connection, Path]) -> None:
+    conn, directory = scratch
+    write(directory, "add_things.sql", "select 1;\n")
+    with pytest.raises(MigrationError, match="<version>_<name>.sql"):
+        migrate(conn, directory)
+
+
 def test_an_applied_migration_may_change_its_comments(
     scratch: tuple[psycopg.Connection, Path],
 ) -> None:
@@ -150,34 +164,61 @@ def test_an_applied_migration_may_change_its_comments(
     assert migrate(conn, directory) == []
 
 
-def test_badly_named_files_are_refused(scratch: tuple[psycopg.Connection, Path]) -> None:
-    conn, directory = scratch
-    write(directory, "add_things.sql", "select 1;\n")
-    with pytest.raises(MigrationError, match="<version>_<name>.sql"):
-        migrate(conn, directory)
-
-
 def test_bootstrap_is_idempotent_and_skipped_on_supabase(
-    scratch: tuple[psycopg.Connection, Path],
+    database: TestDatabase, scratch: tuple[psycopg.Connection, Path]
 ) -> None:
     conn, _ = scratch
     local = PROJECT_DIR / "sql" / "local"
-    assert bootstrap(conn, local) is True
-    assert bootstrap(conn, local) is True  # again: nothing breaks
-    with conn.transaction():
-        conn.execute("create role supabase_admin")
-        assert is_supabase(conn)
-        assert bootstrap(conn, local) is False
-        raise psycopg.Rollback()
+    with admin_of(database, conn) as admin:
+        assert bootstrap(admin, local) is True
+        assert bootstrap(admin, local) is True  # again: nothing breaks
+        with admin.transaction():
+            # Supabase Auth's history table: a real Supabase database.
+            admin.execute("create table auth.schema_migrations (version text primary key)")
+            assert is_supabase(admin)
+            assert bootstrap(admin, local) is False
+            raise psycopg.Rollback()
 
 
-def test_project_migrations_apply_to_a_fresh_database(
-    scratch: tuple[psycopg.Connection, Path],
+def test_project_migrations_apply_to_a_fresh_database_as_postgres(
+    database: TestDatabase, scratch: tuple[psycopg.Connection, Path]
 ) -> None:
     conn, directory = scratch
-    bootstrap(conn, PROJECT_DIR / "sql" / "local")
+    with admin_of(database, conn) as admin:
+        bootstrap(admin, PROJECT_DIR / "sql" / "local")
     for path in (PROJECT_DIR / "supabase" / "migrations").glob("*.sql"):
         shutil.copy(path, directory / path.name)
+    assert conn.execute(
+        "select rolsuper from pg_roles where rolname = current_user"
+    ).fetchone() == (False,)
     applied = migrate(conn, directory)
     assert len(applied) == len(list(directory.glob("*.sql")))
     assert migrate(conn, directory) == []
+
+
+def test_bootstrap_partitions_an_older_realtime_messages_keeping_its_policies(
+    database: TestDatabase, scratch: tuple[psycopg.Connection, Path]
+) -> None:
+    conn, _ = scratch
+    with admin_of(database, conn) as admin:
+        # What the bootstrap made before: a plain table, with a policy a migration added.
+        admin.execute(
+            "create schema realtime; "
+            "create table realtime.messages (id uuid primary key default gen_random_uuid(), "
+            "topic text not null, extension text not null, payload jsonb, event text, "
+            "private boolean default false, inserted_at timestamp not null default now(), "
+            "updated_at timestamp not null default now()); "
+            "create policy members_only on realtime.messages for select to authenticated "
+            "using (topic like 'room:%')"
+        )
+        bootstrap(admin, PROJECT_DIR / "sql" / "local")
+        table = admin.execute(
+            "select c.relkind, pg_get_userbyid(c.relowner) from pg_class c "
+            "where c.oid = 'realtime.messages'::regclass"
+        ).fetchone()
+        policies = admin.execute(
+            "select polname, pg_get_expr(polqual, polrelid) from pg_policy "
+            "where polrelid = 'realtime.messages'::regclass"
+        ).fetchall()
+    assert table == ("p", "supabase_realtime_admin")
+    assert policies == [("members_only", "(topic ~~ 'room:%'::text)")]
