@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -101,6 +102,12 @@ def _start_container() -> TestDatabase:
     td = TestDatabase(url=url, database=db, cluster=None)
     td._cleanup.append(container.stop)
     return td
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` instead."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def purge_rooms(conn: psycopg.Connection[Any], room_ids: list[str]) -> None:

@@ -1,3 +1,5 @@
+# Over 500 lines: Supabase Auth's anonymous-session contract (sign-up, rotation, logout, error
+# shapes) in one module; the schema check it refuses foreign databases with is in _auth_schema.
 """The local auth server: Supabase Auth's anonymous sign-in, for supabase-py and supabase-js.
 
 Served by the gateway at ``/auth/v1``. Only what the two clients call around an anonymous session:
@@ -52,6 +54,7 @@ from watchium_functions.asgi import (
     send_bytes,
 )
 from watchium_functions.tokens import TokenError, decode_token, encode_token
+from watchium_stack._auth_schema import check_auth_schema, check_auth_schema_at
 
 __all__ = ["AuthError", "AuthService", "ANONYMOUS_SIGNUPS_PER_HOUR", "ACCESS_TOKEN_TTL"]
 
@@ -130,7 +133,9 @@ class AuthService:
         self._pool: AsyncConnectionPool | None = None
 
     async def start(self) -> None:
-        """Open the database pool (without waiting for the database)."""
+        """Open the database pool (without waiting for the database). Raises AuthSchemaError for a
+        database whose ``auth`` schema is not the local stack's (checked now if it answers)."""
+        await check_auth_schema_at(self.db_url)
         if self._pool is None:
             self._pool = AsyncConnectionPool(
                 self.db_url,
@@ -140,6 +145,7 @@ class AuthService:
                 kwargs={"autocommit": True, "row_factory": dict_row},
                 # Sign-ins are rare: checking each connection costs little and survives restarts.
                 check=AsyncConnectionPool.check_connection,
+                configure=check_auth_schema,  # a database that did not answer at start
                 open=False,
                 name="watchium-auth",
             )

@@ -4,7 +4,8 @@
 -- refreshing revokes the token it uses and issues its successor; presenting a revoked token again
 -- is refused (and ends the session, as it means the token leaked). The local auth server
 -- (watchium_stack/auth.py) keeps the same state here. Tokens are stored as SHA-256 hashes, so a
--- read of this table yields no usable token. No API role may read or write these tables.
+-- read of this table yields no usable token. No API role may read or write these tables. The columns
+-- are the local server's own, not GoTrue's: it refuses a database whose auth schema is GoTrue's.
 
 create table if not exists auth.sessions (
   id uuid primary key default gen_random_uuid(),
