@@ -5,6 +5,9 @@ gateway and PostgREST read them.
   secret whose role is ``anon`` or ``service_role``.
 * ``Authorization: Bearer <JWT>`` names the caller (a user's access token, or a project key).
   Without it the caller is the ``apikey``'s role, as PostgREST does: usually ``anon``.
+* A caller without a user learns first that it must sign in: as PostgREST answers, a privilege
+  the ``anon`` role lacks (the functions that act as a user are not granted to it) is a 401, not
+  the 403 it is for a signed-in user (:meth:`Identity.refusal`).
 
 Verified tokens are cached (by their exact text, until they expire), so a client calling every
 second does not pay for signature verification each time.
@@ -23,6 +26,7 @@ from watchium_functions.tokens import TokenError, decode_token
 __all__ = ["Identity", "Authenticator"]
 
 _PROJECT_KEY_ROLES = frozenset({"anon", "service_role"})
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,17 @@ class Identity:
     def user_id(self) -> str | None:
         sub = self.claims.get("sub")
         return str(sub) if sub is not None else None
+
+    def refusal(self, error: FunctionError) -> FunctionError:
+        """``error`` as this caller is answered: for ``anon``, a missing privilege (42501) is
+        "sign-in required" (401 WR401), whatever else the request carried."""
+        if error.code == _INSUFFICIENT_PRIVILEGE and self.role == "anon":
+            return FunctionError(
+                "WR401",
+                "sign-in required",
+                hint="sign in (anonymous sign-in is enough) and send the session's access token",
+            )
+        return error
 
 
 class Authenticator:

@@ -109,6 +109,15 @@ def test_anon_cannot_create_a_room(stack: Stack, database: TestDatabase) -> None
     assert count(database, "rooms") == before
 
 
+def test_an_anonymous_call_acting_for_someone_is_told_to_sign_in_first(
+    stack: Stack, database: TestDatabase
+) -> None:
+    before = count(database, "rooms")
+    error = error_of(post(stack, "rooms-create", room_body(host_user_id="someone")), 401, "WR401")
+    assert "sign" in error["message"]
+    assert count(database, "rooms") == before
+
+
 def test_missing_room_is_404(stack: Stack) -> None:
     for name, body in [
         ("rooms-join", {"room_id": "zzzzzzzzzz", "username": "v"}),
