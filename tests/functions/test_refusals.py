@@ -10,6 +10,7 @@ import pytest
 
 from tests._pg import TestDatabase
 from tests._stack import Stack
+from tests._supabase_cli import over_both_databases
 from tests.functions._helpers import (
     count,
     create_room,
@@ -21,6 +22,11 @@ from tests.functions._helpers import (
     refused,
     room_body,
 )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Also against the database `supabase db push` migrated.
+    over_both_databases(metafunc)
 
 
 async def test_wrong_access_key_is_403_counted_and_writes_no_membership(
