@@ -26,13 +26,15 @@ $(STAMP): pyproject.toml
 		  $(BIN)/pip install --quiet -e '.[bundled-postgres]'; }
 	@touch $(STAMP)
 
-# supabase-js for the tests that drive the official JavaScript client under Node.
+# supabase-js for the tests that drive the official JavaScript client under Node, and the
+# Supabase CLI (npm package `supabase`, pinned) the suite runs against a hosted-like database:
+# $(JS)/node_modules/.bin/supabase, the one docs/DEPLOY.md uses.
 $(JSSTAMP): $(JS)/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20 and npm (the supabase-js tests need them)"; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20 and npm (the supabase-js and Supabase CLI tests need them)"; exit 1; }
 	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
 	@touch $(JSSTAMP)
 
-setup: $(STAMP) $(JSSTAMP) ## Create .venv, install the project with its dev tools and the JS test client
+setup: $(STAMP) $(JSSTAMP) ## Create .venv, install the project with its dev tools, supabase-js and the Supabase CLI
 
 dev: setup ## Set up and run the local stack (database, migrations, seed data); Ctrl-C stops it
 	$(BIN)/watchium up

@@ -56,6 +56,7 @@ from watchium_functions.asgi import (
     read_body,
     send_bytes,
 )
+from watchium_stack._auth_schema import check_auth_schema, check_auth_schema_at
 from watchium_stack._auth_tokens import AuthError, AuthKeys, user_json
 from watchium_stack._config import ANONYMOUS_SIGNUPS_PER_HOUR
 from watchium_stack.keys import SigningKeys
@@ -111,7 +112,9 @@ class AuthService:
         self._pool: AsyncConnectionPool | None = None
 
     async def start(self) -> None:
-        """Open the database pool (without waiting for the database)."""
+        """Open the database pool (without waiting for the database). Raises AuthSchemaError for a
+        database whose ``auth`` schema is not the local stack's (checked now if it answers)."""
+        await check_auth_schema_at(self.db_url)
         if self._pool is None:
             self._pool = AsyncConnectionPool(
                 self.db_url,
@@ -121,6 +124,7 @@ class AuthService:
                 kwargs={"autocommit": True, "row_factory": dict_row},
                 # Sign-ins are rare: checking each connection costs little and survives restarts.
                 check=AsyncConnectionPool.check_connection,
+                configure=check_auth_schema,  # a database that did not answer at start
                 open=False,
                 name="watchium-auth",
             )

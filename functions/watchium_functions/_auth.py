@@ -10,6 +10,9 @@ gateway and PostgREST read them.
   in), the caller is the key's role, as with PostgREST. Any other API key there is refused: it
   is not a token.
 * A token whose session has ended (``session_id``) is refused: see :mod:`._sessions`.
+* A caller without a user learns first that it must sign in: as PostgREST answers, a privilege
+  the ``anon`` role lacks (the functions that act as a user are not granted to it) is a 401, not
+  the 403 it is for a signed-in user (:meth:`Identity.refusal`).
 
 Verified tokens are cached (by their exact text, until they expire or the published keys change),
 so a client calling every second pays for signature verification once; no request waits on the
@@ -36,6 +39,7 @@ from watchium_functions.tokens import KeySet, KeysUnavailable, TokenError, verif
 __all__ = ["Identity", "Authenticator"]
 
 _PROJECT_KEY_ROLES = frozenset({"anon", "service_role"})
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,17 @@ class Identity:
     def user_id(self) -> str | None:
         sub = self.claims.get("sub")
         return str(sub) if sub is not None else None
+
+    def refusal(self, error: FunctionError) -> FunctionError:
+        """``error`` as this caller is answered: for ``anon``, a missing privilege (42501) is
+        "sign-in required" (401 WR401), whatever else the request carried."""
+        if error.code == _INSUFFICIENT_PRIVILEGE and self.role == "anon":
+            return FunctionError(
+                "WR401",
+                "sign-in required",
+                hint="sign in (anonymous sign-in is enough) and send the session's access token",
+            )
+        return error
 
 
 def _refused(reason: str, message: str, hint: str | None = None) -> FunctionError:

@@ -11,6 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -222,8 +223,11 @@ def test_concurrent_seeks_lose_nothing_and_respect_the_limit(
         (room_id,),
     )
     assert final is not None
-    last = max(succeeded, key=lambda o: o["playback_updated_at"])
+    # Each seek takes its reference time once it holds the room, so the last to commit carries
+    # the latest time: the room holds that seek whole, its position with its reference time.
+    last = max(succeeded, key=lambda o: datetime.fromisoformat(o["playback_updated_at"]))
     assert float(final["current_playback_time"]) == last["current_playback_time"]
+    assert final["playback_updated_at"] == datetime.fromisoformat(last["playback_updated_at"])
     assert admin.scalar(
         "select count(*) from sync_states where room_id = %s and sync_event_type = 'seek'",
         (room_id,),

@@ -5,15 +5,17 @@ shape."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import jwt
+import psycopg
 import pytest
 from supabase_auth.errors import AuthApiError
 
-from tests._pg import TestDatabase
+from tests._pg import TestDatabase, with_database
 from watchium_functions.apikeys import ApiKeys
+from watchium_stack._auth_schema import AuthSchemaError
 from watchium_stack.auth import AuthService
 from watchium_stack.harness import Stack
 
@@ -181,3 +183,38 @@ async def test_anonymous_sign_ups_are_limited_per_ip(
                 "delete from watchium.rate_limit_buckets where subject = %s", ("ip:203.0.113.254",)
             )
         assert (await http.post("/signup", json={})).status_code == 200
+
+
+@pytest.fixture
+def foreign_database(database: TestDatabase) -> Iterator[str]:
+    """A database of the run's cluster, empty: what each test makes of its ``auth`` schema."""
+    with database.connect_admin() as admin:
+        admin.execute("create database auth_foreign owner postgres")
+    try:
+        yield with_database(database.url, "auth_foreign")
+    finally:
+        with database.connect_admin() as admin:
+            admin.execute("drop database auth_foreign with (force)")
+
+
+async def test_the_auth_server_refuses_supabase_auths_own_schema(foreign_database: str) -> None:
+    with psycopg.connect(foreign_database, autocommit=True) as conn:
+        # What GoTrue keeps: its migration history, and refresh tokens without token_hash.
+        conn.execute(
+            "create schema auth; "
+            "create table auth.schema_migrations (version varchar(255) primary key); "
+            "create table auth.refresh_tokens (id bigserial primary key, token varchar(255))"
+        )
+    service = AuthService(foreign_database, "secret-" * 6)
+    with pytest.raises(AuthSchemaError, match="Supabase Auth"):
+        await service.start()
+    await service.stop()
+
+
+async def test_the_auth_server_refuses_a_database_the_bootstrap_did_not_prepare(
+    foreign_database: str,
+) -> None:
+    service = AuthService(foreign_database, "secret-" * 6)
+    with pytest.raises(AuthSchemaError, match="bootstrap"):
+        await service.start()
+    await service.stop()
