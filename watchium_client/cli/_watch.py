@@ -29,6 +29,7 @@ from watchium_client.cli._common import (
     console,
     default_username,
     explained,
+    mpv_not_found,
     open_client,
     out,
     resolve_target,
@@ -119,8 +120,8 @@ async def _launch(choice: PlayerChoice, media: Path, *, headless: bool, mpv: str
     with console.status(f"Starting mpv on {media.name}..."):
         try:
             return await MpvPlayer.launch(media, headless=headless, mpv=mpv)
-        except MpvNotFoundError as exc:
-            raise CommandError(f"{exc} (or use --player simulated)") from None
+        except MpvNotFoundError:
+            raise CommandError(mpv_not_found(mpv)) from None
         except (PlayerError, FileNotFoundError) as exc:
             raise CommandError(f"mpv: {exc}") from None
 
@@ -185,9 +186,13 @@ async def watch(
             video_url=video_url or f"https://example.com/{quote(file.name)}",
             is_public=not private,
         )
-    async with explained(target, None if create else room):
+    async with explained(target, None if create else room, access_key=access_key):
         client = await open_client(target)
-        player = await _launch(player_choice, file, headless=headless, mpv=mpv)
+        try:
+            player = await _launch(player_choice, file, headless=headless, mpv=mpv)
+        except BaseException:
+            await client.close()
+            raise
         session = RoomSession(
             client,
             spec,

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from watchium_functions.apikeys import is_api_key
 from watchium_functions.asgi import BodyTooLarge, read_body, run_lifespan
 
 from ._broadcast_handler import Broadcast, BroadcastHandler
@@ -28,7 +29,7 @@ from ._protocol import (
     decode_text,
 )
 from ._socket import Socket, Transport
-from ._tokens import Credentials, TokenProblem, verify_token
+from ._tokens import ChannelAuth, TokenProblem
 from ._traffic import Traffic
 from ._uvicorn import transport_abort, uvicorn_fast_write
 from ._wire import RestBroadcastRequest, ValidationError
@@ -69,8 +70,8 @@ class RealtimeApp:
     Args:
         connections: where sockets are opened and closed.
         broadcasts: relays REST broadcasts.
-        api_keys: the keys accepted at the handshake and by ``/api/broadcast``.
-        jwt_secret: verifies those keys and the users' tokens.
+        auth: the project's API keys (accepted at the handshake and by ``/api/broadcast``) and
+            the verification of users' tokens.
         limits: the frame size limit and the bounds of each socket.
         ready: whether the service is up (sockets are refused until it is).
         startup, shutdown: the service's start and stop, run by this app's lifespan when it is
@@ -84,8 +85,7 @@ class RealtimeApp:
         *,
         connections: Connections,
         broadcasts: BroadcastHandler,
-        api_keys: frozenset[str],
-        jwt_secret: str,
+        auth: ChannelAuth,
         limits: Limits,
         ready: Callable[[], bool],
         startup: Callable[[], Awaitable[None]],
@@ -95,8 +95,7 @@ class RealtimeApp:
     ) -> None:
         self._connections = connections
         self._broadcasts = broadcasts
-        self._api_keys = api_keys
-        self._jwt_secret = jwt_secret
+        self._auth = auth
         self._limits = limits
         self._ready = ready
         self._startup = startup
@@ -166,11 +165,8 @@ class RealtimeApp:
         if not apikey:
             await self._deny(scope, send, 401, "API key is missing")
             return
-        if apikey not in self._api_keys:
-            await self._deny(scope, send, 401, "Invalid API key")
-            return
         try:
-            verify_token(apikey, self._jwt_secret)
+            self._auth.api_key_role(apikey, headers.get("user-agent"))
         except TokenProblem as problem:
             await self._deny(scope, send, 401, problem.message)
             return
@@ -266,9 +262,9 @@ class RealtimeApp:
         headers = _headers(scope)
         apikey = headers.get("apikey") or _query(scope).get("apikey") or headers.get("x-api-key")
         role = None
-        if apikey and apikey in self._api_keys:
+        if apikey:
             with contextlib.suppress(TokenProblem):
-                role = verify_token(apikey, self._jwt_secret).get("role")
+                role = self._auth.api_key_role(apikey, headers.get("user-agent"))
         if role != "service_role":
             await _json(send, 401, {"message": "Unauthorized"})
             return
@@ -282,15 +278,17 @@ class RealtimeApp:
         headers = _headers(scope)
         query = _query(scope)
         apikey = headers.get("apikey") or query.get("apikey") or headers.get("x-api-key")
-        if not apikey or apikey not in self._api_keys:
-            await _json(send, 401, {"message": "Unauthorized"})
-            return
         token = apikey
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer ") and auth[7:].strip():
             token = auth[7:].strip()
         try:
-            credentials = Credentials.of(token, verify_token(token, self._jwt_secret))
+            if not apikey or not token:
+                raise TokenProblem("Unauthorized", "API key is missing")
+            self._auth.api_key_role(apikey, headers.get("user-agent"))
+            if token != apikey and is_api_key(token):
+                raise TokenProblem("Unauthorized", "an API key is not a user's token")
+            credentials = await self._auth.credentials(token)
         except TokenProblem:
             await _json(send, 401, {"message": "Unauthorized"})
             return
