@@ -127,7 +127,7 @@ async def test_a_heartbeat_sends_other_members_nothing(realtime: Server, db: Sql
     # activity) been sent, it would come before this.
     stalled = await ph.expect(change)
     data = stalled["payload"]["data"]
-    assert (data["table"], data["type"]) == ("room_members", "UPDATE")
-    assert data["record"]["is_buffering"] is True and data["record"]["user_id"] == member
+    assert (data["table"], data["type"]) == ("room_members", "UPDATE"), data
+    assert data["record"]["is_buffering"] is True and data["record"]["user_id"] == member, data
     assert "current_playback_time" not in data["record"]
     await ph.close()
