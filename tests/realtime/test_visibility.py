@@ -103,9 +103,11 @@ async def test_an_insert_streamed_before_it_is_visible_is_delivered(
 
     # The thread's anchor comment comes first, in the same transaction.
     change = await ph.expect(
-        lambda m: isinstance(m, dict)
-        and m["event"] == "postgres_changes"
-        and m["payload"]["data"]["record"]["message"] == "held"
+        lambda m: (
+            isinstance(m, dict)
+            and m["event"] == "postgres_changes"
+            and m["payload"]["data"]["record"]["message"] == "held"
+        )
     )
     assert change["payload"]["data"]["record"]["room_id"] == room_id
     await ph.close()
