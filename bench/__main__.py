@@ -15,6 +15,7 @@ BENCHMARKS = [
     "sql_binding",
     "functions_http",
     "realtime_fanout",
+    "realtime_cost",
     "sync_accuracy",
 ]
 

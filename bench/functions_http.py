@@ -82,6 +82,9 @@ select 'bench' || lpad(i::text, 5, '0'),
        end,
        'member' || k, k = 0, now() - (10 - k) * interval '1 minute'
   from generate_series(1, {ROOMS}) i, generate_series(0, 4) k;
+-- Triggers are off here: each membership's heartbeat row, as the join trigger makes it.
+insert into public.member_heartbeats (member_id, room_id, user_id)
+select m.id, m.room_id, m.user_id from public.room_members m;
 set session_replication_role = origin;
 update watchium.rate_limit_rules set max_requests = 100000000 where action = 'sync_control';
 analyze;

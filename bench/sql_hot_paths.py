@@ -41,7 +41,14 @@ from watchium_stack.harness import throwaway_database
 
 __all__ = ["main"]
 
-LARGE_TABLES = {"rooms", "room_members", "comments", "sync_states"}
+LARGE_TABLES = {
+    "rooms",
+    "room_members",
+    "member_heartbeats",
+    "room_activity",
+    "comments",
+    "sync_states",
+}
 
 # Deterministic ids so pgbench scripts can name users and rooms without lookups.
 ROOM = "'bench' || lpad(:r::text, 5, '0')"
@@ -119,14 +126,19 @@ select 'bench' || lpad(i::text, 5, '0'), 'Bench room ' || i, 'anime-' || (i % 20
 insert into watchium.room_access_keys (room_id, access_key)
 select room_id, lpad((abs(hashtext(room_id)) % 1000000)::text, 6, '0')
   from public.rooms where not is_public;
-insert into public.room_members (
-  room_id, user_id, username, is_host, current_playback_time, joined_at)
+insert into public.room_members (room_id, user_id, username, is_host, joined_at)
 select 'bench' || lpad(i::text, 5, '0'),
        case when k = 0 then '00000000-0000-4000-8000-' || lpad(i::text, 12, '0')
             else '00000000-0000-4000-9' || lpad(k::text, 3, '0') || '-'
                  || lpad(i::text, 12, '0') end,
-       'member' || k, k = 0, i % 1400, now() - (10 - k) * interval '1 minute'
+       'member' || k, k = 0, now() - (10 - k) * interval '1 minute'
   from generate_series(1, {rooms}) i, generate_series(0, 4) k;
+-- Triggers are off here: each membership's heartbeat row, as the join trigger makes it.
+insert into public.member_heartbeats (member_id, room_id, user_id, current_playback_time)
+select m.id, m.room_id, m.user_id, substr(m.room_id, 6)::integer % 1400
+  from public.room_members m;
+insert into watchium.room_activity (room_id, last_heartbeat)
+select room_id, now() - interval '2 minutes' from public.rooms;
 insert into public.comments (anime_id, room_id, origin_room_id, episode_number, user_id, username,
   message, is_anchor, is_system_message, is_public)
 select r.anime_id, r.room_id, r.room_id, e, 'system', r.host_username,

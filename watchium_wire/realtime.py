@@ -72,24 +72,32 @@ def realtime_hints(room_id: str, *, is_public: bool, user_id: str) -> RealtimeHi
 
 
 class MemberPresence(BaseModel):
-    """What each member tracks on the room's channel (presence keyed by user id).
+    """What each member tracks on the room's channel (presence keyed by user id): what the others
+    show of it.
 
-    A session tracks it every few seconds and at once when playing or buffering changes, so the
-    host sees who is stalled without waiting for heartbeats.
+    Each track is a presence message to every member of the room, so a session tracks this when
+    its channel is subscribed and when one of these values changes (buffering and sync status
+    debounced), never on a timer. ``playing``, ``position``, ``drift`` and ``at`` are no longer
+    tracked: they changed at every host action or all the time, and a member plays when the room
+    plays unless it is buffering or out of sync. They stay here, empty, for what older sessions
+    tracked.
     """
 
     model_config = ConfigDict(extra="allow")
 
     user_id: str
     username: str
-    position: float | None = None
-    """The member's player position, seconds (None without a player)."""
-    playing: bool = False
     buffering: bool = False
-    drift: float | None = None
-    """Player position minus the room's position, seconds, as the member's engine measures it."""
+    """The member's player is stalled (shown once a stall has lasted half a second)."""
     synced: bool | None = None
-    """|drift| within the database's 2 s rule (None without a player)."""
+    """The member's player is within the database's 2 s rule of the room (None without a player;
+    shown out of sync once it has been out for a few seconds)."""
     host: bool = False
+    playing: bool | None = None
+    """Not tracked any more (older sessions: whether the player was playing)."""
+    position: float | None = None
+    """Not tracked any more (older sessions: the player position, seconds)."""
+    drift: float | None = None
+    """Not tracked any more (older sessions: player position minus the room's, seconds)."""
     at: float | None = None
-    """Server time (epoch seconds) at which this was tracked."""
+    """Not tracked any more (older sessions: server time of the track, epoch seconds)."""

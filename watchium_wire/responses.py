@@ -94,7 +94,8 @@ class RoomListing(RoomSnapshot):
 
 
 class Member(_Out):
-    """A row of public.room_members."""
+    """A member of a room: a row of public.room_members (what Realtime sends) and, in the
+    functions' answers, the member's last heartbeat from public.member_heartbeats."""
 
     id: str
     room_id: str
@@ -104,13 +105,28 @@ class Member(_Out):
     is_host: bool
     is_synced: bool
     is_buffering: bool
-    current_playback_time: float
-    last_heartbeat: Timestamp
+    current_playback_time: float | None = Field(
+        None,
+        description=(
+            "The member's position at last_heartbeat, seconds (in the functions' answers; "
+            "Realtime rows do not carry it)."
+        ),
+    )
+    last_heartbeat: Timestamp | None = Field(
+        None,
+        description="Server time of the last heartbeat (in the functions' answers only).",
+    )
     joined_at: Timestamp
-    updated_at: Timestamp
+    updated_at: Timestamp = Field(
+        description="Last change of a value the members see (not of the heartbeat)."
+    )
 
 
 class MemberStatus(Member):
+    current_playback_time: float = Field(
+        description="The member's position at last_heartbeat, seconds."
+    )
+    last_heartbeat: Timestamp = Field(description="Server time of the last heartbeat.")
     drift: float = Field(description="Seconds ahead of the live host position (estimated now).")
     online: bool = Field(description="Heard from within the member timeout.")
 

@@ -7,17 +7,20 @@
 select * from watchium.settings;
 
 select 'members silent past member_timeout' as what, count(*) as rows
-  from public.room_members m, watchium.settings s
- where m.last_heartbeat < clock_timestamp() - s.member_timeout
+  from public.member_heartbeats h, watchium.settings s
+ where h.last_heartbeat < clock_timestamp() - s.member_timeout
 union all
 select 'sync_states past sync_states_retention', count(*)
   from public.sync_states st, watchium.settings s
  where st.created_at < now() - s.sync_states_retention
 union all
 select 'rooms empty past empty_room_ttl or idle past inactive_room_ttl', count(*)
-  from public.rooms r, watchium.settings s
- where r.last_activity < now() - s.inactive_room_ttl
-    or (r.last_activity < now() - s.empty_room_ttl
+  from public.rooms r
+  cross join watchium.settings s
+  -- A room's activity: its own (creation, host actions) and its members' heartbeats.
+  left join watchium.room_activity a on a.room_id = r.room_id
+ where greatest(r.last_activity, a.last_heartbeat) < now() - s.inactive_room_ttl
+    or (greatest(r.last_activity, a.last_heartbeat) < now() - s.empty_room_ttl
         and not exists (select 1 from public.room_members m where m.room_id = r.room_id))
 union all
 select 'spent rate-limit buckets', count(*)

@@ -1,4 +1,5 @@
--- Presence: members heard from in the last minutes, per room, and how many are in sync now.
+-- Presence: members heard from in the last minutes, per room, and how many are in sync now
+-- (heartbeats from member_heartbeats, sync status and buffering from room_members).
 --
 --   psql "$DATABASE_URL" -f sql/admin/presence.sql
 --   psql "$DATABASE_URL" -v minutes=1 -f sql/admin/presence.sql
@@ -11,11 +12,12 @@ select m.room_id,
        count(*) as active_members,
        count(*) filter (where m.is_synced) as synced_members,
        count(*) filter (where m.is_buffering) as buffering,
-       count(*) filter (where m.last_heartbeat < clock_timestamp() - s.member_timeout)
+       count(*) filter (where h.last_heartbeat < clock_timestamp() - s.member_timeout)
          as about_to_be_removed,
-       max(m.last_heartbeat) as last_heartbeat
+       max(h.last_heartbeat) as last_heartbeat
   from public.room_members m
+  join public.member_heartbeats h on h.member_id = m.id
  cross join watchium.settings s
- where m.last_heartbeat > now() - make_interval(mins => :minutes)
+ where h.last_heartbeat > now() - make_interval(mins => :minutes)
  group by m.room_id
  order by active_members desc;

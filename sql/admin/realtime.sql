@@ -1,5 +1,7 @@
 -- Realtime plumbing: the publication's tables, and the logical replication slots with how much WAL
--- each holds back (an abandoned slot retains WAL until max_slot_wal_keep_size).
+-- each holds back (an abandoned slot retains WAL until max_slot_wal_keep_size). Every change of a
+-- published table is a message for every client listening to it: rooms, room_members and
+-- comments are published; member_heartbeats and sync_states are not.
 --
 --   psql "$DATABASE_URL" -f sql/admin/realtime.sql
 

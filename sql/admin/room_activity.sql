@@ -18,9 +18,11 @@ select r.room_id,
        round(watchium.live_position(r.current_playback_time, r.is_playing, r.playback_speed,
                                     r.playback_updated_at, clock_timestamp()), 1) as position_s,
        r.playback_speed as speed,
-       date_trunc('second', now() - r.last_activity) as idle_for
+       date_trunc('second', now() - greatest(r.last_activity, a.last_heartbeat)) as idle_for
   from public.rooms r
   left join public.room_members m on m.room_id = r.room_id
- group by r.id
- order by r.last_activity desc
+  -- Members' heartbeats count as activity (kept out of the replicated rooms row).
+  left join watchium.room_activity a on a.room_id = r.room_id
+ group by r.id, a.last_heartbeat
+ order by greatest(r.last_activity, a.last_heartbeat) desc
  limit :limit;

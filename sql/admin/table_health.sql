@@ -1,4 +1,4 @@
--- Table sizes, dead rows and index use of Watchium's tables (heartbeats update room_members
+-- Table sizes, dead rows and index use of Watchium's tables (heartbeats update member_heartbeats
 -- constantly, so watch its dead tuples and autovacuum).
 --
 --   psql "$DATABASE_URL" -f sql/admin/table_health.sql

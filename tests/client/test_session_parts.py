@@ -166,51 +166,94 @@ def test_an_action_in_the_players_ui_is_the_same_change_with_no_delay() -> None:
 
 
 class FakeJoinedChannel:
+    """Stands in for the session's RoomChannel: subscribed, counting its subscriptions."""
+
     def __init__(self) -> None:
-        self.tracked: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.tracked: list[dict[str, Any]] = []
+        self.subscriptions = 1
 
     @property
     def joined(self) -> FakeJoinedChannel:
         return self
 
     async def track(self, user_status: dict[str, Any], /) -> None:
-        self.tracked.put_nowait(user_status)
+        self.tracked.append(user_status)
 
 
-async def test_presence_is_tracked_on_a_change_of_flags_and_every_interval() -> None:
-    clock = FakeClock()
-    ctx = context(clock, presence_interval=3.0)
+def presence_tracker(
+    clock: FakeClock, **timings: Any
+) -> tuple[PresenceTracker, FakeJoinedChannel, list[MemberPresence], list[float]]:
     channel = FakeJoinedChannel()
-    me = MemberPresence(user_id="u1", username="mio", position=12.0, playing=True)
-    current = [me]
-    looks: asyncio.Queue[None] = asyncio.Queue()
+    current = [MemberPresence(user_id="u1", username="mio", synced=True)]
     heartbeat_soon: list[float] = []
 
     async def snapshot() -> MemberPresence:
-        looks.put_nowait(None)
         return current[0]
 
-    tracker = PresenceTracker(ctx, channel, snapshot, heartbeat_soon.append)
-    async with running(tracker.run()):
-        first = await within(channel.tracked.get())
-        assert first["username"] == "mio" and not first["buffering"]
-        for _ in range(3):  # unchanged, within the interval: not tracked
-            await within(looks.get())
-        assert channel.tracked.empty()
+    tracker = PresenceTracker(context(clock, **timings), channel, snapshot, heartbeat_soon.append)
+    return tracker, channel, current, heartbeat_soon
 
-        current[0] = me.model_copy(update={"buffering": True})
-        assert (await within(channel.tracked.get()))["buffering"]
-        assert heartbeat_soon == [0.0]  # a stall reaches the server at once
 
-        current[0] = me
-        assert not (await within(channel.tracked.get()))["buffering"]
-        assert heartbeat_soon == [0.0, 2.0]  # its end once the player has caught up
-
-        tracker.track_soon()  # e.g. after a reconnect: presence did not survive it
-        await within(channel.tracked.get())
-
+async def test_presence_is_tracked_once_per_change_and_subscription_never_on_a_timer() -> None:
+    clock = FakeClock()
+    tracker, channel, current, _ = presence_tracker(clock)
+    await tracker.look()
+    assert channel.tracked == [
+        {"user_id": "u1", "username": "mio", "buffering": False, "synced": True, "host": False}
+    ]
+    for _ in range(20):  # a minute of steady playback: nothing to tell anyone
         clock.advance(3.0)
-        await within(channel.tracked.get())
+        await tracker.look()
+    assert len(channel.tracked) == 1
+
+    channel.subscriptions += 1  # subscribed again: presence did not survive it
+    await tracker.look()
+    await tracker.look()
+    assert len(channel.tracked) == 2 and channel.tracked[1] == channel.tracked[0]
+
+    current[0] = current[0].model_copy(update={"host": True})  # shown at once
+    await tracker.look()
+    assert channel.tracked[-1]["host"] is True and len(channel.tracked) == 3
+
+
+async def test_a_member_without_a_player_shows_no_sync_status() -> None:
+    clock = FakeClock()
+    tracker, channel, current, _ = presence_tracker(clock)
+    current[0] = MemberPresence(user_id="u1", username="mio")
+    await tracker.look()
+    assert channel.tracked == [
+        {"user_id": "u1", "username": "mio", "buffering": False, "host": False}
+    ]
+
+
+async def test_blips_of_buffering_and_of_sync_show_nothing_longer_ones_do() -> None:
+    clock = FakeClock()
+    tracker, channel, current, heartbeat_soon = presence_tracker(
+        clock, buffering_shown_after=0.5, unsynced_shown_after=5.0
+    )
+    await tracker.look()
+    steady = current[0]
+
+    async def hold(update: dict[str, Any], seconds: float) -> None:
+        current[0] = steady.model_copy(update=update)
+        end = clock.now + seconds
+        while clock.now < end:
+            await tracker.look()
+            clock.advance(0.25)
+        current[0] = steady
+        await tracker.look()
+
+    await hold({"buffering": True}, 0.4)  # a blip: the group wait would ignore it too
+    await hold({"synced": False}, 4.5)  # a host's seek or a join: realigned within seconds
+    assert len(channel.tracked) == 1 and heartbeat_soon == []
+
+    await hold({"buffering": True}, 1.0)
+    assert [t["buffering"] for t in channel.tracked[1:]] == [True, False]
+    assert heartbeat_soon == [0.0, 2.0]  # the stall reaches the server at once, its end later
+    assert not tracker.buffering
+
+    await hold({"synced": False}, 6.0)
+    assert [t["synced"] for t in channel.tracked[3:]] == [False, True]
 
 
 # ---------------------------------------------------------------------- group wait

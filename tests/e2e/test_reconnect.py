@@ -81,10 +81,9 @@ async def test_a_member_removed_by_cleanup_joins_again(
 
         def silence_and_clean() -> dict[str, int]:
             with database.connect(autocommit=False) as conn:
-                # Triggers off: the presence trigger would stamp a fresh heartbeat.
-                conn.execute("set local session_replication_role = replica")
                 conn.execute(
-                    "update public.room_members set last_heartbeat = now() - interval '1 minute' "
+                    "update public.member_heartbeats "
+                    "set last_heartbeat = now() - interval '1 minute' "
                     "where room_id = %s and user_id = %s",
                     (room_id, user),
                 )

@@ -69,13 +69,24 @@ def join_room(
 
 
 def backdate_heartbeat(sql: SqlSession, room: Room, user: str, seconds: float) -> None:
-    """Pretend ``user`` was last heard ``seconds`` ago (the presence trigger would stamp now())."""
+    """Pretend ``user`` was last heard ``seconds`` ago."""
+    sql.as_admin()
+    sql.conn.execute(
+        "update member_heartbeats set last_heartbeat = now() - %s * interval '1 second' "
+        "where room_id = %s and user_id = %s",
+        (seconds, room.room_id, user),
+    )
+
+
+def backdate_playback(sql: SqlSession, room: Room, seconds: float) -> None:
+    """Pretend the room's last playback change was ``seconds`` ago (past the sync grace), without
+    the playback guard's bookkeeping."""
     sql.as_admin()
     sql.conn.execute("set local session_replication_role = replica")
     sql.conn.execute(
-        "update room_members set last_heartbeat = now() - %s * interval '1 second' "
-        "where room_id = %s and user_id = %s",
-        (seconds, room.room_id, user),
+        "update rooms set playback_updated_at = playback_updated_at - %s * interval '1 second' "
+        "where room_id = %s",
+        (seconds, room.room_id),
     )
     sql.conn.execute("set local session_replication_role = origin")
 

@@ -101,6 +101,34 @@ def test_seed_cleanup_functions_return_counts(sql: SqlSession, room: Room) -> No
     assert sql.count("rooms", "room_id = %s", (room.room_id,)) == 0
 
 
+def test_members_heard_keep_a_room_active_outside_its_replicated_row(sql: SqlSession) -> None:
+    watched = create_room(sql)  # viewers heartbeat, the host has not acted for a day
+    emptied = create_room(sql)  # viewed until a moment ago, its last host action 2 hours ago
+    for r in (watched, emptied):
+        sql.as_user(r.host).rpc("members_update_status", room_id=r.room_id, current_time=0)
+    sql.as_user(emptied.host).rpc("rooms_leave", room_id=emptied.room_id)
+    sql.as_admin()
+    sql.conn.execute(
+        "update rooms set last_activity = now() - interval '25 hours' where room_id = %s",
+        (watched.room_id,),
+    )
+    sql.conn.execute(
+        "update rooms set last_activity = now() - interval '2 hours' where room_id = %s",
+        (emptied.room_id,),
+    )
+    cleanup(sql)
+    assert sql.count("rooms", "room_id in (%s, %s)", (watched.room_id, emptied.room_id)) == 2
+
+    sql.conn.execute(
+        "update watchium.room_activity set last_heartbeat = now() - interval '61 minutes' "
+        "where room_id = %s",
+        (emptied.room_id,),
+    )
+    assert cleanup(sql)["rooms_deleted"] >= 1
+    assert sql.count("rooms", "room_id = %s", (emptied.room_id,)) == 0
+    assert sql.count("rooms", "room_id = %s", (watched.room_id,)) == 1
+
+
 def test_scheduling_the_cleanup_without_pg_cron_says_to_enable_it(sql: SqlSession) -> None:
     sql.as_admin()
     with sql.raises("55000") as info:

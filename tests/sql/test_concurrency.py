@@ -274,11 +274,12 @@ def test_host_leaving_while_the_heir_heartbeats_does_not_deadlock(
     database: TestDatabase, admin: SqlSession, cleanup_rooms: list[str]
 ) -> None:
     room_id, host, (heir,) = make_room(database, cleanup_rooms, members=1)
-    admin.conn.execute(
-        "update rooms set last_activity = now() - interval '1 hour' where room_id = %s", (room_id,)
-    )
     with database.connect(autocommit=False) as conn:
-        SqlSession(conn).as_user(heir).rpc("members_update_status", room_id=room_id, current_time=5)
+        # A heartbeat that changes what the others see writes the heir's row (and records the
+        # room's activity); the transfer waits for it.
+        SqlSession(conn).as_user(heir).rpc(
+            "members_update_status", room_id=room_id, current_time=0, is_buffering=True
+        )
         leaver = Worker(database, lambda s: s.as_user(host).rpc("rooms_leave", room_id=room_id))
         leaver.start()
         wait_until_blocked(admin, leaver.pid)

@@ -7,16 +7,17 @@ from decimal import Decimal
 import pytest
 
 from tests._pg import SqlSession, new_user
-from tests.sql.conftest import Room, backdate_heartbeat, join_room
+from tests.sql.conftest import Room, backdate_heartbeat, backdate_playback, join_room
 
 
 @pytest.fixture
 def paused_at_100(sql: SqlSession, room: Room) -> Room:
-    """The room paused at 100 s: the live host position is exactly 100 at any time."""
+    """The room paused at 100 s a minute ago: the live host position is exactly 100 at any time,
+    and the sync grace after that seek is over."""
     sql.as_user(room.host).rpc(
         "sync_control", room_id=room.room_id, action="seek", current_time=100
     )
-    sql.as_admin()
+    backdate_playback(sql, room, 60)
     return room
 
 
@@ -70,10 +71,11 @@ def test_heartbeat_stamps_time_and_logs(sql: SqlSession, paused_at_100: Room) ->
     sql.as_admin()
     age = sql.scalar(
         "select extract(epoch from clock_timestamp() - last_heartbeat) "
-        "from room_members where user_id = %s",
+        "from member_heartbeats where user_id = %s",
         (member,),
     )
     assert age < 5
+    assert float(m["current_playback_time"]) == 99 and m["last_heartbeat"]
     row = sql.one(
         "select host_time, member_time, time_difference, is_synced from sync_states "
         "where user_id = %s and sync_event_type = 'heartbeat'",
@@ -105,14 +107,15 @@ def test_heartbeat_validates_the_position(sql: SqlSession, room: Room) -> None:
         sql.rpc("members_update_status", room_id=room.room_id, current_time=-3)
 
 
-def test_member_updates_own_row_directly_with_the_same_rules(
+def test_member_updates_own_row_directly_but_not_its_status_or_heartbeat(
     sql: SqlSession, paused_at_100: Room
 ) -> None:
     member = join_room(sql, paused_at_100)
     other = join_room(sql, paused_at_100)
     sql.as_user(member)
     cur = sql.conn.execute(
-        "update room_members set current_playback_time = 50 where room_id = %s and user_id = %s",
+        "update room_members set is_buffering = true, username = 'mio' "
+        "where room_id = %s and user_id = %s",
         (paused_at_100.room_id, member),
     )
     assert cur.rowcount == 1
@@ -125,35 +128,60 @@ def test_member_updates_own_row_directly_with_the_same_rules(
     with sql.raises("42501"):
         sql.conn.execute("update room_members set is_host = true where user_id = %s", (member,))
     with sql.raises("42501"):
-        sql.conn.execute("update room_members set is_synced = true where user_id = %s", (member,))
+        sql.conn.execute("update room_members set is_synced = false where user_id = %s", (member,))
+    # The heartbeat goes through members_update_status, which computes is_synced.
+    with sql.raises("42501"):
+        sql.conn.execute(
+            "update member_heartbeats set current_playback_time = 50 where user_id = %s", (member,)
+        )
     sql.as_admin()
-    assert sql.scalar("select is_synced from room_members where user_id = %s", (member,)) is False
+    row = sql.one("select is_synced, is_buffering from room_members where user_id = %s", (member,))
+    assert row == {"is_synced": True, "is_buffering": True}
 
 
-def test_heartbeats_refresh_room_activity_at_most_once_a_minute(
+def test_heartbeats_refresh_room_activity_at_most_once_a_minute_outside_the_rooms_row(
     sql: SqlSession, room: Room
 ) -> None:
     member = join_room(sql, room)
-    sql.conn.execute(
-        "update rooms set last_activity = now() - interval '30 seconds' where room_id = %s",
-        (room.room_id,),
+    before = sql.one(
+        "select last_activity, updated_at from rooms where room_id = %s", (room.room_id,)
     )
-    before = sql.scalar("select last_activity from rooms where room_id = %s", (room.room_id,))
+
+    def heard_at() -> object:
+        return sql.scalar(
+            "select last_heartbeat from watchium.room_activity where room_id = %s", (room.room_id,)
+        )
+
     sql.as_user(member).rpc("members_update_status", room_id=room.room_id, current_time=0)
     sql.as_admin()
-    assert (
-        sql.scalar("select last_activity from rooms where room_id = %s", (room.room_id,)) == before
-    )
+    first = heard_at()
+    assert first is not None
     sql.conn.execute(
-        "update rooms set last_activity = now() - interval '2 minutes' where room_id = %s",
+        "update watchium.room_activity set last_heartbeat = last_heartbeat - interval '30 seconds' "
+        "where room_id = %s",
+        (room.room_id,),
+    )
+    throttled = heard_at()
+    sql.as_user(member).rpc("members_update_status", room_id=room.room_id, current_time=0)
+    sql.as_admin()
+    assert heard_at() == throttled
+    sql.conn.execute(
+        "update watchium.room_activity set last_heartbeat = last_heartbeat - interval '2 minutes' "
+        "where room_id = %s",
         (room.room_id,),
     )
     sql.as_user(member).rpc("members_update_status", room_id=room.room_id, current_time=0)
     sql.as_admin()
-    assert (
-        sql.scalar("select last_activity = now() from rooms where room_id = %s", (room.room_id,))
-        is True
+    assert sql.scalar(
+        "select last_heartbeat > now() - interval '5 seconds' from watchium.room_activity "
+        "where room_id = %s",
+        (room.room_id,),
     )
+    # The rooms row (a Realtime event for every member when it changes) was never touched.
+    after = sql.one(
+        "select last_activity, updated_at from rooms where room_id = %s", (room.room_id,)
+    )
+    assert after == before
 
 
 def test_member_list_with_drift_and_online(sql: SqlSession, paused_at_100: Room) -> None:

@@ -8,12 +8,14 @@ catches the defect, and against ours to show it is fixed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from decimal import Decimal
 
 import psycopg
 import pytest
 
 from tests._pg import SqlSession, new_user
-from tests.sql.conftest import Room, join_room
+from tests.sql.conftest import Room, backdate_playback, join_room
 
 SEED_GENERATE_ACCESS_KEY = """
 CREATE OR REPLACE FUNCTION seed.generate_access_key()
@@ -102,6 +104,7 @@ END;
 $$ LANGUAGE plpgsql SECURITY DEFINER;
 """
 
+# The seed's loop as written, reading each member's position where it lives now.
 SEED_BULK_SYNC_UPDATE = """
 CREATE OR REPLACE FUNCTION seed.bulk_sync_update(
     p_room_id VARCHAR(10), p_host_time DECIMAL(10,2), p_sync_event_type VARCHAR(50))
@@ -110,7 +113,8 @@ DECLARE
     member_record RECORD;
 BEGIN
     FOR member_record IN
-        SELECT user_id, current_playback_time FROM public.room_members WHERE room_id = p_room_id
+        SELECT user_id, current_playback_time FROM public.member_heartbeats
+        WHERE room_id = p_room_id
     LOOP
         INSERT INTO public.sync_states (room_id, user_id, host_time, member_time,
             time_difference, is_synced, sync_event_type)
@@ -174,16 +178,27 @@ def test_defect_2_room_ids_use_a_secure_generator_and_a_wide_alphabet(seed: SqlS
     assert not reproducible_after_setseed(seed, "watchium.generate_room_id")
 
 
-def heartbeat_keeps_own_position_and_true_sync(sql: SqlSession, room: Room, member: str) -> bool:
+# The seed's heartbeat was a direct UPDATE of its room_members row, through this trigger. Ours
+# goes through members_update_status, and the position lives in member_heartbeats.
+SEED_ROOM_MEMBERS = """
+CREATE TABLE seed.room_members (
+    room_id VARCHAR(10) NOT NULL,
+    user_id VARCHAR(100) NOT NULL,
+    current_playback_time DECIMAL(10,2) DEFAULT 0,
+    is_synced BOOLEAN DEFAULT true,
+    last_heartbeat TIMESTAMP WITH TIME ZONE DEFAULT NOW()
+);
+CREATE TRIGGER on_member_presence_update BEFORE UPDATE ON seed.room_members
+    FOR EACH ROW EXECUTE FUNCTION seed.update_member_presence();
+"""
+
+Heartbeat = Callable[[float], tuple[Decimal, bool]]  # report a position -> (kept, is_synced)
+
+
+def heartbeat_keeps_own_position_and_true_sync(heartbeat: Heartbeat) -> bool:
     """The member reports 10 s while the host plays at ~100 s: not synced, own position kept."""
-    sql.conn.execute(
-        "update room_members set current_playback_time = 10 where user_id = %s", (member,)
-    )
-    row = sql.one(
-        "select current_playback_time, is_synced from room_members where user_id = %s", (member,)
-    )
-    assert row is not None
-    return bool(row["current_playback_time"] == 10 and row["is_synced"] is False)
+    position, synced = heartbeat(10)
+    return bool(position == 10 and synced is False)
 
 
 def test_defect_3_is_synced_is_the_distance_to_the_host(seed: SqlSession, room: Room) -> None:
@@ -194,17 +209,40 @@ def test_defect_3_is_synced_is_the_distance_to_the_host(seed: SqlSession, room: 
     seed.as_user(room.host).rpc(
         "sync_control", room_id=room.room_id, action="play", current_time=100
     )
-    seed.as_admin()
-    assert heartbeat_keeps_own_position_and_true_sync(seed, room, member)
-    with seed.conn.transaction():
-        seed.conn.execute(SEED_UPDATE_MEMBER_PRESENCE)
-        seed.conn.execute("drop trigger on_member_presence_update on public.room_members")
-        seed.conn.execute(
-            "create trigger on_member_presence_update before update on public.room_members "
-            "for each row execute function seed.update_member_presence()"
+    backdate_playback(seed, room, 10)  # past the sync grace: the room has played for a while
+
+    def ours(position: float) -> tuple[Decimal, bool]:
+        seed.as_user(member).rpc(
+            "members_update_status", room_id=room.room_id, current_time=position
         )
-        assert not heartbeat_keeps_own_position_and_true_sync(seed, room, member)
-        raise psycopg.Rollback()  # back to our trigger
+        seed.as_admin()
+        kept = seed.scalar(
+            "select current_playback_time from member_heartbeats where user_id = %s", (member,)
+        )
+        synced = seed.scalar("select is_synced from room_members where user_id = %s", (member,))
+        return kept, synced
+
+    assert heartbeat_keeps_own_position_and_true_sync(ours)
+
+    seed.conn.execute(SEED_UPDATE_MEMBER_PRESENCE)
+    seed.conn.execute(SEED_ROOM_MEMBERS)
+    seed.conn.execute(
+        "insert into seed.room_members (room_id, user_id) values (%s, %s)", (room.room_id, member)
+    )
+
+    def seeds(position: float) -> tuple[Decimal, bool]:
+        seed.conn.execute(
+            "update seed.room_members set current_playback_time = %s where user_id = %s",
+            (position, member),
+        )
+        row = seed.one(
+            "select current_playback_time, is_synced from seed.room_members where user_id = %s",
+            (member,),
+        )
+        assert row is not None
+        return row["current_playback_time"], row["is_synced"]
+
+    assert not heartbeat_keeps_own_position_and_true_sync(seeds)
 
 
 def test_defect_4_no_ambiguous_column_references(seed: SqlSession, room: Room) -> None:

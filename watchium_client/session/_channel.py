@@ -77,8 +77,11 @@ class RoomChannel:
         self._unsubscribed_at: float | None = None
         self._last_status_error: str | None = None
         self.subscribed = False
+        self.subscriptions = 0
+        """How many times the channel was subscribed (presence is tracked again after each)."""
         self.presence: dict[str, MemberPresence] = {}
         """Everyone tracked on the channel, by user id."""
+        self._parsed: dict[str, tuple[object, MemberPresence]] = {}
 
     @property
     def joined(self) -> AsyncRealtimeChannel | None:
@@ -192,6 +195,7 @@ class RoomChannel:
             return
         if status == RealtimeSubscribeStates.SUBSCRIBED:
             self.subscribed = True
+            self.subscriptions += 1
             self._unsubscribed_at = None
             self._last_status_error = None
             # Changes committed while unsubscribed, or before the subscription was live, are
@@ -234,14 +238,27 @@ class RoomChannel:
         channel = self._channel
         if channel is None:
             return
+        # A sync follows every diff: only the presences that changed are parsed again (each
+        # has a new ref), not the whole room's each time.
         presence: dict[str, MemberPresence] = {}
+        parsed: dict[str, tuple[object, MemberPresence]] = {}
         for key, metas in channel.presence_state().items():
             if not metas:
                 continue
+            meta = dict(metas[-1])
+            ref = meta.get("presence_ref")
+            known = self._parsed.get(key)
+            if known is not None and ref is not None and known[0] == ref:
+                parsed[key] = known
+                presence[key] = known[1]
+                continue
             try:
-                presence[key] = MemberPresence.model_validate(dict(metas[-1]))
+                presence[key] = MemberPresence.model_validate(meta)
             except ValueError:
                 logger.debug("ignoring a presence of %s that is not a member's", key)
+                continue
+            parsed[key] = (ref, presence[key])
+        self._parsed = parsed
         self.presence = presence
         self._on_presence(dict(presence))
 

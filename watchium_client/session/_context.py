@@ -27,8 +27,12 @@ class SessionTimings:
 
     heartbeat_interval: float = 10.0
     """Member heartbeat (members-update-status); the server removes members silent for 30 s."""
-    presence_interval: float = 3.0
-    """Presence track; a change of playing, buffering or host role is tracked at once."""
+    buffering_shown_after: float = 0.5
+    """A stall is shown (presence, heartbeat) once it has lasted this long: shorter ones are
+    blips the host's group wait ignores anyway, and each track reaches every member."""
+    unsynced_shown_after: float = 5.0
+    """The player is shown out of sync once the engine has measured it outside the sync
+    tolerance for this long: a host action, a join or a stall's end realigns it sooner."""
     clock_interval: float = 5.0
     """Clock sample and room refresh (sync-get-host-time)."""
     join_samples: int = 5

@@ -72,10 +72,6 @@ class PlayerLink:
     def status(self) -> SyncStatus | None:
         return None if self.engine is None else self.engine.status
 
-    @property
-    def is_playing(self) -> bool:
-        return self.player.is_playing if self.player is not None else False
-
     async def report(self) -> tuple[float | None, bool | None]:
         """The player's position and whether it buffers (None, None without a player or when
         it does not answer)."""

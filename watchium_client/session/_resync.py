@@ -121,7 +121,7 @@ class Resync:
         ctx: the session's shared facts; ``ctx.gone`` is set here when the room is found gone.
         emit: where ``ConnectionLost``, ``ConnectionRestored`` and ``RoomDeleted`` go.
         is_subscribed: whether the room's channel is subscribed (a loss ends only then).
-        on_synced: called after each complete refetch.
+        on_synced: called after each complete refetch (if given).
         sleep: waits between retries (``asyncio.sleep``; a test passes its own).
     """
 
@@ -132,7 +132,7 @@ class Resync:
         emit: Callable[[RoomEvent], None],
         *,
         is_subscribed: Callable[[], bool],
-        on_synced: Callable[[], None],
+        on_synced: Callable[[], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._reader = reader
@@ -257,7 +257,8 @@ class Resync:
             self.error = None
             self._report.synced(reasons)
             self._first.set()
-            self._on_synced()
+            if self._on_synced is not None:
+                self._on_synced()
 
     async def _rejoin(self) -> bool:
         """Joins the room again; False when it no longer exists."""

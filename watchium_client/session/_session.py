@@ -78,9 +78,6 @@ logger = logging.getLogger(__name__)
 E = TypeVar("E", bound=RoomEvent)
 
 _KEPT_COMMENTS = 500
-# After a host action, the heartbeat waits this long: the players have aligned by then (well
-# within 2 s), so the server's is_synced is right.
-_HEARTBEAT_AFTER_ACTION = 2.0
 
 
 class RoomSession:
@@ -151,7 +148,6 @@ class RoomSession:
             ctx,
             self._deliver,
             is_subscribed=lambda: self._channel.subscribed,
-            on_synced=lambda: self._tracker.track_soon(),
         )
         self._channel = RoomChannel(
             client, ctx, mirror, sink, self._resync, on_presence=self._presence_synced
@@ -431,8 +427,6 @@ class RoomSession:
             elif lost:
                 logger.info("%s is no longer the host of room %s", self.username, self._ctx.room_id)
             self._host.host_changed(lost=lost)
-        elif isinstance(event, RoomChanged) and event.playback_changed:
-            self._heartbeat.soon(_HEARTBEAT_AFTER_ACTION)
         elif isinstance(event, MemberLeft) and event.user_id == me:
             if not self._ctx.closing:
                 # Our membership is gone (cleanup removed a silent member): join again.
@@ -448,18 +442,19 @@ class RoomSession:
         self._bus.emit(PresenceSynced(presence))
 
     async def _presence_snapshot(self) -> MemberPresence:
-        position, buffering = await self._link.report()
+        """This member as the others see it, with the player's raw flags (the tracker debounces
+        them). A player not measured yet counts as in sync, as the database's default."""
+        player = self._link.player
         status = self._link.status
+        synced: bool | None = None
+        if player is not None:
+            synced = True if status is None or status.drift is None else status.is_synced
         return MemberPresence(
             user_id=self.user_id,
             username=self.username,
-            position=position,
-            playing=self._link.is_playing,
-            buffering=bool(buffering),
-            drift=None if status is None else status.drift,
-            synced=None if status is None or status.drift is None else status.is_synced,
+            buffering=player is not None and player.is_buffering,
+            synced=synced,
             host=self.is_host,
-            at=self._ctx.clock.server_now(),
         )
 
     # ------------------------------------------------------------------ calls
@@ -476,14 +471,17 @@ class RoomSession:
     async def heartbeat(self) -> MemberStatusResult:
         """Reports this member's position and buffering now (members-update-status).
 
-        The session does this every ``heartbeat_interval``, 2 s after each host action and
-        at each change of buffering; call it to update the server's view at once.
+        The session does this every ``heartbeat_interval`` and when a stall starts or ends
+        (as presence shows it); call it to update the server's view at once.
 
         Raises:
             NotMember, RoomNotFound: the membership is gone (the session joins again by
                 itself); ConnectionFailed: no answer.
         """
         position, buffering = await self._link.report()
+        if buffering is not None:
+            # What the others are shown: a blip of a stall is no change of the member's row.
+            buffering = self._tracker.buffering
         result = await self._membership.report_status(position, buffering)
         self._resync.functions_answered(self._ctx.clock.local_now())
         return result

@@ -138,7 +138,7 @@ class BroadcastHandler:
 
     def _relay(self, topic: Topic, message: Broadcast, sender: ChannelMember | None) -> int:
         frames = {
-            vsn: SharedFrame(frame)
+            vsn: SharedFrame(frame, "broadcast")
             for vsn, frame in message.frames(topic.full_name).items()
             if frame is not None
         }

@@ -47,8 +47,10 @@ class ChangeFrames(dict[str, SharedFrame]):
         self.payload = payload
 
     def __missing__(self, vsn: str) -> SharedFrame:
+        data = self.payload["data"]
         frame = SharedFrame(
-            encode_text(vsn, None, None, self.topic, "postgres_changes", self.payload)
+            encode_text(vsn, None, None, self.topic, "postgres_changes", self.payload),
+            f"postgres_changes/{data['table']}/{data['type']}",
         )
         self[vsn] = frame
         return frame

@@ -78,8 +78,12 @@ class PresenceHandler:
     def _send_diff(self, topic: Topic, diff: PresenceDiff) -> None:
         name = topic.full_name
         frames = {
-            VSN_1: SharedFrame(encode_text(VSN_1, None, None, name, "presence_diff", diff)),
-            VSN_2: SharedFrame(encode_text(VSN_2, None, None, name, "presence_diff", diff)),
+            VSN_1: SharedFrame(
+                encode_text(VSN_1, None, None, name, "presence_diff", diff), "presence_diff"
+            ),
+            VSN_2: SharedFrame(
+                encode_text(VSN_2, None, None, name, "presence_diff", diff), "presence_diff"
+            ),
         }
         for member in topic.members:
             if member.receives_presence:

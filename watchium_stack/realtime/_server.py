@@ -1,5 +1,6 @@
-"""The ASGI application: ``/websocket`` (the Phoenix socket) and ``/api/broadcast`` (REST),
-relative to wherever it is mounted (the gateway mounts it at ``/realtime/v1``)."""
+"""The ASGI application: ``/websocket`` (the Phoenix socket), ``/api/broadcast`` (REST) and
+``/api/stats`` (the traffic counters, for the service role key), relative to wherever it is
+mounted (the gateway mounts it at ``/realtime/v1``)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from ._protocol import (
 )
 from ._socket import Socket, Transport
 from ._tokens import ChannelAuth, TokenProblem
+from ._traffic import Traffic
 from ._uvicorn import transport_abort, uvicorn_fast_write
 from ._wire import RestBroadcastRequest, ValidationError
 
@@ -74,6 +76,8 @@ class RealtimeApp:
         ready: whether the service is up (sockets are refused until it is).
         startup, shutdown: the service's start and stop, run by this app's lifespan when it is
             served alone.
+        traffic: where every socket's frames are counted.
+        stats: the service's counters, answered to ``GET /api/stats``.
     """
 
     def __init__(
@@ -86,6 +90,8 @@ class RealtimeApp:
         ready: Callable[[], bool],
         startup: Callable[[], Awaitable[None]],
         shutdown: Callable[[], Awaitable[None]],
+        traffic: Traffic,
+        stats: Callable[[], dict[str, Any]],
     ) -> None:
         self._connections = connections
         self._broadcasts = broadcasts
@@ -94,6 +100,8 @@ class RealtimeApp:
         self._ready = ready
         self._startup = startup
         self._shutdown = shutdown
+        self._traffic = traffic
+        self._stats = stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -116,6 +124,8 @@ class RealtimeApp:
             await self._rest_broadcast(scope, receive, send, (unquote(m["topic"]), m["event"]))
         elif path == "/api/ping" and method == "GET":
             await _json(send, 200, {"message": "Success"})
+        elif path == "/api/stats" and method == "GET":
+            await self._answer_stats(scope, send)
         else:
             await _json(send, 404, {"error": "not found"})
 
@@ -191,6 +201,7 @@ class RealtimeApp:
             max_buffer_bytes=limits.max_buffer_bytes,
             close_timeout=limits.close_timeout,
             peer=f"{client[0]}:{client[1]}",
+            traffic=self._traffic,
         )
         channels = self._connections.open(socket, apikey)
         # The frames are read by a task of their own: the connection is over when the peer
@@ -213,6 +224,7 @@ class RealtimeApp:
     ) -> None:
         max_frame_bytes = self._limits.max_frame_bytes
         vsn = socket.vsn
+        traffic = self._traffic
         try:
             while not socket.closed:
                 message = await receive()
@@ -233,6 +245,7 @@ class RealtimeApp:
                 except ProtocolError as exc:
                     logger.debug("malformed frame from %s dropped: %s", socket.peer, exc)
                     continue
+                traffic.received(inbound)
                 try:
                     await channels.handle(inbound)
                 except Exception:
@@ -241,6 +254,21 @@ class RealtimeApp:
             logger.debug("websocket %s receive failed: %s", socket.id, exc)
         finally:
             socket.finish()
+
+    # -- counters ---------------------------------------------------------------------------------
+
+    async def _answer_stats(self, scope: Scope, send: Send) -> None:
+        # The service role key only: the counters describe the whole project.
+        headers = _headers(scope)
+        apikey = headers.get("apikey") or _query(scope).get("apikey") or headers.get("x-api-key")
+        role = None
+        if apikey:
+            with contextlib.suppress(TokenProblem):
+                role = self._auth.api_key_role(apikey, headers.get("user-agent"))
+        if role != "service_role":
+            await _json(send, 401, {"message": "Unauthorized"})
+            return
+        await _json(send, 200, self._stats())
 
     # -- REST broadcast -------------------------------------------------------------------------
 

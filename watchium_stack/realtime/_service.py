@@ -26,6 +26,7 @@ from ._server import RealtimeApp
 from ._socket import Socket
 from ._tokens import ChannelAuth
 from ._topics import Topics
+from ._traffic import Traffic
 
 __all__ = ["RealtimeService", "DEFAULT_SLOT", "PUBLICATION"]
 
@@ -83,6 +84,7 @@ class RealtimeService:
             catalog=self.catalog, checks=self.checks, confirm=self.reader.confirm
         )
         self.topics = Topics()
+        self.traffic = Traffic()
         broadcasts = BroadcastHandler(self.topics, self.authorizer, self.limits)
         self.connections = Connections(
             Handlers(
@@ -107,6 +109,8 @@ class RealtimeService:
             ready=lambda: self._started,
             startup=self.start,
             shutdown=self.stop,
+            traffic=self.traffic,
+            stats=self.stats,
         )
         self._started = False
         self._lock = asyncio.Lock()
@@ -166,7 +170,8 @@ class RealtimeService:
             await self.reader.wait_connected()
 
     def stats(self) -> dict[str, Any]:
-        """Counters for diagnostics."""
+        """Counters for diagnostics, and the traffic by kind (``frames_in``, ``frames_out``,
+        ``bytes_out``: see ``_traffic``)."""
         return {
             "sockets": len(self.connections),
             **self.topics.counts(),
@@ -174,6 +179,7 @@ class RealtimeService:
             "rls_checks": self.checks.count,
             "stream_connected": self.reader.is_connected,
             "stream_reconnects": self.reader.reconnects,
+            **self.traffic.snapshot(),
         }
 
     async def _on_transaction(self, txn: Transaction) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 from websockets.frames import OP_BINARY, OP_TEXT, Frame
 
 from ._protocol import Inbound, encode_text
+from ._traffic import HEARTBEAT_REPLY, Traffic
 from ._wire import ReplyPayload
 
 __all__ = [
@@ -54,12 +55,14 @@ FastWrite = Callable[[bytes], bool]  # write a prepared frame now; False: use th
 
 
 class SharedFrame:
-    """A frame for many sockets; its websocket framing is computed once, when first needed."""
+    """A frame for many sockets; its websocket framing is computed once, when first needed.
+    ``kind`` is what the traffic counters count it as (``postgres_changes/rooms/UPDATE``...)."""
 
-    __slots__ = ("data", "_wire")
+    __slots__ = ("data", "kind", "_wire")
 
-    def __init__(self, data: str | bytes) -> None:
+    def __init__(self, data: str | bytes, kind: str = "") -> None:
         self.data = data
+        self.kind = kind
         self._wire: bytes | None = None
 
     def __len__(self) -> int:
@@ -139,6 +142,7 @@ class Socket:
         transport: how the host server writes to and closes the connection.
         max_buffer_bytes: budget of the outgoing queue; past it the client is dropped.
         close_timeout: seconds a close frame may take before the connection is aborted.
+        traffic: where the frames written are counted (None: not counted).
     """
 
     def __init__(
@@ -149,11 +153,13 @@ class Socket:
         max_buffer_bytes: int,
         close_timeout: float = 5.0,
         peer: str = "",
+        traffic: Traffic | None = None,
     ) -> None:
         self.id = next(_ids)
         self.vsn = vsn
         self.peer = peer
         self._transport = transport
+        self._traffic = traffic
         self._close_timeout = close_timeout
         self._backlog = _Backlog(max_buffer_bytes)
         self._closing = False
@@ -177,10 +183,17 @@ class Socket:
         """The most bytes ever queued for this socket."""
         return self._backlog.peak
 
-    def push(self, frame: str | bytes | SharedFrame) -> None:
-        """Send or queue a frame; drop the socket when its backlog passes the budget."""
+    def push(self, frame: str | bytes | SharedFrame, kind: str = "") -> None:
+        """Send or queue a frame (counted as ``kind``, or a shared frame's own kind); drop the
+        socket when its backlog passes the budget."""
         if self._closing:
             return
+        traffic = self._traffic
+        if traffic is not None:
+            if isinstance(frame, SharedFrame):
+                traffic.sent(frame.kind or kind, len(frame))
+            else:
+                traffic.sent(kind, len(frame))
         if self._writer is None:
             if isinstance(frame, SharedFrame):
                 fast_write = self._transport.fast_write
@@ -233,7 +246,7 @@ class Socket:
         self, topic: str, event: str, payload: object, *, ref: str | None, join_ref: str | None
     ) -> None:
         """Encode and queue one message for this socket alone (replies, pushes to one channel)."""
-        self.push(encode_text(self.vsn, join_ref, ref, topic, event, payload))
+        self.push(encode_text(self.vsn, join_ref, ref, topic, event, payload), event)
 
     def reply(self, msg: Inbound, status: str, response: dict[str, Any]) -> None:
         """A ``phx_reply`` to ``msg`` (``ok`` or ``error``)."""
@@ -241,7 +254,8 @@ class Socket:
             "status": "ok" if status == "ok" else "error",
             "response": response,
         }
-        self.push_message(msg.topic, "phx_reply", payload, ref=msg.ref, join_ref=msg.join_ref)
+        frame = encode_text(self.vsn, msg.join_ref, msg.ref, msg.topic, "phx_reply", payload)
+        self.push(frame, HEARTBEAT_REPLY if msg.topic == "phoenix" else "phx_reply")
 
     def close_soon(self, code: int, reason: str) -> None:
         """Stop writing and close the websocket (from any task, without awaiting).
