@@ -77,7 +77,7 @@ def test_publication_holds_exactly_the_tables_clients_subscribe_to(sql: SqlSessi
         "select array_agg(tablename::text order by tablename) from "
         "pg_publication_tables where pubname = 'supabase_realtime'"
     )
-    assert tables == ["comments", "room_members", "rooms"]
+    assert tables == ["comment_reaction_counts", "comments", "room_members", "rooms"]
 
 
 def test_replica_identity_full_where_old_records_are_needed(sql: SqlSession) -> None:

@@ -47,6 +47,7 @@ def test_anon_may_execute_only_what_needs_no_sign_in(sql: SqlSession) -> None:
         "public.rooms_list_public",
         "public.sync_get_host_time",
         "public.members_get_list",
+        "public.comments_replay",
         "watchium.is_room_member",
         "watchium.can_see_room",
     }
