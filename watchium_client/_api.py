@@ -32,6 +32,10 @@ from watchium_wire import (
     COMMENTS_CREATE,
     COMMENTS_GET_BY_EPISODE,
     COMMENTS_GET_HISTORY,
+    COMMENTS_MARK_READ,
+    COMMENTS_REACT,
+    COMMENTS_REPLAY,
+    COMMENTS_UNREAD,
     MEMBERS_GET_LIST,
     MEMBERS_UPDATE_STATUS,
     ROOMS_CREATE,
@@ -39,6 +43,7 @@ from watchium_wire import (
     ROOMS_JOIN,
     ROOMS_LEAVE,
     ROOMS_LIST_PUBLIC,
+    ROOMS_STATS,
     SYNC_CONTROL,
     SYNC_GET_HOST_TIME,
     Comment,
@@ -47,12 +52,17 @@ from watchium_wire import (
     Endpoint,
     MembersList,
     MemberStatusResult,
+    Reaction,
+    ReactionResult,
+    ReadState,
+    ReplayWindow,
     RoomsCreateResult,
     RoomsDeleteResult,
     RoomsJoinResult,
     RoomsLeaveResult,
     RoomsListPublicResult,
     RoomSnapshot,
+    RoomStats,
 )
 
 __all__ = ["WatchiumClient", "key_role"]
@@ -403,8 +413,13 @@ class WatchiumClient:
         room_id: str | None = None,
         limit: int = 100,
         before: str | None = None,
+        position: float | None = None,
+        reveal_spoilers: bool = False,
     ) -> CommentsPage:
-        """A page of an episode thread, oldest to newest; page back with ``before=next_before``."""
+        """A page of an episode thread, oldest to newest; page back with ``before=next_before``.
+
+        Others' comments stamped after where you are (``position``, else your room's live
+        position) come with ``is_spoiler`` and no text unless ``reveal_spoilers``."""
         return await self._call(
             COMMENTS_GET_BY_EPISODE,
             anime_id=anime_id,
@@ -412,7 +427,69 @@ class WatchiumClient:
             room_id=room_id,
             limit=limit,
             before=before,
+            position=position,
+            reveal_spoilers=reveal_spoilers or None,
         )
+
+    async def replay_window(
+        self,
+        *,
+        anime_id: str,
+        episode_number: int,
+        start: float,
+        end: float,
+        room_id: str | None = None,
+        only_room: bool = False,
+        per_second: int | None = None,
+    ) -> ReplayWindow:
+        """The timed comments of [start, end) of the episode's video, from every party."""
+        return await self._call(
+            COMMENTS_REPLAY,
+            anime_id=anime_id,
+            episode_number=episode_number,
+            start=start,
+            end=end,
+            room_id=room_id,
+            only_room=only_room or None,
+            per_second=per_second,
+        )
+
+    async def react(
+        self, comment_id: str, emoji: Reaction | str, *, on: bool = True
+    ) -> ReactionResult:
+        """Add (or, with ``on=False``, remove) your reaction to a comment."""
+        return await self._call(
+            COMMENTS_REACT, comment_id=comment_id, emoji=str(Reaction(emoji)), on=on
+        )
+
+    async def mark_read(
+        self,
+        *,
+        anime_id: str,
+        episode_number: int,
+        room_id: str | None = None,
+        comment_id: str | None = None,
+    ) -> ReadState:
+        """Move your read point of the thread to ``comment_id`` (default: its newest)."""
+        return await self._call(
+            COMMENTS_MARK_READ,
+            anime_id=anime_id,
+            episode_number=episode_number,
+            room_id=room_id,
+            comment_id=comment_id,
+        )
+
+    async def unread(
+        self, *, anime_id: str, episode_number: int, room_id: str | None = None
+    ) -> ReadState:
+        """How many comments of the thread are new to you."""
+        return await self._call(
+            COMMENTS_UNREAD, anime_id=anime_id, episode_number=episode_number, room_id=room_id
+        )
+
+    async def room_stats(self, room_id: str) -> RoomStats:
+        """The room's viewer analytics (host only)."""
+        return await self._call(ROOMS_STATS, room_id=room_id)
 
     async def comment_history(
         self, *, room_id: str | None = None, anime_id: str | None = None, hours: int = 24

@@ -18,6 +18,10 @@ from watchium_wire.requests import (
     CommentsCreateRequest,
     CommentsGetByEpisodeRequest,
     CommentsGetHistoryRequest,
+    CommentsMarkReadRequest,
+    CommentsReactRequest,
+    CommentsReplayRequest,
+    CommentsUnreadRequest,
     MembersGetListRequest,
     MembersUpdateStatusRequest,
     RoomsCreateRequest,
@@ -25,6 +29,7 @@ from watchium_wire.requests import (
     RoomsJoinRequest,
     RoomsLeaveRequest,
     RoomsListPublicRequest,
+    RoomsStatsRequest,
     SyncControlRequest,
     SyncGetHostTimeRequest,
 )
@@ -34,12 +39,16 @@ from watchium_wire.responses import (
     CommentsPage,
     MembersList,
     MemberStatusResult,
+    ReactionResult,
+    ReadState,
+    ReplayWindow,
     RoomsCreateResult,
     RoomsDeleteResult,
     RoomsJoinResult,
     RoomsLeaveResult,
     RoomsListPublicResult,
     RoomSnapshot,
+    RoomStats,
 )
 
 __all__ = [
@@ -55,6 +64,11 @@ __all__ = [
     "COMMENTS_CREATE",
     "COMMENTS_GET_BY_EPISODE",
     "COMMENTS_GET_HISTORY",
+    "COMMENTS_REPLAY",
+    "COMMENTS_REACT",
+    "COMMENTS_MARK_READ",
+    "COMMENTS_UNREAD",
+    "ROOMS_STATS",
     "MEMBERS_GET_LIST",
     "MEMBERS_UPDATE_STATUS",
 ]
@@ -198,6 +212,61 @@ COMMENTS_GET_HISTORY = Endpoint(
     ),
     errors=(400, 401, 404),
 )
+COMMENTS_REPLAY = Endpoint(
+    "comments-replay",
+    CommentsReplayRequest,
+    ReplayWindow,
+    summary="Timed comments of a window of the video",
+    description=(
+        "The comments stamped in [``start``, ``end``) of an episode's video, from every party "
+        "that watched it and that you may see (a private room's only to its members), in video "
+        "order, at most 4 per second of video (your room's first). At most 120 s per window; "
+        "no sign-in needed for public comments."
+    ),
+    errors=(400, 401, 404),
+)
+COMMENTS_REACT = Endpoint(
+    "comments-react",
+    CommentsReactRequest,
+    ReactionResult,
+    summary="React to a comment",
+    description=(
+        "Add (``on``, the default) or remove your reaction (one of 👍 😂 😮 😢 🔥 👏) on a comment "
+        "you may see (404 WRC04 otherwise). One per user per emoji: reacting again changes "
+        "nothing. 30 per minute (429 WR429). Returns the comment's counts."
+    ),
+)
+COMMENTS_MARK_READ = Endpoint(
+    "comments-mark-read",
+    CommentsMarkReadRequest,
+    ReadState,
+    summary="Mark a thread read",
+    description=(
+        "Move your read point of an episode thread to ``comment_id`` (default: its newest "
+        "comment); it never moves back. Returns your read state."
+    ),
+    errors=(400, 401, 403, 404, 409),
+)
+COMMENTS_UNREAD = Endpoint(
+    "comments-unread",
+    CommentsUnreadRequest,
+    ReadState,
+    summary="New comments since you last read",
+    description="Your read state of an episode thread: how many comments are new to you.",
+    errors=(400, 401, 403, 404),
+)
+ROOMS_STATS = Endpoint(
+    "rooms-stats",
+    RoomsStatsRequest,
+    RoomStats,
+    summary="Viewer analytics (host)",
+    description=(
+        "The room's episode session: average and peak concurrent viewers, unique viewers, "
+        "comments per minute and the busiest minute, retention, bounce rate, sync quality and "
+        "a per-minute timeline. Host only (403 WRH03)."
+    ),
+    errors=(400, 401, 403, 404),
+)
 MEMBERS_GET_LIST = Endpoint(
     "members-get-list",
     MembersGetListRequest,
@@ -234,6 +303,11 @@ ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
         COMMENTS_CREATE,
         COMMENTS_GET_BY_EPISODE,
         COMMENTS_GET_HISTORY,
+        COMMENTS_REPLAY,
+        COMMENTS_REACT,
+        COMMENTS_MARK_READ,
+        COMMENTS_UNREAD,
+        ROOMS_STATS,
         MEMBERS_GET_LIST,
         MEMBERS_UPDATE_STATUS,
     )

@@ -38,6 +38,12 @@ __all__ = [
     "CommentsCreateRequest",
     "CommentsGetByEpisodeRequest",
     "CommentsGetHistoryRequest",
+    "CommentsReplayRequest",
+    "CommentsReactRequest",
+    "CommentsMarkReadRequest",
+    "CommentsUnreadRequest",
+    "Reaction",
+    "RoomsStatsRequest",
     "MembersGetListRequest",
     "MembersUpdateStatusRequest",
 ]
@@ -254,13 +260,85 @@ class CommentsCreateRequest(RequestModel):
 
 
 class CommentsGetByEpisodeRequest(RequestModel):
-    """A page of an episode thread, oldest to newest."""
+    """A page of an episode thread, oldest to newest; spoilers withheld unless asked."""
 
     anime_id: AnimeId
     episode_number: Episode
     room_id: RoomId | None = None
     limit: int = Field(100, ge=1, le=500)
     before: AwareDatetime | None = Field(None, description="Page back: next_before of a page.")
+    position: Position | None = Field(
+        None,
+        description=(
+            "Where you are in this episode (seconds). Left out: your room's live position if you "
+            "are a member of room_id, else the episode's start. Comments of others stamped later "
+            "come without their text (is_spoiler)."
+        ),
+    )
+    reveal_spoilers: bool = Field(False, description="Show spoilers' text (still marked).")
+
+
+class CommentsReplayRequest(RequestModel):
+    """One window of an episode's timed comments, from every party, for replay."""
+
+    anime_id: AnimeId
+    episode_number: Episode
+    start: Position = Field(description="Start of the window in the video (seconds, included).")
+    end: Position = Field(
+        description="End of the window (seconds, excluded); at most 120 s after start."
+    )
+    room_id: RoomId | None = Field(None, description="Your room: its comments come first.")
+    only_room: bool = Field(False, description="Only your room's comments (needs room_id).")
+    per_second: int | None = Field(
+        None, ge=1, le=50, description="At most this many per second of video (default 4)."
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> CommentsReplayRequest:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.only_room and self.room_id is None:
+            raise ValueError("only_room needs a room_id")
+        return self
+
+
+class Reaction(StrEnum):
+    """The reactions a comment takes (the SQL function comments_react checks the same set)."""
+
+    thumbs_up = "👍"
+    laugh = "😂"
+    wow = "😮"
+    sad = "😢"
+    fire = "🔥"
+    clap = "👏"
+
+
+class CommentsReactRequest(RequestModel):
+    """Add or remove your reaction to a comment."""
+
+    comment_id: UUID
+    emoji: Reaction
+    on: bool = Field(True, description="True adds the reaction, false removes it.")
+    user_id: UserId | None = None
+
+
+class CommentsMarkReadRequest(RequestModel):
+    """Mark an episode thread read, up to a comment or to its newest."""
+
+    anime_id: AnimeId
+    episode_number: Episode
+    room_id: RoomId | None = None
+    comment_id: UUID | None = Field(None, description="Read up to this comment (default: newest).")
+    user_id: UserId | None = None
+
+
+class CommentsUnreadRequest(RequestModel):
+    """How many comments of an episode thread are new to you."""
+
+    anime_id: AnimeId
+    episode_number: Episode
+    room_id: RoomId | None = None
+    user_id: UserId | None = None
 
 
 class CommentsGetHistoryRequest(RequestModel):
@@ -275,6 +353,13 @@ class CommentsGetHistoryRequest(RequestModel):
         if self.room_id is None and self.anime_id is None:
             raise ValueError("give a room_id, an anime_id or both")
         return self
+
+
+class RoomsStatsRequest(RequestModel):
+    """A room's viewer analytics (host only)."""
+
+    room_id: RoomId
+    user_id: UserId | None = None
 
 
 # -- members ----------------------------------------------------------------------------------

@@ -36,6 +36,13 @@ __all__ = [
     "RoomsDeleteResult",
     "RoomsListPublicResult",
     "CommentsPage",
+    "ThreadProgress",
+    "ReplayComment",
+    "ReplayWindow",
+    "ReactionResult",
+    "ReadState",
+    "StatsMinute",
+    "RoomStats",
     "EpisodeActivity",
     "Commenter",
     "HourActivity",
@@ -143,8 +150,13 @@ class Comment(_Out):
     user_id: str
     username: str
     avatar_url: str | None = None
-    message: str
+    message: str | None = Field(
+        description="The text; null for a spoiler withheld by a thread read (is_spoiler)."
+    )
     video_timestamp: float | None = None
+    is_spoiler: bool = Field(
+        False, description="A thread read's mark: stamped after where the reader is."
+    )
     is_anchor: bool
     is_system_message: bool
     is_public: bool
@@ -189,11 +201,89 @@ class RoomsListPublicResult(_Out):
     offset: int
 
 
+class ThreadProgress(_Out):
+    """Where the reader is, as the thread read took it (spoilers are what comes after)."""
+
+    episode_number: int
+    position: float
+
+
 class CommentsPage(_Out):
     anchor: Comment | None
     comments: list[Comment]
     has_more: bool
     next_before: Timestamp | None
+    progress: ThreadProgress | None = None
+    spoilers_hidden: int = Field(0, description="Comments of this page whose text is withheld.")
+
+
+class ReplayComment(_Out):
+    """A timed comment to show when the video reaches ``video_timestamp``."""
+
+    id: str
+    user_id: str
+    username: str
+    message: str
+    video_timestamp: float
+    in_room: bool = Field(description="Written in the room named in the request.")
+
+
+class ReplayWindow(_Out):
+    start: float
+    end: float
+    per_second: int = Field(description="The cap applied: comments per second of video.")
+    comments: list[ReplayComment] = Field(description="In video order.")
+
+
+class ReactionResult(_Out):
+    comment_id: str
+    emoji: str
+    reacted: bool
+    changed: bool = Field(description="False when the reaction was already there (or gone).")
+    counts: dict[str, int] = Field(description="Count per emoji.")
+    total: int
+
+
+class ReadState(_Out):
+    anchor_id: str | None = Field(description="The thread (null before its first comment).")
+    last_read_at: Timestamp | None
+    last_read_comment_id: str | None
+    new_count: int = Field(description="Others' comments written after the read point.")
+    latest_at: Timestamp | None
+
+
+class StatsMinute(_Out):
+    minute: Timestamp
+    viewers: int = Field(description="Viewers present at some time in the minute.")
+    comments: int
+
+
+class RoomStats(_Out):
+    """A room's episode session: viewers, comments, retention, sync quality."""
+
+    room_id: str
+    anime_id: str
+    episode_number: int
+    title: str
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    duration_seconds: float
+    viewers_now: int
+    unique_viewers: int
+    stays: int
+    average_viewers: float
+    peak_viewers: int
+    peak_at: Timestamp | None
+    retention: float | None = Field(description="Viewers there in the last minute / viewers.")
+    bounce_rate: float | None = Field(description="Viewers gone within a minute / viewers.")
+    comments: int
+    comments_per_minute: float
+    busiest_minute: Timestamp | None
+    busiest_minute_comments: int
+    sync_samples: int
+    in_sync_share: float | None
+    median_drift: float | None
+    timeline: list[StatsMinute]
 
 
 class EpisodeActivity(_Out):

@@ -71,8 +71,8 @@ comment on index public.idx_comments_replay is
 create function public.comments_replay(
   p_anime_id text,
   p_episode_number integer,
-  p_from numeric,
-  p_to numeric,
+  p_start numeric,
+  p_end numeric,
   p_room_id text default null,
   p_only_room boolean default false,
   p_per_second integer default null
@@ -86,10 +86,10 @@ declare
   v_uid text := (select auth.uid())::text;
 begin
   select * into v_settings from watchium.settings s;
-  if p_from is null or p_to is null or p_from < 0 or p_to <= p_from then
+  if p_start is null or p_end is null or p_start < 0 or p_end <= p_start then
     raise exception using errcode = 'WR400', message = 'give a window with 0 <= from < to (seconds)';
   end if;
-  if p_to - p_from > v_settings.replay_max_window then
+  if p_end - p_start > v_settings.replay_max_window then
     raise exception using
       errcode = 'WR400',
       message = format('a window covers at most %s seconds of video', v_settings.replay_max_window),
@@ -107,8 +107,8 @@ begin
   v_cap := least(coalesce(p_per_second, v_settings.replay_per_second), v_settings.replay_per_second);
 
   return jsonb_build_object(
-    'from', p_from,
-    'to', p_to,
+    'start', p_start,
+    'end', p_end,
     'per_second', v_cap,
     'comments', coalesce((
       select jsonb_agg(jsonb_build_object(
@@ -124,8 +124,8 @@ begin
             from public.comments c
            where c.anime_id = p_anime_id
              and c.episode_number = p_episode_number
-             and c.video_timestamp >= p_from
-             and c.video_timestamp < p_to
+             and c.video_timestamp >= p_start
+             and c.video_timestamp < p_end
              and c.video_timestamp is not null
              and not c.is_system_message
              and (not coalesce(p_only_room, false) or c.room_id = p_room_id)
@@ -134,7 +134,7 @@ begin
 end;
 $$;
 comment on function public.comments_replay(text, integer, numeric, numeric, text, boolean, integer) is
-  'Timed replay: the comments stamped in [p_from, p_to) of the episode''s video, from every party '
+  'Timed replay: the comments stamped in [p_start, p_end) of the episode''s video, from every party '
   'that watched it and that the caller may see (RLS), at most settings.replay_per_second (or '
   'p_per_second, if lower) per second of video, the caller''s room''s (p_room_id) first; with '
   'p_only_room, that room''s only. Ordered by video timestamp. Errors: WR400, WR404.';

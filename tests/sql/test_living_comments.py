@@ -45,7 +45,7 @@ def post(sql: SqlSession, user: str, room: Room | None, anime: str, **kw: Any) -
 
 def replay(sql: SqlSession, anime: str, start: float, end: float, **kw: Any) -> list[Any]:
     window = sql.rpc(
-        "comments_replay", anime_id=anime, episode_number=1, **{"from": start}, to=end, **kw
+        "comments_replay", anime_id=anime, episode_number=1, start=start, end=end, **kw
     )
     return [(c["video_timestamp"], c["message"]) for c in window["comments"]]
 
