@@ -41,6 +41,7 @@ from watchium_client._errors import (
     error_from_response,
     registered_codes,
 )
+from watchium_client.comments import CommentReplay, Playhead, ReplayMode, ReplayTimings
 from watchium_client.session import (
     CommentPosted,
     ConnectionLost,
@@ -57,6 +58,7 @@ from watchium_client.session import (
     RoomEvent,
     RoomSession,
     SessionTimings,
+    TimedComment,
 )
 from watchium_client.sync import (
     ClockSample,
@@ -86,8 +88,13 @@ from watchium_wire import (
     MembersList,
     MemberStatus,
     MemberStatusResult,
+    Reaction,
+    ReactionResult,
+    ReadState,
     RealtimeBinding,
     RealtimeHints,
+    ReplayComment,
+    ReplayWindow,
     RoomListing,
     RoomRow,
     RoomsCreateResult,
@@ -96,6 +103,7 @@ from watchium_wire import (
     RoomsLeaveResult,
     RoomsListPublicResult,
     RoomSnapshot,
+    RoomStats,
 )
 
 __all__ = [
@@ -117,6 +125,12 @@ __all__ = [
     "RoomChanged",
     "RoomDeleted",
     "RoomEvent",
+    "TimedComment",
+    # timed replay
+    "CommentReplay",
+    "Playhead",
+    "ReplayMode",
+    "ReplayTimings",
     # sync
     "ClockSample",
     "ClockSync",
@@ -154,6 +168,12 @@ __all__ = [
     "RoomsJoinResult",
     "RoomsLeaveResult",
     "RoomsListPublicResult",
+    "Reaction",
+    "ReactionResult",
+    "ReadState",
+    "ReplayComment",
+    "ReplayWindow",
+    "RoomStats",
     # errors
     "CommentNotFound",
     "Conflict",

@@ -19,6 +19,7 @@ docs/CLIENT.md shows it at work. ``RoomSession`` coordinates small parts, one mo
 | ``_host`` | :class:`HostControls`: the queue that sends a host's changes within the rate limit |
 | ``_hosting`` | the host's side: app and player-UI actions, group wait |
 | ``_group_wait`` | pausing the room while members buffer |
+| ``_replay`` | timed replay of the episode's comments on the room's playhead |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from watchium_client.session._events import (
     RoomChanged,
     RoomDeleted,
     RoomEvent,
+    TimedComment,
 )
 from watchium_client.session._host import HostControls
 from watchium_client.session._membership import NewRoom
@@ -60,5 +62,6 @@ __all__ = [
     "RoomEvent",
     "RoomSession",
     "SessionTimings",
+    "TimedComment",
     "storable_reference",
 ]

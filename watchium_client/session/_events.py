@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from watchium_client.sync import PlaybackState
-from watchium_wire import Comment, Member, MemberPresence, RoomRow
+from watchium_wire import Comment, Member, MemberPresence, ReplayComment, RoomRow
 
 __all__ = [
     "CommentPosted",
@@ -26,6 +26,7 @@ __all__ = [
     "RoomChanged",
     "RoomDeleted",
     "RoomEvent",
+    "TimedComment",
 ]
 
 EventSource = Literal["realtime", "rpc"]
@@ -75,6 +76,16 @@ class CommentPosted:
 
 
 @dataclass(frozen=True, slots=True)
+class TimedComment:
+    """Timed replay: a comment written at this moment of the video, by this room or another
+    party that watched the episode, due now (show it over the video)."""
+
+    comment: ReplayComment
+    position: float
+    """Where the room's playback was when it was handed over (seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
 class HostChanged:
     host_user_id: str
     previous_host_user_id: str | None
@@ -120,6 +131,7 @@ RoomEvent = (
     | MemberLeft
     | MemberUpdated
     | CommentPosted
+    | TimedComment
     | HostChanged
     | PresenceSynced
     | ConnectionLost

@@ -36,6 +36,7 @@ from typing import Any, Self, TypeVar
 
 from watchium_client._api import WatchiumClient
 from watchium_client._errors import SignInRequired
+from watchium_client.comments import ReplayMode, ReplayTimings
 from watchium_client.players import Player
 from watchium_client.session._bus import EventBus
 from watchium_client.session._channel import RoomChannel
@@ -53,6 +54,7 @@ from watchium_client.session._events import (
     RoomChanged,
     RoomDeleted,
     RoomEvent,
+    TimedComment,
 )
 from watchium_client.session._heartbeat import Heartbeat, sample_clock
 from watchium_client.session._host import HostControls
@@ -61,6 +63,7 @@ from watchium_client.session._membership import Membership, NewRoom
 from watchium_client.session._mirror import RoomMirror
 from watchium_client.session._player_link import PlayerLink
 from watchium_client.session._presence import PresenceTracker
+from watchium_client.session._replay import SessionReplay
 from watchium_client.session._resync import Resync
 from watchium_client.sync import (
     GroupWaitPolicy,
@@ -98,6 +101,9 @@ class RoomSession:
         leave_on_close: leave the room on close (otherwise the membership lapses after 30 s
             without heartbeats, or a later session can pick it up).
         timings: intervals and timeouts.
+        replay: timed replay of the episode's comments as :class:`TimedComment` events: "all"
+            parties' (the default), this "room"'s only, or "off".
+        replay_timings: the replay's window and sleep tunables.
 
     Use it as ``async with`` (or call :meth:`open` and :meth:`close`). Events come both as an
     async iterator (:meth:`events`) and as chainable callbacks (``on_room_change(cb)...``);
@@ -118,6 +124,8 @@ class RoomSession:
         on_episode_change: Callable[[PlaybackState], Awaitable[None]] | None = None,
         leave_on_close: bool = True,
         timings: SessionTimings | None = None,
+        replay: ReplayMode = "all",
+        replay_timings: ReplayTimings | None = None,
     ) -> None:
         self._client = client
         ctx = self._ctx = SessionContext(
@@ -155,6 +163,9 @@ class RoomSession:
         self._heartbeat = Heartbeat(self.heartbeat, ctx, self._resync)
         self._tracker = PresenceTracker(
             ctx, self._channel, self._presence_snapshot, self._heartbeat.soon
+        )
+        self._replay = SessionReplay(
+            client, ctx, mirror, self._deliver, mode=replay, timings=replay_timings
         )
         self._host = Hosting(
             ctx,
@@ -294,6 +305,9 @@ class RoomSession:
     def on_comment(self, callback: Callable[[CommentPosted], object]) -> Self:
         return self.on(CommentPosted, callback)
 
+    def on_timed_comment(self, callback: Callable[[TimedComment], object]) -> Self:
+        return self.on(TimedComment, callback)
+
     def on_host_change(self, callback: Callable[[HostChanged], object]) -> Self:
         return self.on(HostChanged, callback)
 
@@ -356,6 +370,7 @@ class RoomSession:
             self._spawn(self._tracker.run(), "presence")
             self._spawn(sample_clock(membership.fetch_room, ctx, self._resync), "clock")
             self._spawn(self._channel.watchdog(), "watchdog")
+            self._spawn(self._replay.run(), "replay")
             if self._host.group is not None:
                 self._spawn(self._host.group.run(), "group-wait")
         except BaseException:
