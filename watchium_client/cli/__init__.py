@@ -5,6 +5,7 @@
 | ``watchium rooms list\\|create\\|join\\|leave`` | rooms from the command line |
 | ``watchium watch ROOM FILE`` | join a room and keep a local mpv in sync (the host controls it) |
 | ``watchium demo`` | a simulated party against the stack, with a live table of the drift |
+| ``watchium stats ROOM`` | a room's viewer analytics, with a chart (you must host it) |
 
 Installed plugins (the ``watchium.cli`` entry points, :mod:`watchium_client.cli._plugins`) add
 their commands: with the local stack installed alongside (it is, in this repository),
@@ -21,6 +22,7 @@ from watchium_client.cli._demo import demo
 from watchium_client.cli._help import PlainHelpGroup
 from watchium_client.cli._plugins import load_plugins
 from watchium_client.cli._rooms import rooms_app
+from watchium_client.cli._stats import stats
 from watchium_client.cli._watch import watch
 
 __all__ = ["app", "main"]
@@ -35,6 +37,7 @@ app = typer.Typer(
 app.add_typer(rooms_app, name="rooms")
 app.command()(watch)
 app.command()(demo)
+app.command()(stats)
 load_plugins(app)
 
 

@@ -3,6 +3,8 @@
 The host controls the room from its own player: a pause, a seek or a speed change in the mpv
 window becomes the room's (everyone follows); a member's player follows the room, and the room
 wins over a member's own pause or seek after a moment. Ctrl-C (or closing mpv) leaves the room.
+Comments other parties wrote at this moment of the episode are printed as playback reaches them
+(``--replay all``, the default; ``room`` for this room's only; ``off``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import quote
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from watchium_client._aio import wait_event
@@ -37,6 +40,7 @@ from watchium_client.cli._common import (
     save_session,
 )
 from watchium_client.cli._rooms import format_position
+from watchium_client.comments import ReplayMode
 from watchium_client.players import (
     MpvNotFoundError,
     MpvPlayer,
@@ -45,15 +49,31 @@ from watchium_client.players import (
     PlayerEventKind,
     SimulatedPlayer,
 )
-from watchium_client.session import NewRoom, RoomSession
+from watchium_client.session import NewRoom, RoomSession, TimedComment
 from watchium_client.sync import GroupWaitPolicy
 
-__all__ = ["PlayerChoice", "watch", "status_table", "summary_lines"]
+__all__ = ["PlayerChoice", "ReplayChoice", "watch", "status_table", "summary_lines", "timed_line"]
 
 
 class PlayerChoice(StrEnum):
     MPV = "mpv"
     SIMULATED = "simulated"
+
+
+class ReplayChoice(StrEnum):
+    ALL = "all"
+    ROOM = "room"
+    OFF = "off"
+
+
+def timed_line(event: TimedComment) -> str:
+    """A replayed comment as printed above the status: where, who, what."""
+    comment = event.comment
+    where = "" if comment.in_room else " [dim](another party)[/]"
+    return (
+        f"[dim]{format_position(comment.video_timestamp)}[/] [bold]{escape(comment.username)}[/]"
+        f"{where}: {escape(comment.message)}"
+    )
 
 
 def status_table(session: RoomSession) -> Table:
@@ -112,6 +132,13 @@ def summary_lines(session: RoomSession) -> list[str]:
     ]
 
 
+_REPLAY_MODES: dict[ReplayChoice, ReplayMode] = {
+    ReplayChoice.ALL: "all",
+    ReplayChoice.ROOM: "room",
+    ReplayChoice.OFF: "off",
+}
+
+
 async def _launch(choice: PlayerChoice, media: Path, *, headless: bool, mpv: str) -> Player:
     if choice is PlayerChoice.SIMULATED:
         return SimulatedPlayer()
@@ -166,6 +193,10 @@ async def watch(
     seconds: Annotated[
         float | None, typer.Option("--seconds", min=0, help="Leave after this many seconds.")
     ] = None,
+    replay: Annotated[
+        ReplayChoice,
+        typer.Option("--replay", help="Timed comments of every party, this room's only, or off."),
+    ] = ReplayChoice.ALL,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
@@ -200,6 +231,7 @@ async def watch(
             access_key=access_key,
             player=player,
             group_wait=GroupWaitPolicy() if group_wait else None,
+            replay=_REPLAY_MODES[replay],
         )
         try:
             with console.status("Joining the room..."):
@@ -238,6 +270,7 @@ async def _watch(
         ended.set()
 
     session.on_room_deleted(lambda _event: end("the room was deleted"))
+    session.on_timed_comment(lambda event: console.print(timed_line(event)))
 
     async def watch_player() -> None:
         async for event in player.events():
