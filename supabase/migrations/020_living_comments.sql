@@ -30,7 +30,7 @@ alter table watchium.settings
     constraint valid_read_state_retention check (read_state_retention > interval '0');
 comment on column watchium.settings.replay_per_second is
   'Timed replay returns at most this many comments per second of video (the viewer''s own room''s '
-  'first, then the earliest written).';
+  'first, then in video order).';
 comment on column watchium.settings.replay_max_window is
   'Seconds of video one comments_replay call may cover at most.';
 comment on column watchium.settings.read_state_retention is
@@ -106,6 +106,10 @@ begin
   end if;
   v_cap := least(coalesce(p_per_second, v_settings.replay_per_second), v_settings.replay_per_second);
 
+  -- Per second of video, the first v_cap comments in video order straight off the index (a
+  -- popular second holds many more; they are never read), plus the caller's room's comments
+  -- of the window (few: read through the room's thread index); then v_cap per second, the
+  -- room's first.
   return jsonb_build_object(
     'start', p_start,
     'end', p_end,
@@ -114,22 +118,39 @@ begin
       select jsonb_agg(jsonb_build_object(
                'id', w.id, 'user_id', w.user_id, 'username', w.username, 'message', w.message,
                'video_timestamp', w.video_timestamp, 'in_room', w.in_room)
-               order by w.video_timestamp, w.created_at, w.id)
+               order by w.video_timestamp, w.id)
         from (
-          select c.id, c.user_id, c.username, c.message, c.video_timestamp, c.created_at,
-                 coalesce(c.room_id = p_room_id, false) as in_room,
+          select p.*,
                  row_number() over (
-                   partition by floor(c.video_timestamp)
-                   order by coalesce(c.room_id = p_room_id, false) desc, c.created_at, c.id) as nth
-            from public.comments c
-           where c.anime_id = p_anime_id
-             and c.episode_number = p_episode_number
-             and c.video_timestamp >= p_start
-             and c.video_timestamp < p_end
-             and c.video_timestamp is not null
-             and not c.is_system_message
-             and (not coalesce(p_only_room, false) or c.room_id = p_room_id)
-             and watchium.can_see_comment(c, v_uid)) w
+                   partition by floor(p.video_timestamp)
+                   order by p.in_room desc, p.video_timestamp, p.id) as nth
+            from (
+              select x.* from generate_series(floor(p_start)::bigint, ceil(p_end)::bigint - 1) sec
+              cross join lateral (
+                select c.id, c.user_id, c.username, c.message, c.video_timestamp, false as in_room
+                  from public.comments c
+                 where c.anime_id = p_anime_id
+                   and c.episode_number = p_episode_number
+                   and c.video_timestamp >= greatest(p_start, sec)
+                   and c.video_timestamp < least(p_end, sec + 1)
+                   and not c.is_system_message
+                   and (p_room_id is null or c.room_id is distinct from p_room_id)
+                   and not coalesce(p_only_room, false)
+                   -- The rule is can_see_comment's; a public comment skips the call.
+                   and (c.is_public or watchium.can_see_comment(c, v_uid))
+                 order by c.video_timestamp, c.id
+                 limit v_cap) x
+              union all
+              select c.id, c.user_id, c.username, c.message, c.video_timestamp, true
+                from public.comments c
+               where p_room_id is not null
+                 and c.room_id = p_room_id
+                 and c.anime_id = p_anime_id
+                 and c.episode_number = p_episode_number
+                 and c.video_timestamp >= p_start
+                 and c.video_timestamp < p_end
+                 and not c.is_system_message
+                 and watchium.can_see_comment(c, v_uid)) p) w
        where w.nth <= v_cap), '[]'::jsonb));
 end;
 $$;
