@@ -67,6 +67,8 @@ def realtime_hints(room_id: str, *, is_public: bool, user_id: str) -> RealtimeHi
             _binding("UPDATE", "rooms", room_filter),
             _binding("*", "room_members", room_filter),
             _binding("INSERT", "comments", room_filter),
+            # A comment's reaction counts: a compact row, changed only by a real change.
+            _binding("*", "comment_reaction_counts", room_filter),
         ],
     )
 

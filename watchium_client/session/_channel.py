@@ -1,11 +1,11 @@
 """The room's Realtime channel ``room:{id}``, kept subscribed.
 
 :class:`RoomChannel` subscribes through realtime-py (``client.supabase.channel``, so one socket per
-client), hands the postgres_changes rows of ``rooms``, ``room_members`` and ``comments`` to the
-session, keeps the channel's presence, and follows the subscription's status: ``SUBSCRIBED`` asks
-for a refetch (Realtime replays nothing), a drop is a connection loss. Its watchdog repairs what
-realtime-py does not: it stops reconnecting after a few failed attempts, and a channel the server
-closed is never joined again.
+client), hands the postgres_changes rows of ``rooms``, ``room_members``, ``comments`` and
+``comment_reaction_counts`` to the session, keeps the channel's presence, and follows the
+subscription's status: ``SUBSCRIBED`` asks for a refetch (Realtime replays nothing), a drop is a
+connection loss. Its watchdog repairs what realtime-py does not: it stops reconnecting after a few
+failed attempts, and a channel the server closed is never joined again.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from realtime.types import PostgresChangesPayload
 from watchium_client._api import WatchiumClient
 from watchium_client._errors import ConnectionFailed
 from watchium_client.session._context import RowSink, SessionContext
+from watchium_client.session._events import ReactionsChanged
 from watchium_client.session._mirror import RoomMirror, member_from_row
 from watchium_client.session._resync import Resync
 from watchium_wire import Comment, MemberPresence, RealtimeHints
@@ -154,6 +155,7 @@ class RoomChannel:
             "rooms": self._on_room_row,
             "room_members": self._on_member_row,
             "comments": self._on_comment_row,
+            "comment_reaction_counts": self._on_reaction_counts_row,
         }
         for binding in hints.postgres_changes:
             handler = handlers.get(binding.table)
@@ -232,6 +234,14 @@ class RoomChannel:
         if record:
             self._sink.events(
                 self._mirror.add_comment(Comment.model_validate(record), missed=False)
+            )
+
+    def _on_reaction_counts_row(self, payload: PostgresChangesPayload) -> None:
+        record = payload["data"].get("record")
+        if record:
+            counts = {str(k): int(v) for k, v in (record.get("counts") or {}).items()}
+            self._sink.events(
+                [ReactionsChanged(str(record["comment_id"]), counts, int(record["total"]))]
             )
 
     def _on_presence_sync(self) -> None:

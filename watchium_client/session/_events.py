@@ -27,6 +27,7 @@ __all__ = [
     "RoomDeleted",
     "RoomEvent",
     "TimedComment",
+    "ReactionsChanged",
 ]
 
 EventSource = Literal["realtime", "rpc"]
@@ -86,6 +87,16 @@ class TimedComment:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionsChanged:
+    """The reaction counts of a comment of the room changed (someone reacted or took one back)."""
+
+    comment_id: str
+    counts: dict[str, int]
+    """Count per emoji (emoji nobody reacted with left out)."""
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class HostChanged:
     host_user_id: str
     previous_host_user_id: str | None
@@ -132,6 +143,7 @@ RoomEvent = (
     | MemberUpdated
     | CommentPosted
     | TimedComment
+    | ReactionsChanged
     | HostChanged
     | PresenceSynced
     | ConnectionLost

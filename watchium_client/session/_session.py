@@ -51,6 +51,7 @@ from watchium_client.session._events import (
     MemberLeft,
     MemberUpdated,
     PresenceSynced,
+    ReactionsChanged,
     RoomChanged,
     RoomDeleted,
     RoomEvent,
@@ -307,6 +308,9 @@ class RoomSession:
 
     def on_timed_comment(self, callback: Callable[[TimedComment], object]) -> Self:
         return self.on(TimedComment, callback)
+
+    def on_reactions(self, callback: Callable[[ReactionsChanged], object]) -> Self:
+        return self.on(ReactionsChanged, callback)
 
     def on_host_change(self, callback: Callable[[HostChanged], object]) -> Self:
         return self.on(HostChanged, callback)
