@@ -3,11 +3,13 @@ against a scripted session whose true figures are worked out by hand below."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests._pg import SqlSession, new_user
-from tests.sql.conftest import Room, backdate_heartbeat, join_room
+from tests._pg import SqlSession, TestDatabase, new_user, purge_rooms
+from tests.sql.conftest import Room, backdate_heartbeat, create_room, join_room
+from tests.sql.test_admin_toolkit import ADMIN, psql_program
 
 T0 = datetime(2026, 1, 1, 20, 0, tzinfo=UTC)
 
@@ -195,3 +197,32 @@ def test_cleanup_forgets_stays_past_retention(sql: SqlSession, room: Room) -> No
     assert counts["member_history_deleted"] >= 1
     assert stays_of(sql, room, member) == []
     assert len(stays_of(sql, room, room.host)) == 1
+
+
+def test_the_admin_report_shows_the_scripted_figures(database: TestDatabase) -> None:
+    with database.connect(autocommit=False) as conn:
+        sql = SqlSession(conn)
+        room = create_room(sql)
+        script_session(sql, room)
+        conn.commit()
+    try:
+        report = ADMIN / "viewer_analytics.sql"
+        base = [psql_program(database), database.url, "-X", "-v", "ON_ERROR_STOP=1"]
+        every = subprocess.run([*base, "-f", str(report)], capture_output=True, text=True)
+        assert every.returncode == 0, every.stderr
+        assert room.room_id in every.stdout
+        one = subprocess.run(
+            [*base, "-v", f"room={room.room_id}", "-A", "-F", "|", "-f", str(report)],
+            capture_output=True,
+            text=True,
+        )
+        assert one.returncode == 0, one.stderr
+        [summary] = [line for line in one.stdout.splitlines() if line.startswith(room.room_id)]
+        fields = summary.split("|")
+        # viewers, avg, peak, retention %, bounce %, comments (see the scripted session above)
+        assert fields[5:8] == ["5", "3.10", "4"]
+        assert fields[9:12] == ["60", "20", "6"]
+        assert "20:12|4|████|3|▪▪▪" in one.stdout.replace("\n", "")
+    finally:
+        with database.connect() as conn:
+            purge_rooms(conn, [room.room_id])
