@@ -83,6 +83,7 @@ async def test_a_whole_party_through_typed_calls(
         "rooms",
         "room_members",
         "comments",
+        "comment_reaction_counts",
     }
 
     joined = await viewer.join_room(room_id, username="viewer")

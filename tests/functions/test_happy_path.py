@@ -35,6 +35,7 @@ async def test_readme_flow_end_to_end(stack: Stack, database: TestDatabase) -> N
             ("rooms", "UPDATE"),
             ("room_members", "*"),
             ("comments", "INSERT"),
+            ("comment_reaction_counts", "*"),
         }
         assert all(b["filter"] == f"room_id=eq.{room_id}" for b in hints["postgres_changes"])
 
