@@ -64,6 +64,7 @@ async def test_a_later_party_sees_the_first_partys_comments_on_time(
         await secret_keeper.post_comment(
             anime_id=anime, episode_number=1, message="at 3.05", username="g", video_timestamp=3.05
         )
+        await secret_keeper.leave_room(private.room.room_id)
         # That was an hour ago.
         with database.connect() as conn:
             conn.execute(
