@@ -39,7 +39,7 @@ export async function showLobby(app, view) {
     field('Anime', anime),
     field('Episode', episode),
     field('Video URL', video, 'Any address your browser can play (mp4, webm). Members can also pick a local file.'),
-    h('label.check', {}, isPrivate, ' Private (members need the access key or the share link)'),
+    h('label.check', {}, isPrivate, ' Private: only people with the key or the share link can join'),
     createButton,
     createError,
   );
@@ -126,6 +126,6 @@ function roomItem(app, room) {
     { dataset: { roomId: room.room_id } },
     h('div', {}, h('strong', {}, room.title), h('div.muted', {}, where)),
     h('span.count', { 'aria-label': members }, members),
-    h('button', { type: 'button', onclick: () => app.go(`#/room/${room.room_id}`) }, 'Join'),
+    h('button', { type: 'button', 'aria-label': `Join ${room.title}`, onclick: () => app.go(`#/room/${room.room_id}`) }, 'Join'),
   );
 }

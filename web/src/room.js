@@ -187,9 +187,11 @@ class RoomPage {
   onChannelStatus(channel, status) {
     if (this.closed || channel !== this.channel) return;
     if (status === 'SUBSCRIBED') {
+      // Realtime replays nothing: what changed before this subscription is fetched again.
       this.channelUp = true;
       this.publishStatus(true);
       if (this.lost) this.connectionBack();
+      else this.refetchSide();
     } else {
       this.channelUp = false;
       this.connectionLost(status.toLowerCase());
@@ -199,7 +201,9 @@ class RoomPage {
   onChange(change) {
     const row = change.new || {};
     if (change.table === 'rooms') this.takeRow(row);
-    else if (change.table === 'comments') this.comments.add(row);
+    else if (change.table === 'comments' && this.comments.add(row, { missed: this.lost })) {
+      if (this.lost) this.missed += 1;
+    }
     else if (change.table === 'room_members') {
       if (change.eventType === 'DELETE') {
         const old = change.old || {};
@@ -235,6 +239,7 @@ class RoomPage {
   connectionLost(why) {
     if (this.closed || this.lost) return;
     this.lost = true;
+    this.missed = 0;
     this.view.banner('lost', 'Connection lost: reconnecting… The video goes on from the last known state.');
     void why;
   }
@@ -243,7 +248,7 @@ class RoomPage {
     if (!this.lost || this.closed || !navigator.onLine) return;
     this.lost = false;
     this.view.banner('restoring', 'Reconnected: catching up…');
-    const missed = await this.refetchSide();
+    const missed = this.missed + (await this.refetchSide());
     this.engine.realign();
     if (this.lost) return;
     const what = missed ? ` ${missed} new comment${missed === 1 ? '' : 's'} while you were away.` : '';
