@@ -89,7 +89,9 @@ class Rooms:
 
 def probe(page: Any) -> dict[str, Any]:
     """The page's <video> and sync engine, read at one instant (``at``: epoch seconds)."""
-    result: dict[str, Any] = page.evaluate("() => window.watchiumRoom && window.watchiumRoom.probe()")
+    result: dict[str, Any] = page.evaluate(
+        "() => window.watchiumRoom && window.watchiumRoom.probe()"
+    )
     assert result, "the page shows no room"
     return result
 
