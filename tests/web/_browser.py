@@ -9,7 +9,6 @@ this machine, so they share its clock.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,14 +22,6 @@ from tests._pg import PROJECT_DIR
 TIMEOUT = 30.0  # generous: the machine is shared; a broken page never gets there anyway
 SYNCED = 0.100  # |video.currentTime - room position| required once converged (seconds)
 WEB_DIST = PROJECT_DIR / "web" / "dist"
-
-
-def chromium_path() -> str:
-    """Debian's chromium (Playwright's own browser download is not used)."""
-    found = os.environ.get("WATCHIUM_CHROMIUM") or shutil.which("chromium")
-    if not found:
-        raise RuntimeError("chromium is not installed: apt-get install chromium (.ci/run does)")
-    return found
 
 
 def require_built_page() -> None:

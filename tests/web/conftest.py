@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.web._browser import Rooms, chromium_path, require_built_page
+from bench._common import chromium_path
+from tests.web._browser import Rooms, require_built_page
 from watchium_stack.harness import Stack
 
 

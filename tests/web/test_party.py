@@ -124,8 +124,6 @@ def test_a_watch_party_in_three_browsers(
             lambda page=page: page.locator("li.member .status.in-sync").count() == 3,
             "every member shown in sync",
         )
-    screenshot(host, "web-host", tmp_path)
-    screenshot(rin, "web-member", tmp_path)
 
     # Seek forward 10 s (the keyboard's L): the room jumps, every video with it.
     before = rooms.row(room_id).live(probe(host)["at"])
@@ -164,6 +162,8 @@ def test_a_watch_party_in_three_browsers(
     kai.get_by_text("Back online").wait_for()
     kai.locator("li.comment.missed", has_text="posted while Kai was away").wait_for()
     _all_in_step(pages, rooms, room_id, playing=True)
+    screenshot(host, "web-host", tmp_path)
+    screenshot(rin, "web-member", tmp_path)
 
     # The host leaves: the earliest member (Rin) takes over, and the others see it.
     host.get_by_role("button", name="Leave room").click()

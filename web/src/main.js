@@ -21,6 +21,8 @@ async function loadConfig() {
     publishableKey: config.publishableKey,
     demoClip: config.demoClip ? new URL(config.demoClip, window.location.href).href : '',
     videoAliases: config.videoAliases || {},
+    // Next to hosted Supabase the functions run as a service of their own (docs/API.md).
+    functionsUrl: config.functionsUrl || '',
   };
 }
 
@@ -45,6 +47,7 @@ async function boot() {
     auth: { persistSession: true, autoRefreshToken: true, storageKey: 'watchium.auth' },
     realtime: { heartbeatIntervalMs: 10000 },
   });
+  if (config.functionsUrl) supabase.functionsUrl = new URL(config.functionsUrl.replace(/\/+$/, ''));
   let session = (await supabase.auth.getSession()).data.session;
   if (!session) {
     const { data, error } = await supabase.auth.signInAnonymously();

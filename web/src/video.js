@@ -12,6 +12,9 @@ export class VideoPlayer {
     this.wantPlaying = false;
     this.blocked = false;
     this.buffering = false;
+    this.learnedStart = 0;
+    this.starts = 0;
+    this.startProbe = null;
     video.preload = 'auto';
     video.playsInline = true;
     video.preservesPitch = true;
@@ -25,10 +28,6 @@ export class VideoPlayer {
   /** Whether the element can report a position and take commands. */
   get ready() {
     return this.video.readyState >= 1; // HAVE_METADATA
-  }
-
-  position() {
-    return this.video.currentTime;
   }
 
   get isPlaying() {
@@ -58,8 +57,36 @@ export class VideoPlayer {
     }
   }
 
+  /**
+   * Seconds from play() to the picture moving, learned from the starts seen (a decoder and an
+   * audio output take a moment: ~0.1 s in headless Chromium). The engine issues a start that
+   * much early.
+   */
+  get startLatency() {
+    return this.learnedStart;
+  }
+
+  position() {
+    const t = this.video.currentTime;
+    const probe = this.startProbe;
+    if (probe && !this.video.paused && !this.video.seeking) {
+      const now = performance.now() / 1000;
+      if (now - probe.at >= 0.25 && t > probe.from) {
+        const latency = now - (t - probe.from) / probe.rate - probe.at;
+        const clamped = Math.min(0.5, Math.max(0, latency));
+        this.learnedStart = this.starts ? this.learnedStart + 0.5 * (clamped - this.learnedStart) : clamped;
+        this.starts += 1;
+        this.startProbe = null;
+      }
+    }
+    return t;
+  }
+
   play() {
     this.wantPlaying = true;
+    if (this.video.paused && !this.video.seeking) {
+      this.startProbe = { at: performance.now() / 1000, from: this.video.currentTime, rate: this.video.playbackRate };
+    }
     const attempt = this.video.play();
     if (!attempt || typeof attempt.then !== 'function') return;
     attempt.then(
@@ -95,11 +122,14 @@ export class VideoPlayer {
   }
 
   seek(seconds) {
+    this.startProbe = null;
     const duration = this.video.duration;
     this.video.currentTime = Number.isFinite(duration) ? Math.min(seconds, Math.max(0, duration - 0.05)) : seconds;
   }
 
   setSpeed(rate) {
+    // A start still being measured keeps its probe: a nudge of at most 5% over the
+    // measurement moves the estimate by a few ms at most.
     this.video.playbackRate = rate;
   }
 }

@@ -67,7 +67,11 @@ export class SyncEngine {
     const room = this.room;
     if (room === null || !this.clock.hasSamples || !this.player.ready) return null;
     const now = this.clock.now();
-    const serverNow = this.clock.toServer(now);
+    // A paused video starts moving a moment after play() (startLatency, learned by the
+    // player): its decisions are taken for that moment, so a start lands on time. The only
+    // difference from the Python engine; the policy is the same.
+    const paused = !this.player.isPlaying && !this.player.isSeeking;
+    const serverNow = this.clock.toServer(now) + (paused ? this.player.startLatency || 0 : 0);
     const started = hasStarted(room, serverNow);
     const obs = observation({
       now,
