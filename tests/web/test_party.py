@@ -7,6 +7,7 @@ the room's live position from its row in the database. Waits are condition waits
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def _public_room(stack: Stack) -> str:
+def _public_room(stack: Stack, title: str) -> str:
     """A public room made through the API, so the lobby lists one."""
     headers = {"apikey": stack.publishable_key, "Content-Type": "application/json"}
     with httpx.Client(base_url=stack.url, headers=headers, timeout=30) as http:
@@ -39,7 +40,7 @@ def _public_room(stack: Stack) -> str:
             "/functions/v1/rooms-create",
             headers={"Authorization": f"Bearer {token}"},
             json={
-                "title": "Frieren night",
+                "title": title,
                 "anime_id": "frieren",
                 "anime_title": "Frieren",
                 "episode_number": 3,
@@ -76,10 +77,11 @@ def _all_in_step(pages: list[Any], rooms: Rooms, room_id: str, *, playing: bool)
 def test_a_watch_party_in_three_browsers(
     browser: Any, stack: Stack, rooms: Rooms, tmp_path: Path
 ) -> None:
-    _public_room(stack)
+    title = f"Frieren night {uuid.uuid4().hex[:6]}"
+    _public_room(stack, title)
     host = _page(browser, stack, DESKTOP)
     # The lobby lists the public room live, with its member count.
-    host.locator("li.room", has_text="Frieren night").get_by_text("1 watching").wait_for()
+    host.locator("li.room", has_text=title).get_by_text("1 watching").wait_for()
     screenshot(host, "web-lobby", tmp_path)
 
     # Create a private room; the title is text, never markup.
