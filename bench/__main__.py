@@ -17,6 +17,7 @@ BENCHMARKS = [
     "realtime_fanout",
     "realtime_cost",
     "sync_accuracy",
+    "browser_sync",
 ]
 
 
