@@ -34,6 +34,7 @@ from watchium_functions.asgi import (
     Receive,
     Scope,
     Send,
+    client_address,
     error_payload,
     header,
     json_bytes,
@@ -225,7 +226,8 @@ class FunctionsApp:
             request = endpoint.request.model_validate_json(body)
         except ValidationError as exc:
             raise _validation_error(endpoint, exc) from None
-        result = await route.handle(request, Caller(identity, self.db, path))
+        address = client_address(scope, self.settings.client_address_header)
+        result = await route.handle(request, Caller(identity, self.db, path, address))
         iso, epoch = server_time()
         data = result.encode() if isinstance(result, RawJson) else json_bytes(result)
         payload = b'{"data":' + data + b',"server_time":"' + iso.encode() + b'"}'
