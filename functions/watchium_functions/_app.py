@@ -69,6 +69,7 @@ _PATTERN_MEANINGS = {
     r"^[hH][tT][tT][pP][sS]?://[^\s]+$": "must be an http(s) URL",
     r"\S": "must not be blank",
     r"^[0-9]{6}$": "must be 6 digits",
+    r"^[a-z0-9]{10}\.[0-9]{1,12}\.[A-Za-z0-9_-]{43}$": "must be an invite from rooms-create-invite",
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
+import psycopg
 import pytest
 
 from tests._stack import Stack
@@ -22,10 +23,9 @@ from watchium_client import (
     SignInRequired,
     WatchiumClient,
     WatchiumError,
-    WrongAccessKey,
     error_from_response,
 )
-from watchium_client._api import key_role
+from watchium_client._api import invite_room_id, key_role
 from watchium_wire.errors import CATALOGUE
 
 VIDEO = "https://example.com/frieren/01.mkv"
@@ -78,7 +78,7 @@ async def test_a_whole_party_through_typed_calls(
     created = await new_room(host)
     room_id = created.room.room_id
     assert created.member.is_host and created.access_key is None
-    assert created.realtime.channel == f"room:{room_id}" and not created.realtime.private
+    assert created.realtime.channel == f"room:{room_id}" and created.realtime.private
     assert {b.table for b in created.realtime.postgres_changes} == {
         "rooms",
         "room_members",
@@ -121,17 +121,56 @@ async def test_a_whole_party_through_typed_calls(
     assert (await viewer.delete_room(room_id)).deleted
 
 
+@pytest.mark.usefixtures("fresh_address")
+async def test_invites_and_key_rotation(
+    stack: Stack, host: WatchiumClient, viewer: WatchiumClient
+) -> None:
+    created = await new_room(host, public=False)
+    room_id = created.room.room_id
+    invite = await host.create_invite(room_id, ttl_seconds=600)
+    assert invite_room_id(invite.invite_token) == room_id and invite.room_id == room_id
+    joined = await viewer.join_with_invite(invite.invite_token, username="v")
+    assert joined.member.user_id == await viewer.user_id()
+    with pytest.raises(NotHost):
+        await viewer.rotate_access_key(room_id)
+    rotated = await host.rotate_access_key(room_id)
+    assert rotated.access_key != created.access_key
+    async with await WatchiumClient.connect(stack.url, stack.publishable_key) as late:
+        with pytest.raises(RoomNotFound):
+            await late.join_with_invite(invite.invite_token, username="late")
+        await late.join_room(room_id, username="late", access_key=rotated.access_key)
+
+
+@pytest.fixture
+def fresh_address(stack: Stack) -> Iterator[None]:
+    """127.0.0.1's budget of refused joins, whole before and after (every test shares it)."""
+
+    def reset() -> None:
+        with psycopg.connect(stack.db_url, autocommit=True) as conn:
+            conn.execute(
+                "delete from watchium.rate_limit_buckets where action = 'join_refused_address'"
+            )
+
+    reset()
+    try:
+        yield
+    finally:
+        reset()
+
+
+@pytest.mark.usefixtures("fresh_address")
 async def test_refusals_are_typed_exceptions(host: WatchiumClient, viewer: WatchiumClient) -> None:
     created = await new_room(host, public=False)
     room_id = created.room.room_id
     assert created.access_key and re.fullmatch(r"[0-9]{6}", created.access_key)
-    with pytest.raises(WrongAccessKey) as wrong:
+    # A wrong key is answered as a missing room: private rooms cannot be probed.
+    with pytest.raises(RoomNotFound) as wrong:
         await viewer.join_room(
             room_id,
             username="v",
             access_key="000000" if created.access_key != "000000" else "000001",
         )
-    assert wrong.value.code == "WRK03" and wrong.value.status == 403
+    assert wrong.value.code == "WR404" and wrong.value.status == 404
     with pytest.raises(RoomNotFound):
         await viewer.host_time(room_id)
     await viewer.join_room(room_id, username="v", access_key=created.access_key)

@@ -86,7 +86,7 @@ class Membership:
         """Creates or joins the room and takes its row and this member's.
 
         Raises:
-            RoomNotFound, WrongAccessKey, RoomFull, RateLimited, ...: the join was refused.
+            RoomNotFound (also a wrong key), RoomFull, RateLimited, ...: the join was refused.
         """
         client = self._client
         sent = client.clock.local_now()

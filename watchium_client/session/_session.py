@@ -324,7 +324,7 @@ class RoomSession:
 
         Raises:
             SignInRequired: the client has no session.
-            RoomNotFound, WrongAccessKey, RoomFull, RateLimited, ...: the join was refused.
+            RoomNotFound (also a wrong key), RoomFull, RateLimited, ...: the join was refused.
             ConnectionFailed: the server or Realtime did not answer.
         """
         ctx = self._ctx
