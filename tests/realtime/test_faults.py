@@ -112,6 +112,7 @@ def spawn_server(db_url: str, port: int, keys: Any, slot: str) -> subprocess.Pop
             f"--api-key={keys.anon_key}",
             f"--port={port}",
             f"--slot={slot}",
+            "--allow-public-channels",
         ],
         cwd=PROJECT_DIR,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},

@@ -33,8 +33,9 @@ class Limits:
     # Behind a proxy: the header it appends the client's address to (its last address counts).
     client_address_header: str | None = None
     # Whether channels without ``config.private`` may be joined (hosted Supabase's "Allow public
-    # access"). Off: every channel is private, and realtime.messages' policies decide.
-    allow_public_channels: bool = True
+    # access"). Off, as a Watchium project is configured: every channel is private, and
+    # realtime.messages' policies decide who may join, send and track.
+    allow_public_channels: bool = False
 
 
 class TokenBucket:
