@@ -83,7 +83,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 def client_address(scope: Scope, forwarded_header: str | None = None) -> str:
     """The client's address as per-address limits count it: the connection's peer, or the last
-    address a trusted proxy appended to ``forwarded_header``; an IPv6 address by its /64 (one
+    address a trusted proxy appended to ``forwarded_header``; an IPv6 address by its /56 (one
     subscriber's whole network), an IPv4 address whole. Empty when unknown."""
     raw: str | None = None
     if forwarded_header:
@@ -100,7 +100,7 @@ def client_address(scope: Scope, forwarded_header: str | None = None) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+        return str(ipaddress.IPv6Network(f"{address}/56", strict=False))
     return str(address)
 
 

@@ -40,7 +40,7 @@ comment on function watchium.is_privileged() is
 
 -- The client address a call came from, as the subject of per-address limits. The HTTP functions
 -- set watchium.client_address for each call from the connection they served (an IPv6 address by
--- its /64). Nothing else sets it: PostgREST's callers cannot (the headers it passes in
+-- its /56). Nothing else sets it: PostgREST's callers cannot (the headers it passes in
 -- request.headers are the caller's to choose), so every direct RPC caller shares one subject,
 -- "unknown", and cannot claim another address.
 create function watchium.client_address() returns text
@@ -175,7 +175,7 @@ insert into watchium.rate_limit_rules (action, max_requests, per, description) v
   ('join_refused_user', 5, interval '10 minutes',
    'refused joins (no such room, or a private room without the right key or invite) by one user'),
   ('join_refused_address', 20, interval '1 hour',
-   'refused joins from one client address (an IPv6 /64), whichever users make them'),
+   'refused joins from one client address (an IPv6 /56), whichever users make them'),
   ('member_status', 30, interval '1 minute', 'heartbeats (members_update_status) by a user');
 
 -- Back-off: a request made while p_subject is paused for p_action pushes its pause back by one

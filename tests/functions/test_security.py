@@ -14,6 +14,7 @@ from tests.functions._helpers import (
     join_room,
     post,
 )
+from watchium_functions.asgi import client_address
 
 
 def test_a_host_rotates_the_key_and_invites(stack: Stack, database: TestDatabase) -> None:
@@ -133,8 +134,36 @@ def test_heartbeats_past_the_limit_are_429(stack: Stack, database: TestDatabase)
     finally:
         with database.connect() as conn:
             conn.execute(
-                "update watchium.rate_limit_rules set per = '1 minute' where action = 'member_status'"
+                "update watchium.rate_limit_rules set per = '1 minute' "
+                "where action = 'member_status'"
             )
     error = error_of(response, 429, "WR429")
     assert error["details"]["action"] == "member_status"
     assert int(response.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("client", "headers", "header_name", "expected"),
+    [
+        (("203.0.113.7", 5), [], None, "203.0.113.7"),
+        (("2001:db8:1:2ff:aa::1", 5), [], None, "2001:db8:1:200::/56"),
+        (("::ffff:203.0.113.7", 5), [], None, "203.0.113.7"),
+        # Without a configured header, a forwarded address is not believed...
+        (("127.0.0.1", 5), [(b"x-forwarded-for", b"198.51.100.1")], None, "127.0.0.1"),
+        # ...with one, the last address (the one the trusted proxy appended) counts.
+        (
+            ("127.0.0.1", 5),
+            [(b"x-forwarded-for", b"6.6.6.6, 198.51.100.1")],
+            "X-Forwarded-For",
+            "198.51.100.1",
+        ),
+        (None, [], None, ""),
+    ],
+)
+def test_the_client_address_limits_count(
+    client: tuple[str, int] | None,
+    headers: list[tuple[bytes, bytes]],
+    header_name: str | None,
+    expected: str,
+) -> None:
+    assert client_address({"client": client, "headers": headers}, header_name) == expected

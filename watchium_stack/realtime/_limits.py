@@ -24,9 +24,9 @@ class Limits:
     max_buffer_bytes: int = 4 * 1024 * 1024
     # Seconds a close frame may wait for the transport before the connection is aborted.
     close_timeout: float = 5.0
-    # Per client address (an IPv6 address by its /64): what one address may hold at once. A
-    # party's member holds one socket, one channel and three bindings; a household or a whole
-    # watch party behind one NAT stays far below these.
+    # Per client address (an IPv6 address by its /56, a customer's usual share): what one
+    # address may hold at once. A party's member holds one socket, one channel and three
+    # bindings; a household, or a whole watch party behind one NAT, stays far below these.
     max_sockets_per_address: int = 256
     max_channels_per_address: int = 512
     max_bindings_per_address: int = 1536
