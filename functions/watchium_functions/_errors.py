@@ -131,7 +131,8 @@ def from_database_error(exc: BaseException) -> FunctionError:
 
     * a SQLSTATE in the catalogue: that code, with the database's message and hint; project (``WR``)
       codes keep their DETAIL (for rate limits, the JSON ``{"action", "retry_after"}``, which also
-      becomes ``Retry-After``); PostgreSQL codes report the constraint they name, never the row;
+      becomes ``Retry-After``); PostgreSQL codes answer with the catalogue's message and the
+      constraint they name, never PostgreSQL's text or the row;
     * an outage (connection refused or lost, pool timeout, shutdown): ``WH503``
       with ``Retry-After``;
     * a value psycopg cannot send (e.g. a NUL character): ``WR400``;
@@ -172,7 +173,10 @@ def from_database_error(exc: BaseException) -> FunctionError:
             pg_details = {"constraint": diag.constraint_name}
             if diag.column_name:
                 pg_details["column"] = diag.column_name
-        return FunctionError(exc.sqlstate, message, hint=diag.message_hint, details=pg_details)
+        # PostgreSQL's own message speaks of its internals (types, relations, failing rows): the
+        # answer says it in the catalogue's words, with the constraint it names.
+        logger.info("database refused with %s: %s", exc.sqlstate, diag.message_primary)
+        return FunctionError(exc.sqlstate, entry.message, details=pg_details)
     if isinstance(exc, psycopg.DataError):
         # Raised by psycopg itself before sending, e.g. for a NUL character in a string.
         # Its message names psycopg's internals: say what is wrong in the product's terms.
