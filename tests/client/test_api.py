@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-import psycopg
 import pytest
 
 from tests._stack import Stack
@@ -139,23 +138,6 @@ async def test_invites_and_key_rotation(
         with pytest.raises(RoomNotFound):
             await late.join_with_invite(invite.invite_token, username="late")
         await late.join_room(room_id, username="late", access_key=rotated.access_key)
-
-
-@pytest.fixture
-def fresh_address(stack: Stack) -> Iterator[None]:
-    """127.0.0.1's budget of refused joins, whole before and after (every test shares it)."""
-
-    def reset() -> None:
-        with psycopg.connect(stack.db_url, autocommit=True) as conn:
-            conn.execute(
-                "delete from watchium.rate_limit_buckets where action = 'join_refused_address'"
-            )
-
-    reset()
-    try:
-        yield
-    finally:
-        reset()
 
 
 @pytest.mark.usefixtures("fresh_address")
