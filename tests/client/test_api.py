@@ -18,6 +18,7 @@ from watchium_client import (
     RateLimited,
     RoomNotFound,
     RoomsCreateResult,
+    RoomSession,
     RoomSnapshot,
     SignInRequired,
     WatchiumClient,
@@ -226,3 +227,22 @@ def test_key_role_reads_either_kind_of_key(stack: Stack) -> None:
     assert key_role(stack.publishable_key) == key_role(stack.anon_key) == "anon"
     assert key_role(stack.secret_key) == key_role(stack.service_role_key) == "service_role"
     assert key_role("not a key") is None and key_role("a.b.c") is None
+
+
+@pytest.mark.usefixtures("fresh_address")
+async def test_a_session_joins_a_private_room_with_an_invite_and_sees_its_members(
+    stack: Stack, host: WatchiumClient, viewer: WatchiumClient
+) -> None:
+    created = await new_room(host, public=False)
+    room_id = created.room.room_id
+    invite = await host.create_invite(room_id, ttl_seconds=600)
+    async with (
+        RoomSession(host, room_id, username="host") as hosting,
+        RoomSession(viewer, room_id, username="guest", invite_token=invite.invite_token) as guest,
+    ):
+        assert guest.is_connected and hosting.is_connected
+        guest_id = await viewer.user_id()
+        async with asyncio.timeout(10):
+            while guest_id not in hosting.presence:
+                await asyncio.sleep(0.05)
+        assert hosting.presence[guest_id].user_id == guest_id
