@@ -377,14 +377,17 @@ begin
 
   -- A missing room and a private room without the right key or invite look alike (WR404) and
   -- count alike, so neither the answer nor the limits tell whether a private room exists.
-  if v_room.id is null or not (v_room.is_public or watchium.is_privileged()) then
+  -- A valid invite opens the room even while key checks are paused: it cannot be guessed, so
+  -- checking it tells a guesser nothing, and a member who shares an address with a guesser
+  -- still gets in with one.
+  if (v_room.id is null or not (v_room.is_public or watchium.is_privileged()))
+     and not (v_room.id is not null and watchium.invite_opens(p_room_id, p_invite_token)) then
     v_opens := watchium.try_room_door(
       v_uid,
       v_room.id is not null
-        and ((p_access_key is not null
-              and p_access_key = (select k.access_key from watchium.room_access_keys k
-                                   where k.room_id = p_room_id))
-             or watchium.invite_opens(p_room_id, p_invite_token)));
+        and p_access_key is not null
+        and p_access_key = (select k.access_key from watchium.room_access_keys k
+                             where k.room_id = p_room_id));
     if v_opens is null then
       v_retry := watchium.door_retry_after(v_uid);
       -- why a result, not an exception: the extended pause must be committed.

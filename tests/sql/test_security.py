@@ -79,6 +79,25 @@ def test_an_invite_joins_without_the_key_until_the_key_is_rotated(
     assert join_result(sql, private_room.room_id, invite_token=token)["error"]["code"] == "WR404"
 
 
+def test_an_invite_opens_the_room_even_while_joins_are_paused(
+    sql: SqlSession, private_room: Room
+) -> None:
+    """A member behind the same address as a guesser is paused with it, but an invite cannot
+    be guessed: it still opens the room."""
+    token = sql.as_user(private_room.host).rpc("rooms_create_invite", room_id=private_room.room_id)[
+        "invite_token"
+    ]
+    sql.as_admin()
+    sql.conn.execute("select set_config('watchium.client_address', '198.51.100.77', false)")
+    for _ in range(20):
+        join_result(sql, "zzzzzzzzzz")
+    assert (
+        join_result(sql, private_room.room_id, access_key=private_room.access_key)["error"]["code"]
+        == "WRL29"
+    )
+    assert "error" not in join_result(sql, private_room.room_id, invite_token=token)
+
+
 def test_a_forged_expired_or_foreign_invite_is_a_refused_join(
     sql: SqlSession, private_room: Room
 ) -> None:
