@@ -45,7 +45,8 @@ async def subscribe(
     ph = await Phoenix.open(realtime.ws_url())
     reply = await ph.join(topic, {"postgres_changes": bindings}, **kw)
     assert reply["status"] == "ok", reply
-    await ph.expect(is_event("system", topic))
+    system = await ph.expect(is_event("system", topic))
+    assert system["payload"]["message"] == "Subscribed to PostgreSQL", system
     return ph
 
 
@@ -89,12 +90,25 @@ async def test_a_filter_on_a_table_the_role_cannot_read_is_no_oracle(
                 **extra,
             )
         )
+    # The service role reads everything: once it has the DELETE, the server has handled both
+    # changes for every subscriber.
+    server_side = await Phoenix.open(realtime.ws_url(apikey=realtime.keys.service_role_key))
+    reply = await server_side.join(
+        "realtime:anything",
+        {"postgres_changes": [{"event": "*", "schema": "public", "table": unreadable_table}]},
+    )
+    assert reply["status"] == "ok", reply
+    await server_side.expect(is_event("system"))
     await db.run(
         None,
         f"insert into public.{unreadable_table} (room_id, user_id) values ('secretroom', %s)",
         (victim,),
     )
     await db.run(None, f"delete from public.{unreadable_table}")
+    for kind in ("INSERT", "DELETE"):
+        change = await server_side.expect(is_event("postgres_changes"))
+        assert change["payload"]["data"]["type"] == kind
+    await server_side.close()
     for ph in probes:
         assert not [m for m in await received(ph) if m["event"] == "postgres_changes"]
         await ph.close()
