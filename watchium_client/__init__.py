@@ -166,6 +166,7 @@ __all__ = [
     "NotFound",
     "NotHost",
     "NotMember",
+    "WrongAccessKey",
     "RateLimited",
     "RoomFull",
     "RoomNotFound",
@@ -175,7 +176,6 @@ __all__ = [
     "TooLarge",
     "UnsupportedMediaType",
     "WatchiumError",
-    "WrongAccessKey",
     "error_from_response",
     "registered_codes",
 ]

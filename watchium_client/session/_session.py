@@ -89,6 +89,8 @@ class RoomSession:
         room: the room id to join, or a :class:`NewRoom` to create (and host).
         username: the name shown to the others.
         access_key: a private room's 6-digit key (not needed for a room you create).
+        invite_token: a host's invite to a private room, instead of its key
+            (``WatchiumClient.create_invite``).
         avatar_url: optional avatar.
         player: the player to keep in sync (none: the session only follows the room).
         thresholds: the sync engine's tunables.
@@ -111,6 +113,7 @@ class RoomSession:
         *,
         username: str,
         access_key: str | None = None,
+        invite_token: str | None = None,
         avatar_url: str | None = None,
         player: Player | None = None,
         thresholds: SyncThresholds | None = None,
@@ -142,6 +145,7 @@ class RoomSession:
             access_key=access_key,
             avatar_url=avatar_url,
             leave_on_close=leave_on_close,
+            invite_token=invite_token,
         )
         self._resync = Resync(
             self._membership,
@@ -324,7 +328,7 @@ class RoomSession:
 
         Raises:
             SignInRequired: the client has no session.
-            RoomNotFound, WrongAccessKey, RoomFull, RateLimited, ...: the join was refused.
+            RoomNotFound (also a wrong key), RoomFull, RateLimited, ...: the join was refused.
             ConnectionFailed: the server or Realtime did not answer.
         """
         ctx = self._ctx
