@@ -28,7 +28,7 @@ export function explain(err) {
     case 'WRL29':
       return `Too many wrong access keys: key checks are paused.${wait}`;
     case 'WR404':
-      return 'No such room: it may have ended, or it is private and needs its access key (use the share link).';
+      return 'No such room, or its access key is not right: it may have ended; a private room needs the 6-digit key or the share link from its host.';
     case 'WRF09':
       return 'This room is full.';
     case 'WRH03':
