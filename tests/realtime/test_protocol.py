@@ -441,3 +441,30 @@ async def test_bad_binding_reports_a_system_error(realtime: Server) -> None:
     assert system["payload"]["status"] == "error"
     assert system["payload"]["message"].startswith("Unable to subscribe to changes")
     await ph.close()
+
+
+async def test_a_table_published_a_moment_ago_can_be_subscribed_to_at_once(
+    realtime: Server, db: Sql
+) -> None:
+    """The server keeps the publication's tables for a second; a binding naming a table it
+    does not know yet makes it look again rather than refuse."""
+
+    def subscribed(topic: str) -> Any:
+        return lambda m: m["event"] == "system" and m["topic"] == topic
+
+    ph = await Phoenix.open(realtime.ws_url())
+    warm = {"postgres_changes": [{"event": "*", "schema": "public", "table": "rooms"}]}
+    assert (await ph.join("realtime:warm", warm))["status"] == "ok"
+    await ph.expect(subscribed("realtime:warm"))  # the list of tables is fresh now
+    await db.run(None, "create table public.just_published (id int primary key)")
+    try:
+        await db.run(None, "alter publication supabase_realtime add table public.just_published")
+        fresh = {
+            "postgres_changes": [{"event": "*", "schema": "public", "table": "just_published"}]
+        }
+        assert (await ph.join("realtime:fresh", fresh))["status"] == "ok"
+        system = await ph.expect(subscribed("realtime:fresh"))
+        assert system["payload"]["message"] == "Subscribed to PostgreSQL", system
+    finally:
+        await db.run(None, "drop table public.just_published")
+        await ph.close()

@@ -9,6 +9,7 @@ whose read permission was revoked is shut down. Refusals carry upstream's reason
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -212,4 +213,10 @@ class Membership:
             tables = self._catalog.published_tables_cached()
             if not tables:
                 raise
-        return [subscription_for(member, binding, tables) for binding in bindings]
+        try:
+            return [subscription_for(member, binding, tables) for binding in bindings]
+        except BindingError:
+            # The list is cached for a second: a table published since may not be in it yet.
+            with contextlib.suppress(CatalogError):
+                tables = await self._catalog.published_tables(refresh=True)
+            return [subscription_for(member, binding, tables) for binding in bindings]
