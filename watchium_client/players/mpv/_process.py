@@ -138,8 +138,10 @@ async def start_mpv(
     args += list(extra_args)
     logger.debug("starting %s", " ".join(args))
     with (workdir / "mpv.log").open("wb") as log:
+        # A session of its own: Ctrl-C in the terminal goes to the program driving mpv, which
+        # leaves the room and then quits mpv, instead of mpv vanishing under it.
         process = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
     return MpvProcess(process, workdir)
 
