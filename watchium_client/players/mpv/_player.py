@@ -283,7 +283,8 @@ class MpvPlayer:
         """Disconnects; if `launch` started mpv, quits it (and kills it if it does not exit)."""
         if self._process is not None and not self._ipc.closed:
             with contextlib.suppress(PlayerError, TimeoutError):
-                await asyncio.wait_for(self._ipc.request(["quit"]), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._ipc.request(["quit"])
         await self._ipc.close("the player was closed")
         if self._process is not None:
             await stop_process(self._process)
@@ -305,7 +306,8 @@ class MpvPlayer:
         self._file_waiters.append(waiter)
         try:
             await self.command("loadfile", target, "replace")
-            error = await asyncio.wait_for(waiter, timeout)
+            async with asyncio.timeout(timeout):
+                error = await waiter
         except TimeoutError as exc:
             raise PlayerError(f"mpv did not open {target} within {timeout:g} s") from exc
         finally:
