@@ -2,7 +2,8 @@
 
 The host controls the room from its own player: a pause, a seek or a speed change in the mpv
 window becomes the room's (everyone follows); a member's player follows the room, and the room
-wins over a member's own pause or seek after a moment. Ctrl-C (or closing mpv) leaves the room.
+wins over a member's own pause or seek after a moment. Ctrl-C (or closing mpv) leaves the room
+and prints what the sync engine measured.
 """
 
 from __future__ import annotations
@@ -111,14 +112,16 @@ def summary_lines(session: RoomSession) -> list[str]:
     ]
 
 
-async def _launch(choice: PlayerChoice, media: Path, *, headless: bool, mpv: str) -> Player:
+async def _launch(
+    choice: PlayerChoice, media: Path, *, headless: bool, mpv: str, mpv_args: list[str]
+) -> Player:
     if choice is PlayerChoice.SIMULATED:
         return SimulatedPlayer()
     if not media.exists():
         raise CommandError(f"{media}: no such file")
     with console.status(f"Starting mpv on {media.name}..."):
         try:
-            return await MpvPlayer.launch(media, headless=headless, mpv=mpv)
+            return await MpvPlayer.launch(media, headless=headless, mpv=mpv, extra_args=mpv_args)
         except MpvNotFoundError as exc:
             raise CommandError(f"{exc} (or use --player simulated)") from None
         except (PlayerError, FileNotFoundError) as exc:
@@ -162,16 +165,25 @@ async def watch(
         bool, typer.Option("--headless", help="mpv without video or audio output.")
     ] = False,
     mpv: Annotated[str, typer.Option("--mpv", help="The mpv binary.")] = "mpv",
+    mpv_args: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mpv-arg",
+            metavar="ARG",
+            help="An option for mpv, as on its command line (repeat it for more), "
+            "e.g. --mpv-arg=--volume=50.",
+        ),
+    ] = None,
     seconds: Annotated[
         float | None, typer.Option("--seconds", min=0, help="Leave after this many seconds.")
     ] = None,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
-    """Join ROOM and keep a local player in sync with it (Ctrl-C leaves).
+    """Join ROOM and keep a local player in sync with it.
 
-    The host controls the room from its own mpv: pause, seek and speed in the mpv window become
-    the room's.
+    As the host, a pause, seek or speed change in the mpv window becomes the room's.
+    Ctrl-C (or --seconds) leaves the room and prints the drift the sync engine measured.
     """
     target = resolve_target(url, key)
     name = username or default_username()
@@ -187,7 +199,9 @@ async def watch(
         )
     async with explained(target, None if create else room):
         client = await open_client(target)
-        player = await _launch(player_choice, file, headless=headless, mpv=mpv)
+        player = await _launch(
+            player_choice, file, headless=headless, mpv=mpv, mpv_args=mpv_args or []
+        )
         session = RoomSession(
             client,
             spec,
@@ -196,10 +210,11 @@ async def watch(
             player=player,
             group_wait=GroupWaitPolicy() if group_wait else None,
         )
+        interrupted = False
         try:
             with console.status("Joining the room..."):
                 await session.open()
-            await _watch(session, player, play=play, seconds=seconds)
+            interrupted = await _watch(session, player, play=play, seconds=seconds)
         finally:
             await session.close()
             await save_session(client, target)
@@ -208,11 +223,15 @@ async def watch(
             await client.close()
         for line in summary_lines(session):
             console.print(line)
+    if interrupted:
+        raise typer.Exit(130)  # what a shell expects after Ctrl-C
 
 
 async def _watch(
     session: RoomSession, player: Player, *, play: bool, seconds: float | None
-) -> None:
+) -> bool:
+    """Watches until the room or the player goes away, ``seconds`` pass or Ctrl-C; returns
+    whether it was Ctrl-C."""
     room_id = session.room_id
     if session.is_host:
         console.print(
@@ -250,7 +269,16 @@ async def _watch(
                     timeout = min(timeout, max(0.0, deadline - time.monotonic()))
                     if timeout == 0:
                         break
-                await wait_event(ended, timeout)
+                try:
+                    await wait_event(ended, timeout)
+                except asyncio.CancelledError:
+                    # Ctrl-C: asyncio.run cancels this task. Leave like any other way out, so
+                    # that the room is left and the summary printed; the caller exits with 130.
+                    current = asyncio.current_task()
+                    if current is None or current.uncancel() > 0:
+                        raise  # cancelled for another reason as well
+                    end("interrupted")
+                    break
                 live.update(status_table(session))
         if not console.is_terminal:
             console.print()  # the last rendering ends without a newline off a terminal
@@ -260,3 +288,4 @@ async def _watch(
             await watcher
     if reasons:
         console.print(f"Leaving: {reasons[0]}.")
+    return "interrupted" in reasons
