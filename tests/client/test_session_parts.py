@@ -170,13 +170,13 @@ def test_an_action_in_the_players_ui_is_the_room_at_the_players_position_now() -
     assert change(event(PlayerEventKind.SEEKED, position=42.0)) == PlannedChange(
         "seek", 41.0, None, NOW
     )
-    # A new speed is heard its speed latency later: the room changes tempo then, where the
-    # player gets by then at its old tempo (41 + 0.3 x 1.5).
+    # A new speed is heard its speed latency later: the room changes tempo then, where it gets
+    # by then (115.0037 + 0.3 x 1.5, stored as 115.45, 2.5 ms earlier at the old tempo).
     faster = change(event(PlayerEventKind.SPEED_CHANGED, value=2.0))
-    assert faster is not None and (faster.position, faster.speed) == (41.45, 2.0)
-    assert faster.at == pytest.approx(NOW + 0.3)
+    assert faster is not None and (faster.position, faster.speed) == (115.45, 2.0)
+    assert faster.at == pytest.approx(NOW + 0.3 - 0.0037 / 1.5)
     assert change(event(PlayerEventKind.SPEED_CHANGED), playing=False) == PlannedChange(
-        "speed", 41.0, 1.5, NOW
+        "speed", 115.0, 1.5, NOW
     )
     assert change(event(PlayerEventKind.BUFFERING_STARTED)) is None
 

@@ -15,8 +15,8 @@ cannot drift apart:
   that instant); in a paused room it applies now.
 
 The position defaults to where the room is at ``now``. :func:`player_change` maps an action made
-in the player's UI onto the same function, with the position the player has (it already moved):
-a pause, play or seek now, a speed change at the instant it will be heard (its speed latency
+in the player's UI onto the same function: a pause, play or seek with the position the player
+has now (it already moved), a speed change at the instant it will be heard (its speed latency
 from now).
 """
 
@@ -145,17 +145,12 @@ def player_change(
     if action is None:
         return None
     if action == "speed":
-        # Heard ``speed_latency`` from now: the room changes tempo then, where the player gets
-        # by then at its old tempo.
-        old = state.speed_at(now) if playing else 0.0
+        # Heard ``speed_latency`` from now: the room changes tempo then, where it gets by then
+        # (a change of tempo, not of position). Not from the player's position: mpv reports its
+        # audio clock stepped by the speed latency times the change as soon as it is told, so a
+        # position read now may already be that far off where playback is heard.
         return plan_change(
-            "speed",
-            state,
-            now,
-            position=position + old * speed_latency,
-            speed=event.value,
-            delay=speed_latency,
-            playing=playing,
+            "speed", state, now, speed=event.value, delay=speed_latency, playing=playing
         )
     # The host's player already moved: no scheduled start, the others catch up.
     return plan_change(action, state, now, position=position, playing=playing)

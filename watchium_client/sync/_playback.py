@@ -27,9 +27,10 @@ from watchium_client.sync._clock import parse_server_time
 __all__ = ["PlaybackState"]
 
 # A state continues the one before it when the earlier one reaches its position at its reference
-# time to within this: a host changing speed in its player sends where that player is, which is
-# within the sync band of the room (and a restart this close to where the room would be anyway
-# changes nothing worth holding playback for).
+# time to within this. A host's speed change continues the room exactly (up to the rounding of
+# the stored position, which moves the reference time along the old speed); the slack is for a
+# host that planned it from a slightly older view of the room, and a restart this close to where
+# the room would be anyway changes nothing worth holding playback for.
 _CONTINUES = 0.1
 
 
@@ -116,9 +117,9 @@ class PlaybackState:
 
     def continuing(self, previous: PlaybackState) -> PlaybackState:
         """This state, taken right after ``previous``: a scheduled speed change when both play
-        and ``previous`` reaches this position at this reference time, give or take a sync
-        band (it keeps moving until then), else unchanged (a future reference time is then a
-        scheduled start)."""
+        and ``previous`` reaches this position at this reference time, give or take 100 ms (it
+        keeps moving until then), else unchanged (a future reference time is then a scheduled
+        start)."""
         if not (
             self.is_playing
             and previous.is_playing
