@@ -135,6 +135,13 @@ def test_a_scheduled_speed_change_is_told_its_latency_early_and_wakes_the_engine
     assert state.settle_until == pytest.approx(100.2 + 0.3 + TH.speed_settle)
 
 
+def test_a_speed_change_ends_a_nudge_under_way() -> None:
+    state = steady(command_speed=1.0, correcting=True, nudge=0.03)
+    state, decision = run(state, obs(0.04, player_speed=1.03, command_speed=1.25))
+    assert decision.set_speed == pytest.approx(1.25)
+    assert (state.correcting, state.nudge) == (False, 0.0)
+
+
 def test_no_nudge_begins_while_a_speed_change_takes_effect() -> None:
     state = steady(command_speed=1.0)
     state, decision = run(state, obs(0.0, command_speed=1.25, speed_latency=0.3))

@@ -126,10 +126,17 @@ def _steady_since(s: PolicyState, obs: Observation) -> float | None:
 
 def _follow_room_speed(s: PolicyState, obs: Observation, th: SyncThresholds) -> PolicyState:
     # A new room speed takes the player's speed latency to be heard, with a transient in what
-    # it reports: no nudge begins (and no trim is measured) until that has passed.
+    # it reports: a nudge under way ends, and none begins (nor is trim measured) until that
+    # has passed.
     command = _command_speed(obs)
     if s.command_speed is not None and abs(command - s.command_speed) > 1e-9 * command:
-        s = replace(s, settle_until=obs.now + obs.speed_latency + th.speed_settle, cycle=None)
+        s = replace(
+            s,
+            settle_until=obs.now + obs.speed_latency + th.speed_settle,
+            cycle=None,
+            correcting=False,
+            nudge=0.0,
+        )
     return replace(s, command_speed=command)
 
 
