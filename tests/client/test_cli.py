@@ -311,9 +311,11 @@ def test_watch_passes_extra_arguments_to_mpv(stack: Stack, tmp_path: Path, clip:
 
 @requires_mpv
 @pytest.mark.mpv
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_ctrl_c_leaves_the_room_and_prints_the_summary(
-    stack: Stack, tmp_path: Path, clip: Path
+    stack: Stack, tmp_path: Path, clip: Path, sig: signal.Signals
 ) -> None:
+    # Ctrl-C; a polite kill and a closed terminal leave the same way (mpv would outlive them).
     env = {
         **os.environ,
         "WATCHIUM_URL": stack.url,
@@ -338,7 +340,12 @@ def test_ctrl_c_leaves_the_room_and_prints_the_summary(
                 seen.append(line)
                 if f"In room {host.room_id}" in line:
                     break
-            process.send_signal(signal.SIGINT)
+            mpv = [
+                child
+                for child in Path("/proc").iterdir()
+                if child.name.isdigit() and _parent(child) == process.pid
+            ]
+            process.send_signal(sig)
             rest, _ = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
@@ -347,9 +354,17 @@ def test_ctrl_c_leaves_the_room_and_prints_the_summary(
         text = "".join(seen) + rest
         assert process.returncode == 130, text
         assert "Leaving: interrupted." in text
+        assert not any(path.exists() for path in mpv), "mpv quit with it"
         # What the engine measured, however little: a summary line either way.
         assert re.search(r"drift \|p50\| [\d.]+ ms|no drift measured", text), text
     assert "mio" not in host.synced, "the viewer left the room on Ctrl-C"
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -197,34 +199,66 @@ async def watch(
             video_url=video_url or f"https://example.com/{quote(file.name)}",
             is_public=not private,
         )
-    async with explained(target, None if create else room):
-        client = await open_client(target)
-        player = await _launch(
-            player_choice, file, headless=headless, mpv=mpv, mpv_args=mpv_args or []
-        )
-        session = RoomSession(
-            client,
-            spec,
-            username=name,
-            access_key=access_key,
-            player=player,
-            group_wait=GroupWaitPolicy() if group_wait else None,
-        )
-        interrupted = False
-        try:
-            with console.status("Joining the room..."):
-                await session.open()
-            interrupted = await _watch(session, player, play=play, seconds=seconds)
-        finally:
-            await session.close()
-            await save_session(client, target)
-            with contextlib.suppress(PlayerError):
-                await player.close()
-            await client.close()
-        for line in summary_lines(session):
-            console.print(line)
+    restore_signals = _leave_on_hangup()
+    interrupted = False
+    try:
+        async with explained(target, None if create else room):
+            client = await open_client(target)
+            player = await _launch(
+                player_choice, file, headless=headless, mpv=mpv, mpv_args=mpv_args or []
+            )
+            session = RoomSession(
+                client,
+                spec,
+                username=name,
+                access_key=access_key,
+                player=player,
+                group_wait=GroupWaitPolicy() if group_wait else None,
+            )
+            try:
+                with console.status("Joining the room..."):
+                    await session.open()
+                interrupted = await _watch(session, player, play=play, seconds=seconds)
+            finally:
+                await session.close()
+                await save_session(client, target)
+                with contextlib.suppress(PlayerError):
+                    await player.close()
+                await client.close()
+            for line in summary_lines(session):
+                console.print(line)
+    except asyncio.CancelledError:
+        # Interrupted before watching (while joining): left and closed above, nothing to sum up.
+        current = asyncio.current_task()
+        if current is None or current.uncancel() > 0:
+            raise
+        interrupted = True
+    finally:
+        restore_signals()
     if interrupted:
         raise typer.Exit(130)  # what a shell expects after Ctrl-C
+
+
+def _leave_on_hangup() -> Callable[[], None]:
+    """A closed terminal (SIGHUP) or a polite kill (SIGTERM) leaves like Ctrl-C does: mpv runs in
+    a session of its own, so it would otherwise outlive the command. Returns what undoes this."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    installed: list[signal.Signals] = []
+    if task is None:
+        return lambda: None
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # no such signal here, or not the main thread: the default stays
+        installed.append(sig)
+
+    def restore() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return restore
 
 
 async def _watch(
