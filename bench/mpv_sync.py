@@ -79,6 +79,7 @@ class Participant:
     log: ProbeLog = field(default_factory=ProbeLog)
     readings: list[Reading | None] = field(default_factory=list)
     reader: asyncio.Task[None] | None = None
+    mpv_pid: int | None = None
 
 
 @dataclass
@@ -151,8 +152,8 @@ async def start_participant(
     return participant, match
 
 
-def mpv_socket(pid: int) -> Path:
-    """The IPC socket of the mpv a ``watchium watch`` process started."""
+def find_mpv(pid: int) -> tuple[int, Path]:
+    """The mpv a ``watchium watch`` process started, and its IPC socket."""
     for child in child_pids(pid):
         try:
             argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
@@ -160,7 +161,7 @@ def mpv_socket(pid: int) -> Path:
             continue
         for arg in argv:
             if arg.startswith(b"--input-ipc-server="):
-                return Path(arg.split(b"=", 1)[1].decode())
+                return child, Path(arg.split(b"=", 1)[1].decode())
     raise RuntimeError(f"no mpv child with an IPC socket under process {pid}")
 
 
@@ -174,6 +175,9 @@ async def stop_participant(participant: Participant) -> None:
         except TimeoutError:
             process.kill()
             await process.wait()
+            if participant.mpv_pid is not None:  # it no longer can quit its mpv
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(participant.mpv_pid, signal.SIGKILL)
     if participant.reader is not None:
         with contextlib.suppress(Exception):
             await participant.reader
@@ -221,9 +225,8 @@ async def run_once(stack: Stack, clip: Path, settings: Settings, index: int) -> 
             run.joined[member.name] = time.monotonic()
         for participant in run.participants:
             assert participant.process is not None
-            participant.probe = await MpvProbe.connect(
-                participant.name, mpv_socket(participant.process.pid)
-            )
+            participant.mpv_pid, socket_path = find_mpv(participant.process.pid)
+            participant.probe = await MpvProbe.connect(participant.name, socket_path)
             participant.log = participant.probe.log
         sampler = asyncio.create_task(_sample(run))
         try:
