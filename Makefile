@@ -10,9 +10,11 @@ JSSTAMP := $(JS)/node_modules/.installed
 .DEFAULT_GOAL := help
 .PHONY: help setup dev up test check fmt bench db-start db-stop db-status db-reset psql clean
 
+# Colour only on a terminal (and not under NO_COLOR): piped or logged, the escapes are noise.
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@if [ -t 1 ] && [ -z "$$NO_COLOR" ]; then on='\033[36m'; off='\033[0m'; else on=; off=; fi; \
+	grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-10s%s %s\n", on, $$1, off, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +26,15 @@ $(STAMP): pyproject.toml
 		  $(BIN)/pip install --quiet -e '.[bundled-postgres]'; }
 	@touch $(STAMP)
 
-# supabase-js for the tests that drive the official JavaScript client under Node.
+# supabase-js for the tests that drive the official JavaScript client under Node, and the
+# Supabase CLI (npm package `supabase`, pinned) the suite runs against a hosted-like database:
+# $(JS)/node_modules/.bin/supabase, the one docs/DEPLOY.md uses.
 $(JSSTAMP): $(JS)/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20 and npm (the supabase-js tests need them)"; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20 and npm (the supabase-js and Supabase CLI tests need them)"; exit 1; }
 	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
 	@touch $(JSSTAMP)
 
-setup: $(STAMP) $(JSSTAMP) ## Create .venv, install the project with its dev tools and the JS test client
+setup: $(STAMP) $(JSSTAMP) ## Create .venv, install the project with its dev tools, supabase-js and the Supabase CLI
 
 dev: setup ## Set up and run the local stack (database, migrations, seed data); Ctrl-C stops it
 	$(BIN)/watchium up

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -37,17 +38,23 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 @dataclass
 class TestDatabase:
-    """A migrated database for one test run."""
+    """A migrated database for one test run: ``url`` is ``postgres``'s (which owns the schema and
+    is not a superuser, as on hosted Supabase), ``admin_url`` the superuser's."""
 
     __test__ = False
 
     url: str
     database: Database | None
     cluster: Cluster | None
+    admin_url: str = ""
     _cleanup: list[Any] = field(default_factory=list)
 
     def connect(self, *, autocommit: bool = True) -> psycopg.Connection[dict[str, Any]]:
         return psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row)
+
+    def connect_admin(self) -> psycopg.Connection[dict[str, Any]]:
+        """A superuser connection (autocommit): for what hosted Supabase's platform does."""
+        return psycopg.connect(self.admin_url or self.url, autocommit=True, row_factory=dict_row)
 
     def close(self) -> None:
         for fn in reversed(self._cleanup):
@@ -75,7 +82,7 @@ def start_test_database() -> TestDatabase:
 def _start_local() -> TestDatabase:
     stack = contextlib.ExitStack()
     db = stack.enter_context(throwaway_database(PROJECT_DIR))
-    td = TestDatabase(url=db.url, database=db, cluster=db.cluster)
+    td = TestDatabase(url=db.url, database=db, cluster=db.cluster, admin_url=db.admin_url)
     td._cleanup.append(stack.close)
     return td
 
@@ -95,6 +102,12 @@ def _start_container() -> TestDatabase:
     td = TestDatabase(url=url, database=db, cluster=None)
     td._cleanup.append(container.stop)
     return td
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` instead."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def purge_rooms(conn: psycopg.Connection[Any], room_ids: list[str]) -> None:
@@ -141,7 +154,7 @@ class SqlSession:
         return self
 
     def as_admin(self) -> SqlSession:
-        """Back to the superuser, with no JWT claims (a direct database session)."""
+        """Back to ``postgres``, with no JWT claims (a direct database session)."""
         self._claims("postgres", None)
         return self
 
@@ -169,7 +182,7 @@ class SqlSession:
         return None if row is None else next(iter(row.values()))
 
     def count(self, table: str, where: str = "true", params: Any = None) -> int:
-        """Rows of a table seen by the superuser (RLS does not apply), whatever role is active."""
+        """Rows of a table seen by ``postgres`` (RLS does not apply), whatever role is active."""
         with self.conn.transaction():
             self.conn.execute("set local role postgres")
             n = self.scalar(f"select count(*) from {table} where {where}", params)
@@ -184,3 +197,26 @@ class SqlSession:
         assert info.value.sqlstate == sqlstate, (
             f"expected SQLSTATE {sqlstate}, got {info.value.sqlstate}: {info.value}"
         )
+
+
+PG_CRON_STAND_IN = """
+create schema cron;
+create table cron.job (
+  jobid bigserial primary key,
+  jobname text unique,
+  schedule text not null,
+  command text not null,
+  username text not null default current_user,
+  active boolean not null default true
+);
+create function cron.schedule(job_name text, schedule text, command text) returns bigint
+language sql as $$
+  insert into cron.job (jobname, schedule, command) values (job_name, schedule, command)
+  on conflict (jobname) do update set schedule = excluded.schedule, command = excluded.command
+  returning jobid
+$$;
+"""
+"""pg_cron's ``cron.job`` and ``cron.schedule(name, schedule, command)`` as far as Watchium uses
+them (scheduling a named job again updates it). pg_cron needs a server library this cluster does
+not load (and Debian's release predates the seconds schedules Watchium uses), so the tests of the
+scheduling run against this stand-in; on hosted Supabase it is the extension itself."""

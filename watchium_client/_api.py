@@ -5,7 +5,7 @@ token, and Realtime (see :class:`~watchium_client.RoomSession`) through ``supaba
 successful answer carries the server's clock, so every call is also a clock sample: after a few
 calls :attr:`WatchiumClient.clock` knows the offset to the server within a few milliseconds.
 
-    client = await WatchiumClient.connect("http://127.0.0.1:54321", ANON_KEY)   # signs in
+    client = await WatchiumClient.connect("http://127.0.0.1:54321", PUBLISHABLE_KEY)  # signs in
     created = await client.create_room(title="Frieren night", anime_id="frieren",
                                        anime_title="Frieren", video_url="https://...",
                                        username="me")
@@ -14,6 +14,8 @@ calls :attr:`WatchiumClient.clock` knows the offset to the server within a few m
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from datetime import datetime
 from typing import Any, TypeVar
@@ -53,11 +55,31 @@ from watchium_wire import (
     RoomSnapshot,
 )
 
-__all__ = ["WatchiumClient"]
+__all__ = ["WatchiumClient", "key_role"]
 
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=BaseModel)
+
+
+def key_role(key: str) -> str | None:
+    """The role a project's API key acts as: ``anon`` for a publishable key
+    (``sb_publishable_...``) or the legacy anon key, ``service_role`` for a secret key
+    (``sb_secret_...``) or the legacy service_role key; None when the key says nothing (this
+    reads the key; only the server can tell whether it is valid)."""
+    if key.startswith("sb_publishable_"):
+        return "anon"
+    if key.startswith("sb_secret_"):
+        return "service_role"
+    parts = key.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    role = payload.get("role") if isinstance(payload, dict) else None
+    return role if role in ("anon", "service_role") else None
 
 
 def _body(fields: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +128,11 @@ class WatchiumClient:
     ) -> WatchiumClient:
         """Create the supabase-py client and start a session.
 
+        ``key`` is the project's publishable key (``sb_publishable_...``) or, on a project still
+        using them, its legacy anon key: both act as ``anon`` until the session names a user.
+        (A secret or service_role key works too, but bypasses row level security: keep it on
+        servers.)
+
         With ``access_token`` and ``refresh_token`` the given session is used; otherwise, with
         ``sign_in``, the client signs in anonymously (a new user id, no account needed). Without
         ``options``, the session lives in memory and refreshes itself before it expires.
@@ -114,6 +141,8 @@ class WatchiumClient:
             ConnectionFailed: the server did not answer.
             SignInRequired: the session was refused.
         """
+        if key_role(key) == "service_role":
+            logger.warning("connecting with a secret key: it bypasses row level security")
         http: httpx.AsyncClient | None = None
         if options is None:
             http = httpx.AsyncClient(timeout=30)

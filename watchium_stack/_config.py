@@ -12,6 +12,7 @@ overrides it; a value given as an argument overrides both:
 | database port | ``WATCHIUM_DB_PORT`` | ``54322`` (Supabase's database port) |
 | external database | ``WATCHIUM_DB_URL`` | unset: the stack runs its own PostgreSQL |
 | PostgreSQL binaries | ``WATCHIUM_PG_BINDIR`` | discovered (see :mod:`watchium_stack.postgres`) |
+| key model | ``WATCHIUM_KEYS`` | ``current`` (or ``legacy``: see :class:`GatewaySettings`) |
 
 :class:`EnvSettings` is what every settings class of the stack shares: the ``WATCHIUM_`` prefix,
 empty variables counting as unset, and :meth:`~EnvSettings.from_env`, whose errors name the
@@ -22,17 +23,33 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from watchium_stack.keys import KeyModel, SigningKeys, load_or_create_keys, signing_keys_path
 
 __all__ = [
     "DEFAULT_DB_PASSWORD",
     "EnvSettings",
+    "GatewaySettings",
     "Port",
     "StackSettings",
+    "authenticator_url",
     "find_project_dir",
 ]
+
+_KEY_FIELDS = ("jwt_secret", "anon_key", "service_role_key", "publishable_key", "secret_key")
+ANONYMOUS_SIGNUPS_PER_HOUR = 30
+"""Anonymous sign-ups per hour and client IP: Supabase's default."""
 
 # The local cluster uses the same well-known credentials as `supabase start`. It listens on the
 # loopback interface only.
@@ -140,6 +157,7 @@ class StackSettings(EnvSettings):
     db_port: Port = 54322
     external_db_url: str | None = Field(None, validation_alias="WATCHIUM_DB_URL")
     pg_bindir: str | None = None
+    key_model: KeyModel = Field("current", validation_alias="WATCHIUM_KEYS")
 
     # Fixed, like `supabase start`'s: not settings.
     db_name: ClassVar[str] = "postgres"
@@ -182,3 +200,109 @@ class StackSettings(EnvSettings):
     def api_url(self) -> str:
         """The gateway's base URL (what supabase-py calls ``SUPABASE_URL``)."""
         return f"http://{self.host}:{self.port}"
+
+
+def authenticator_url(superuser_url: str, password: str = "postgres") -> str:
+    """The same database as ``superuser_url``, as the ``authenticator`` role (local stack only:
+    sql/local/00_roles.sql gives it the password ``postgres``)."""
+    parts = urlsplit(superuser_url)
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"authenticator:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class GatewaySettings(EnvSettings):
+    """Everything the gateway needs, from arguments, else the environment, else the local stack.
+
+    | setting | variable | default |
+    | --- | --- | --- |
+    | host, port | ``WATCHIUM_HOST``, ``WATCHIUM_PORT`` | 127.0.0.1, 54321 |
+    | db_url | ``WATCHIUM_DB_URL`` | the local cluster's superuser URL |
+    | api_db_url | ``WATCHIUM_API_DB_URL`` | db_url as ``authenticator`` |
+    | key model | ``WATCHIUM_KEYS`` (``current`` or ``legacy``) | ``current`` |
+    | keys | ``WATCHIUM_PUBLISHABLE_KEY``, ``_SECRET_KEY``, ``_JWT_SECRET`` (and below) | data dir |
+    | data directory (signing keys) | ``WATCHIUM_DATA_DIR`` | the local stack's |
+    | JWKS cache of the functions | ``WATCHIUM_JWKS_TTL`` | 600 s |
+    | ended sessions noticed within | ``WATCHIUM_SESSION_CHECK_INTERVAL`` | 10 s |
+    | sign-up limit | ``WATCHIUM_ANON_SIGNUPS_PER_HOUR`` | 30 |
+    | pool size | ``WATCHIUM_DB_POOL_MAX`` | 10 |
+    | Realtime's replication slot | ``WATCHIUM_REALTIME_SLOT`` | the service's default |
+
+    ``db_url`` is the superuser's (auth writes ``auth.*``, Realtime reads the WAL); the functions
+    use ``api_db_url`` (``authenticator``, derived from ``db_url`` when not given). The five keys
+    (the three above, ``WATCHIUM_ANON_KEY`` and ``WATCHIUM_SERVICE_ROLE_KEY``) come as a set:
+    unless all are given, the local stack's data directory provides them (making them on first
+    use), so they always match. The signing keys are always the data directory's
+    (``signing_keys.json``), read again when it changes.
+
+    The key model says what the stack issues: ``current``, as a project created today, signs
+    sessions with its signing key (ES256) and leads with the publishable and secret keys;
+    ``legacy`` signs them with the JWT secret (HS256) and publishes no signing key. Both accept
+    every kind of API key, and tokens signed either way while the keys exist.
+    """
+
+    db_url: str
+    jwt_secret: str
+    anon_key: str
+    service_role_key: str
+    publishable_key: str
+    secret_key: str
+    key_model: KeyModel = Field("current", validation_alias="WATCHIUM_KEYS")
+    data_dir: Path | None = None
+    jwks_ttl: float = Field(600.0, ge=0)
+    session_check_interval: float = Field(10.0, gt=0)
+    host: str = "127.0.0.1"
+    port: Port = 54321
+    api_db_url: str | None = None
+    anonymous_signups_per_hour: int = Field(
+        ANONYMOUS_SIGNUPS_PER_HOUR, ge=1, validation_alias="WATCHIUM_ANON_SIGNUPS_PER_HOUR"
+    )
+    pool_max: int = Field(10, ge=1, validation_alias="WATCHIUM_DB_POOL_MAX")
+    # The Realtime service's replication slot; None keeps the service's default. Two services on
+    # one database (e.g. test runs) need different slots.
+    realtime_slot: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_stack(cls, data: Any) -> Any:
+        """Fills in the database URL and the keys of the local stack when they are not given."""
+        if not isinstance(data, dict):
+            return data
+        need_db = not data.get("db_url")
+        need_keys = not all(data.get(k) for k in _KEY_FIELDS)
+        need_dir = not data.get("data_dir")
+        if not (need_db or need_keys or need_dir):
+            return data
+        stack = StackSettings.from_env()
+        filled = dict(data)
+        if need_db:
+            filled["db_url"] = stack.db_url
+        if need_dir:
+            filled["data_dir"] = stack.data_dir
+        if need_keys:
+            keys = load_or_create_keys(Path(filled["data_dir"]))
+            filled.update({name: getattr(keys, name) for name in _KEY_FIELDS})
+        return filled
+
+    @property
+    def functions_db_url(self) -> str:
+        return self.api_db_url or authenticator_url(self.db_url)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def signing_keys(self) -> SigningKeys | None:
+        """The project's signing keys (made on first use); None for the legacy key model.
+
+        Raises:
+            ValueError: the keys' file is damaged.
+        """
+        if self.key_model == "legacy":
+            return None
+        assert self.data_dir is not None  # filled in by the validator
+        return SigningKeys.load_or_create(signing_keys_path(self.data_dir))

@@ -9,10 +9,16 @@ Served by the gateway at ``/auth/v1``. Only what the two clients call around an 
 | ``GET /user`` | ``get_user()``: the user of the bearer token |
 | ``POST /logout?scope=global|local|others`` | ``sign_out()``: ends sessions |
 | ``GET /settings``, ``GET /health`` | what is enabled; liveness |
+| ``GET /.well-known/jwks.json`` | the public signing keys |
+
+Every request but ``/health`` and the JWKS carries one of the project's API keys (``apikey``): a
+publishable or secret key, or a legacy JWT key; a secret key from a browser is refused.
 
 Access tokens carry the claims Supabase Auth issues (``sub``, ``role: authenticated``, ``aud``,
 ``is_anonymous``, ``session_id``, ``app_metadata.provider = anonymous``, ``amr``, ``aal``...),
-signed with the project's secret, so PostgreSQL's ``auth.uid()`` and the functions accept them.
+signed with the signing key in use (ES256) or, for a project on the legacy keys, with its JWT
+secret (HS256), so PostgreSQL's ``auth.uid()`` and the functions accept them. The public keys are
+published at ``GET /.well-known/jwks.json`` (:mod:`watchium_stack._auth_tokens`).
 Refresh tokens are single-use: a used one is refused and ends its session (it has leaked). Anonymous
 sign-ups are limited per client IP (Supabase's default: 30 per hour), since anonymous identities
 cost nothing and per-user rate limits mean little without it.
@@ -29,9 +35,7 @@ import json
 import logging
 import math
 import secrets
-import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,6 +43,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from watchium_functions.apikeys import ApiKeys
 from watchium_functions.asgi import (
     CORS_HEADERS,
     PREFLIGHT_HEADERS,
@@ -51,55 +56,23 @@ from watchium_functions.asgi import (
     read_body,
     send_bytes,
 )
-from watchium_functions.tokens import TokenError, decode_token, encode_token
+from watchium_stack._auth_schema import check_auth_schema, check_auth_schema_at
+from watchium_stack._auth_tokens import AuthError, AuthKeys, user_json
+from watchium_stack._config import ANONYMOUS_SIGNUPS_PER_HOUR
+from watchium_stack.keys import SigningKeys
 
 __all__ = ["AuthError", "AuthService", "ANONYMOUS_SIGNUPS_PER_HOUR", "ACCESS_TOKEN_TTL"]
 
 logger = logging.getLogger(__name__)
 
-ANONYMOUS_SIGNUPS_PER_HOUR = 30
 ACCESS_TOKEN_TTL = 3600
 _API_VERSION = "2024-01-01"
 _BODY_LIMIT = 64 * 1024
-
-
-class AuthError(Exception):
-    """An error answered in Supabase Auth's shape."""
-
-    def __init__(
-        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-        self.message = message
-        self.headers = headers or {}
+_WITHOUT_API_KEY = frozenset({"/health", "/.well-known/jwks.json"})
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def _user_json(row: dict[str, Any]) -> dict[str, Any]:
-    created = _iso(row["created_at"])
-    return {
-        "id": str(row["id"]),
-        "aud": row["aud"] or "authenticated",
-        "role": row["role"] or "authenticated",
-        "email": row["email"] or "",
-        "phone": "",
-        "last_sign_in_at": _iso(row["last_sign_in_at"]),
-        "app_metadata": row["raw_app_meta_data"] or {},
-        "user_metadata": row["raw_user_meta_data"] or {},
-        "identities": [],
-        "created_at": created,
-        "updated_at": _iso(row["updated_at"]),
-        "is_anonymous": bool(row["is_anonymous"]),
-    }
 
 
 class AuthService:
@@ -107,7 +80,10 @@ class AuthService:
 
     Args:
         db_url: a URL that may write ``auth.*`` (the local superuser's).
-        jwt_secret: the project's secret (signs access tokens).
+        jwt_secret: the project's legacy secret (verifies the legacy keys and HS256 sessions).
+        signing_keys: the project's signing keys (sign sessions); None for a project on the
+            legacy keys, whose sessions the legacy secret signs.
+        api_keys: the project's publishable and secret keys.
         issuer: the ``iss`` claim (``<API URL>/auth/v1``).
         anonymous_signups_per_hour: per client IP.
         access_token_ttl: seconds an access token lives.
@@ -118,19 +94,27 @@ class AuthService:
         db_url: str,
         jwt_secret: str,
         *,
+        signing_keys: SigningKeys | None = None,
+        api_keys: ApiKeys | None = None,
         issuer: str = "http://127.0.0.1:54321/auth/v1",
         anonymous_signups_per_hour: int = ANONYMOUS_SIGNUPS_PER_HOUR,
         access_token_ttl: int = ACCESS_TOKEN_TTL,
     ) -> None:
         self.db_url = db_url
-        self.jwt_secret = jwt_secret
-        self.issuer = issuer
+        self.keys = AuthKeys(
+            jwt_secret=jwt_secret,
+            signing_keys=signing_keys,
+            api_keys=api_keys or ApiKeys(),
+            issuer=issuer,
+            access_token_ttl=access_token_ttl,
+        )
         self.anonymous_signups_per_hour = anonymous_signups_per_hour
-        self.access_token_ttl = access_token_ttl
         self._pool: AsyncConnectionPool | None = None
 
     async def start(self) -> None:
-        """Open the database pool (without waiting for the database)."""
+        """Open the database pool (without waiting for the database). Raises AuthSchemaError for a
+        database whose ``auth`` schema is not the local stack's (checked now if it answers)."""
+        await check_auth_schema_at(self.db_url)
         if self._pool is None:
             self._pool = AsyncConnectionPool(
                 self.db_url,
@@ -140,6 +124,7 @@ class AuthService:
                 kwargs={"autocommit": True, "row_factory": dict_row},
                 # Sign-ins are rare: checking each connection costs little and survives restarts.
                 check=AsyncConnectionPool.check_connection,
+                configure=check_auth_schema,  # a database that did not answer at start
                 open=False,
                 name="watchium-auth",
             )
@@ -217,6 +202,7 @@ class AuthService:
             ("POST", "/logout"): self._logout,
             ("GET", "/settings"): self._settings,
             ("GET", "/health"): self._health,
+            ("GET", "/.well-known/jwks.json"): self._jwks,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -227,6 +213,8 @@ class AuthService:
                 "not_found",
                 f"{path} is not available: the local auth server offers anonymous sign-in only",
             )
+        if path not in _WITHOUT_API_KEY:
+            self.keys.check_api_key(scope)
         status, body = await handler(scope, receive, query)
         headers = [*CORS_HEADERS]
         if header(scope, b"x-supabase-api-version") is not None:
@@ -252,43 +240,6 @@ class AuthService:
         if self._pool is None:
             raise AuthError(503, "unexpected_failure", "The auth server is not started")
         return self._pool.connection()
-
-    # -- tokens ------------------------------------------------------------------------------
-
-    def _access_token(self, user: dict[str, Any], session_id: str) -> tuple[str, int, int]:
-        now = int(time.time())
-        exp = now + self.access_token_ttl
-        app_metadata = user["raw_app_meta_data"] or {}
-        claims = {
-            "iss": self.issuer,
-            "sub": str(user["id"]),
-            "aud": "authenticated",
-            "exp": exp,
-            "iat": now,
-            "email": user["email"] or "",
-            "phone": "",
-            "app_metadata": app_metadata,
-            "user_metadata": user["raw_user_meta_data"] or {},
-            "role": "authenticated",
-            "aal": "aal1",
-            "amr": [{"method": app_metadata.get("provider", "anonymous"), "timestamp": now}],
-            "session_id": session_id,
-            "is_anonymous": bool(user["is_anonymous"]),
-        }
-        return encode_token(claims, self.jwt_secret), self.access_token_ttl, exp
-
-    def _session_json(
-        self, user: dict[str, Any], session_id: str, refresh_token: str
-    ) -> dict[str, Any]:
-        token, expires_in, expires_at = self._access_token(user, session_id)
-        return {
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": expires_in,
-            "expires_at": expires_at,
-            "refresh_token": refresh_token,
-            "user": _user_json(user),
-        }
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -335,7 +286,7 @@ class AuthService:
             assert user is not None
             session_id = await self._new_session(conn, scope, user["id"], ip)
             await self._store_refresh_token(conn, refresh_token, user["id"], session_id, None)
-        return 200, self._session_json(user, session_id, refresh_token)
+        return 200, self.keys.session_json(user, session_id, refresh_token)
 
     async def _new_session(self, conn: Any, scope: Scope, user_id: Any, ip: str) -> str:
         cur = await conn.execute(
@@ -411,20 +362,7 @@ class AuthService:
         if refused is not None:
             raise refused
         assert user is not None
-        return 200, self._session_json(user, str(row["session_id"]), new_token)
-
-    def _bearer_claims(self, scope: Scope) -> dict[str, Any]:
-        value = header(scope, b"authorization") or ""
-        scheme, _, token = value.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError(401, "no_authorization", "This endpoint requires a valid Bearer token")
-        try:
-            claims = decode_token(token.strip(), self.jwt_secret)
-        except TokenError as exc:
-            raise AuthError(403, "bad_jwt", f"invalid JWT: {exc.message}") from None
-        if not claims.get("sub"):
-            raise AuthError(403, "bad_jwt", "invalid claim: missing sub claim")
-        return claims
+        return 200, self.keys.session_json(user, str(row["session_id"]), new_token)
 
     async def _load_user(self, conn: Any, claims: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -449,15 +387,15 @@ class AuthService:
     async def _user(
         self, scope: Scope, receive: Receive, query: dict[str, list[str]]
     ) -> tuple[int, Any]:
-        claims = self._bearer_claims(scope)
+        claims = self.keys.bearer_claims(scope)
         async with self._conn() as conn:
             user = await self._load_user(conn, claims)
-        return 200, _user_json(user)
+        return 200, user_json(user)
 
     async def _logout(
         self, scope: Scope, receive: Receive, query: dict[str, list[str]]
     ) -> tuple[int, Any]:
-        claims = self._bearer_claims(scope)
+        claims = self.keys.bearer_claims(scope)
         scope_name = (query.get("scope") or ["global"])[0]
         if scope_name not in ("global", "local", "others"):
             raise AuthError(400, "validation_failed", "scope must be global, local or others")
@@ -497,3 +435,8 @@ class AuthService:
             "name": "GoTrue",
             "description": "Watchium's local stand-in for Supabase Auth (anonymous sign-in)",
         }
+
+    async def _jwks(
+        self, scope: Scope, receive: Receive, query: dict[str, list[str]]
+    ) -> tuple[int, Any]:
+        return 200, self.keys.jwks()

@@ -11,7 +11,10 @@
 | ``watchium db url`` | print the connection URL |
 | ``watchium db binaries`` | print which PostgreSQL binaries would be used (exit 1 if none) |
 | ``watchium up`` | the whole local stack: database, cleanup, gateway on :54321; Ctrl-C stops it |
-| ``watchium keys [--env]`` | print the API URL and the project's keys |
+| ``watchium keys [--env\\|--export]`` | print the API URL and the project's keys |
+
+The keys lead with the kind the stack issues (``WATCHIUM_KEYS``): the publishable and secret keys
+of today's Supabase by default, the legacy ``anon`` and ``service_role`` keys with ``legacy``.
 
 The ``watchium`` command (:mod:`watchium_client.cli`) loads these through the ``watchium.cli``
 entry point, :func:`register`, which also tells its client commands where the local stack is.
@@ -21,17 +24,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from watchium_functions.jwks import JWKS_PATH
 from watchium_stack._config import StackSettings
 from watchium_stack.binaries import find_binaries
 from watchium_stack.database import Database, DatabaseError
+from watchium_stack.keys import KeyModel, ProjectKeys
 from watchium_stack.migrate import Migration, MigrationError, applied_versions, load_migrations
 from watchium_stack.postgres import PostgresError
 
@@ -78,6 +88,93 @@ def load_config() -> StackSettings:
 
 def _progress(mig: Migration) -> None:
     console.print(f"  applying [cyan]{mig.path.name}[/]")
+
+
+@dataclass(frozen=True)
+class RoomLine:
+    """A room of the local database, as ``watchium up`` lists it."""
+
+    room_id: str
+    title: str
+    access_key: str | None
+
+
+_ROOMS_SHOWN = 5
+
+
+def local_rooms(db: Database) -> tuple[list[RoomLine], int]:
+    """The first rooms of the local database (oldest first, a private one with its access key)
+    and how many there are; none for an external database, whose keys are not ours to print.
+
+    Raises:
+        DatabaseError: the database does not answer.
+    """
+    if db.external:
+        return [], 0
+    with db.connect() as conn:
+        rows = conn.execute(
+            "select r.room_id, r.title, k.access_key, count(*) over () "
+            "from public.rooms r left join watchium.room_access_keys k using (room_id) "
+            "order by r.created_at, r.is_public desc, r.title limit %s",
+            (_ROOMS_SHOWN,),
+        ).fetchall()
+    total = int(rows[0][3]) if rows else 0
+    return [RoomLine(room_id, title, key) for room_id, title, key, _ in rows], total
+
+
+def print_rooms(rooms: list[RoomLine], total: int) -> None:
+    label = "[bold]Rooms[/]            "
+    if not rooms:
+        out.print(f"{label}none (`watchium db reset` loads the two demo rooms of seed.sql)")
+        return
+    for room in rooms:
+        kind = "public" if room.access_key is None else f"private, access key {room.access_key}"
+        out.print(f"{label}{room.room_id}  {escape(room.title)} ({kind})", soft_wrap=True)
+        label = " " * 17
+    if total > len(rooms):
+        out.print(f"{label}and {total - len(rooms)} more")
+
+
+def _on_path() -> tuple[str | None, str]:
+    """How to run ``watchium`` from another shell: the line that puts it on PATH (None when it is
+    there already) and the command to type."""
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("watchium")
+    if found is not None and (here is None or Path(found).resolve() == here):
+        return None, "watchium"
+    if sys.prefix != sys.base_prefix:  # a virtualenv: activating it puts watchium on PATH
+        activate = Path(sys.prefix) / "bin" / "activate"
+        with contextlib.suppress(ValueError):
+            activate = activate.relative_to(Path.cwd())
+        return f"source {shlex.quote(str(activate))}", "watchium"
+    script = Path(sys.executable).parent / "watchium"
+    return None, shlex.quote(str(script)) if script.exists() else "watchium"
+
+
+def print_next_steps(rooms: list[RoomLine]) -> None:
+    activate, watchium = _on_path()
+    out.print("\n[bold]From another terminal[/]:")
+    if activate is not None:
+        out.print(f"  {activate}   [dim]# puts watchium and the SDK on your PATH[/]")
+    # The other terminal finds this stack only with the same settings.
+    settings = " ".join(
+        f"{name}={shlex.quote(os.environ[name])}"
+        for name in ("WATCHIUM_HOST", "WATCHIUM_PORT", "WATCHIUM_DATA_DIR", "WATCHIUM_KEYS")
+        if os.environ.get(name)
+    )
+    out.print(
+        f'  eval "$({settings + " " if settings else ""}{watchium} keys --export)"   '
+        "[dim]# the URL and the key, for the examples[/]",
+        soft_wrap=True,
+    )
+    private = next((room for room in rooms if room.access_key is not None), None)
+    if private is not None:
+        out.print(
+            f"  {watchium} rooms join {private.room_id} --access-key {private.access_key}",
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"  {watchium} demo")
 
 
 def print_connection(db: Database) -> None:
@@ -163,6 +260,7 @@ def reset(
     seeded = ", seed data loaded" if seed else ""
     console.print(f"[green]reset[/] ({len(applied)} migration(s) applied{seeded})")
     print_connection(db)
+    print_rooms(*local_rooms(db))
 
 
 @db_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -199,10 +297,10 @@ def binaries() -> None:
     out.print(f"{found.bindir} (PostgreSQL {found.major}, from {found.source})")
 
 
-def _snippet(api_url: str, anon_key: str) -> str:
+def _snippet(api_url: str, key: str) -> str:
     return f"""from supabase import create_client
 
-client = create_client("{api_url}", "{anon_key}")
+client = create_client("{api_url}", "{key}")
 client.auth.sign_in_anonymously()
 room = client.functions.invoke("rooms-create", {{"responseType": "json", "body": {{
     "title": "Frieren night", "anime_id": "frieren", "anime_title": "Frieren",
@@ -211,13 +309,34 @@ room = client.functions.invoke("rooms-create", {{"responseType": "json", "body":
 print(room["data"]["room"]["room_id"], room["data"]["realtime_channel"])"""
 
 
-def print_api(api_url: str, anon_key: str, service_role_key: str) -> None:
-    out.print(f"[bold]API URL[/]          {api_url}", soft_wrap=True)
+def client_key(keys: ProjectKeys, model: KeyModel) -> str:
+    """The key a client of this stack starts with: the publishable key, or the legacy anon key."""
+    return keys.anon_key if model == "legacy" else keys.publishable_key
+
+
+def _key_lines(keys: ProjectKeys, model: KeyModel) -> list[tuple[str, str]]:
+    if model == "legacy":
+        return [("anon key", keys.anon_key), ("service_role key", keys.service_role_key)]
+    return [("Publishable key", keys.publishable_key), ("Secret key", keys.secret_key)]
+
+
+def print_api(api_url: str, keys: ProjectKeys, model: KeyModel, *, every_key: bool = False) -> None:
+    """The URLs and keys a client needs (``every_key``: the other kind of keys too)."""
     ws_url = api_url.replace("http", "ws", 1)
-    out.print(f"[bold]Realtime[/]         {ws_url}/realtime/v1", soft_wrap=True)
-    out.print(f"[bold]OpenAPI[/]          {api_url}/functions/v1/openapi.json", soft_wrap=True)
-    out.print(f"[bold]anon key[/]         {anon_key}", soft_wrap=True)
-    out.print(f"[bold]service_role key[/] {service_role_key}", soft_wrap=True)
+    lines = [
+        ("API URL", api_url),
+        ("Realtime", f"{ws_url}/realtime/v1"),
+        ("OpenAPI", f"{api_url}/functions/v1/openapi.json"),
+        ("JWKS", f"{api_url}{JWKS_PATH}"),
+        *_key_lines(keys, model),
+    ]
+    if every_key:
+        other: KeyModel = "current" if model == "legacy" else "legacy"
+        label = "Legacy {}" if other == "legacy" else "{} (also accepted)"
+        lines += [(label.format(name), key) for name, key in _key_lines(keys, other)]
+    width = max(len(name) for name, _ in lines) + 1
+    for name, value in lines:
+        out.print(f"[bold]{name}[/]{' ' * (width - len(name))}{value}", soft_wrap=True)
 
 
 @friendly_errors
@@ -233,11 +352,13 @@ def up() -> None:
         PortInUse,
         bind_socket,
         event_loop_factory,
+        log_to_stderr,
         serve,
     )
     from watchium_stack.keys import load_or_create_keys
 
     config = load_config()
+    log_to_stderr()  # the gateway's warnings and errors, a failure's cause among them
     # Take the port first: a clash is reported before anything else starts.
     try:
         sock = bind_socket(config.host, config.port)
@@ -250,6 +371,7 @@ def up() -> None:
         applied = db.ensure_ready(progress=_progress)
         console.print(f"[green]ready[/] ({len(applied)} migration(s) applied)")
         print_connection(db)
+        rooms, total = local_rooms(db)
         keys = load_or_create_keys(config.data_dir)
         # The stack's own database and data-directory keys; the rest (WATCHIUM_API_DB_URL,
         # WATCHIUM_ANON_SIGNUPS_PER_HOUR, ...) from the environment, as GatewaySettings reads it.
@@ -258,14 +380,22 @@ def up() -> None:
             jwt_secret=keys.jwt_secret,
             anon_key=keys.anon_key,
             service_role_key=keys.service_role_key,
+            publishable_key=keys.publishable_key,
+            secret_key=keys.secret_key,
+            data_dir=config.data_dir,
             host=config.host,
             port=config.port,
         )
+        model = settings.key_model
 
         def ready() -> None:
-            print_api(config.api_url, keys.anon_key, keys.service_role_key)
-            out.print("\n[bold]Try it[/] (pip install supabase):\n")
-            out.print(_snippet(config.api_url, keys.anon_key), soft_wrap=True, markup=False)
+            print_api(config.api_url, keys, model)
+            if not db.external:
+                print_rooms(rooms, total)
+            print_next_steps(rooms)
+            out.print("\n[bold]Or with supabase-py[/] (pip install supabase):\n")
+            snippet = _snippet(config.api_url, client_key(keys, model))
+            out.print(snippet, soft_wrap=True, markup=False)
             console.print("\nRunning cleanup every 10 s. [bold]Ctrl-C[/] stops the stack.")
 
         async def run() -> None:
@@ -297,24 +427,50 @@ def keys(
     env: Annotated[
         bool, typer.Option("--env", help="Print SUPABASE_URL=... lines for a .env file.")
     ] = False,
+    export: Annotated[
+        bool,
+        typer.Option(
+            "--export",
+            help="Print export lines of the API URL and the publishable key, as WATCHIUM_URL "
+            "and WATCHIUM_PUBLISHABLE_KEY (the SDK examples and the client commands) and as "
+            "SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY (supabase clients): "
+            'eval "$(watchium keys --export)". With WATCHIUM_KEYS=legacy, the anon key, as '
+            "WATCHIUM_ANON_KEY and SUPABASE_ANON_KEY.",
+        ),
+    ] = False,
 ) -> None:
-    """Print the API URL and the project's keys (anon, service_role)."""
+    """Print the API URL and the project's keys (publishable and secret; anon and service_role,
+    the legacy ones)."""
     from watchium_stack.keys import load_or_create_keys
 
     config = load_config()
     project = load_or_create_keys(config.data_dir)
-    if env:
-        out.print(f"SUPABASE_URL={config.api_url}", soft_wrap=True)
-        out.print(f"SUPABASE_ANON_KEY={project.anon_key}", soft_wrap=True)
-        out.print(f"SUPABASE_SERVICE_ROLE_KEY={project.service_role_key}", soft_wrap=True)
-        out.print(f"SUPABASE_JWT_SECRET={project.jwt_secret}", soft_wrap=True)
+    model = config.key_model
+    if export:
+        name = "ANON_KEY" if model == "legacy" else "PUBLISHABLE_KEY"
+        url, key = shlex.quote(config.api_url), shlex.quote(client_key(project, model))
+        for prefix in ("WATCHIUM", "SUPABASE"):
+            out.print(f"export {prefix}_URL={url} {prefix}_{name}={key}", soft_wrap=True)
         return
-    print_api(config.api_url, project.anon_key, project.service_role_key)
-    out.print(f"[bold]JWT secret[/]       {config.data_dir / 'jwt_secret'}", soft_wrap=True)
+    if env:
+        lines = {
+            "SUPABASE_URL": config.api_url,
+            "SUPABASE_PUBLISHABLE_KEY": project.publishable_key,
+            "SUPABASE_SECRET_KEY": project.secret_key,
+            "SUPABASE_ANON_KEY": project.anon_key,
+            "SUPABASE_SERVICE_ROLE_KEY": project.service_role_key,
+            "SUPABASE_JWT_SECRET": project.jwt_secret,
+        }
+        for variable, value in lines.items():
+            out.print(f"{variable}={value}", soft_wrap=True)
+        return
+    print_api(config.api_url, project, model, every_key=True)
+    out.print(f"[bold]Keys kept in[/] {config.data_dir}", soft_wrap=True)
 
 
 def local_stack() -> tuple[str, str | None] | None:
-    """The local stack's API URL and anon key (None when it has never been started here), for the
+    """The local stack's API URL and the key its clients use (the publishable key, or the legacy
+    anon key with ``WATCHIUM_KEYS=legacy``; None when it has never been started here), for the
     client commands; None when the stack's settings cannot tell (no project, a malformed
     variable: the client then uses its own defaults and reports the variable itself)."""
     try:
@@ -327,9 +483,10 @@ def local_stack() -> tuple[str, str | None] | None:
     from watchium_stack.keys import load_or_create_keys
 
     try:
-        return config.api_url, load_or_create_keys(config.data_dir).anon_key
+        project = load_or_create_keys(config.data_dir)
     except ValueError:
         return config.api_url, None
+    return config.api_url, client_key(project, config.key_model)
 
 
 def register(app: typer.Typer) -> Callable[[], tuple[str, str | None] | None]:

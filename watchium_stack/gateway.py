@@ -7,7 +7,8 @@
 | ``/realtime/v1/...`` | ``watchium_stack.realtime.RealtimeService`` if installed; else 503 |
 | ``/health`` | whether the database answers and Realtime runs |
 
-supabase-py and supabase-js pointed at ``http://127.0.0.1:54321`` with the anon key work unchanged.
+supabase-py and supabase-js pointed at ``http://127.0.0.1:54321`` with the publishable key (or the
+legacy anon key) work unchanged.
 Raw ASGI dispatch on the path prefix: it costs nothing per request next to a framework's router.
 
 Run it with ``watchium up`` (which also runs the database and cleanup), or alone against a running
@@ -27,12 +28,11 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import uvicorn
-from pydantic import Field, model_validator
 
 from watchium_functions import FunctionsApp, FunctionsSettings
+from watchium_functions.apikeys import ApiKeys
 from watchium_functions.asgi import (
     CORS_HEADERS,
     PREFLIGHT_HEADERS,
@@ -42,9 +42,10 @@ from watchium_functions.asgi import (
     run_lifespan,
     send_json,
 )
-from watchium_stack._config import EnvSettings, Port, StackSettings
-from watchium_stack.auth import ANONYMOUS_SIGNUPS_PER_HOUR, AuthService
-from watchium_stack.keys import load_or_create_keys
+from watchium_functions.jwks import JWKS_PATH
+from watchium_stack._config import GatewaySettings, authenticator_url
+from watchium_stack.auth import AuthService
+from watchium_stack.keys import SigningKeys
 
 __all__ = [
     "Gateway",
@@ -54,6 +55,7 @@ __all__ = [
     "authenticator_url",
     "bind_socket",
     "event_loop_factory",
+    "log_to_stderr",
     "main",
     "serve",
     "uvicorn_config",
@@ -72,86 +74,9 @@ class PortInUse(OSError):
     """The gateway's port is taken by another process."""
 
 
-def authenticator_url(superuser_url: str, password: str = "postgres") -> str:
-    """The same database as ``superuser_url``, as the ``authenticator`` role (local stack only:
-    sql/local/00_roles.sql gives it the password ``postgres``)."""
-    parts = urlsplit(superuser_url)
-    host = parts.hostname or "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"authenticator:{quote(password, safe='')}@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-class GatewaySettings(EnvSettings):
-    """Everything the gateway needs, from arguments, else the environment, else the local stack.
-
-    | setting | variable | default |
-    | --- | --- | --- |
-    | host, port | ``WATCHIUM_HOST``, ``WATCHIUM_PORT`` | 127.0.0.1, 54321 |
-    | db_url | ``WATCHIUM_DB_URL`` | the local cluster's superuser URL |
-    | api_db_url | ``WATCHIUM_API_DB_URL`` | db_url as ``authenticator`` |
-    | secret, keys | ``WATCHIUM_JWT_SECRET``, ``_ANON_KEY``, ``_SERVICE_ROLE_KEY`` | data dir |
-    | sign-up limit | ``WATCHIUM_ANON_SIGNUPS_PER_HOUR`` | 30 |
-    | pool size | ``WATCHIUM_DB_POOL_MAX`` | 10 |
-    | Realtime's replication slot | ``WATCHIUM_REALTIME_SLOT`` | the service's default |
-
-    ``db_url`` is the superuser's (auth writes ``auth.*``, Realtime reads the WAL); the functions
-    use ``api_db_url`` (``authenticator``, derived from ``db_url`` when not given). The secret
-    and the two keys come as a set: unless all three are given, the local stack's data
-    directory provides them (making them on first use), so they always match.
-    """
-
-    db_url: str
-    jwt_secret: str
-    anon_key: str
-    service_role_key: str
-    host: str = "127.0.0.1"
-    port: Port = 54321
-    api_db_url: str | None = None
-    anonymous_signups_per_hour: int = Field(
-        ANONYMOUS_SIGNUPS_PER_HOUR, ge=1, validation_alias="WATCHIUM_ANON_SIGNUPS_PER_HOUR"
-    )
-    pool_max: int = Field(10, ge=1, validation_alias="WATCHIUM_DB_POOL_MAX")
-    # The Realtime service's replication slot; None keeps the service's default. Two services on
-    # one database (e.g. test runs) need different slots.
-    realtime_slot: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _local_stack(cls, data: Any) -> Any:
-        """Fills in the database URL and the keys of the local stack when they are not given."""
-        if not isinstance(data, dict):
-            return data
-        need_db = not data.get("db_url")
-        need_keys = not all(data.get(k) for k in ("jwt_secret", "anon_key", "service_role_key"))
-        if not (need_db or need_keys):
-            return data
-        stack = StackSettings.from_env()
-        filled = dict(data)
-        if need_db:
-            filled["db_url"] = stack.db_url
-        if need_keys:
-            keys = load_or_create_keys(stack.data_dir)
-            filled.update(
-                jwt_secret=keys.jwt_secret,
-                anon_key=keys.anon_key,
-                service_role_key=keys.service_role_key,
-            )
-        return filled
-
-    @property
-    def functions_db_url(self) -> str:
-        return self.api_db_url or authenticator_url(self.db_url)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-def _load_realtime(settings: GatewaySettings) -> tuple[Any | None, str]:
+def _load_realtime(
+    settings: GatewaySettings, signing_keys: SigningKeys | None
+) -> tuple[Any | None, str]:
     """The Realtime service when its package is installed, else (None, why not)."""
     try:
         # Imported by name: the package is developed (and may be absent) separately.
@@ -163,11 +88,14 @@ def _load_realtime(settings: GatewaySettings) -> tuple[Any | None, str]:
     if settings.realtime_slot:
         extra["slot_name"] = settings.realtime_slot
     try:
+        # The keys straight from their file, as Supabase's own services trust them: a revoked
+        # key is refused at once, with no cache in between.
         service = service_class(
             db_url=settings.db_url,
             authorizer_url=settings.functions_db_url,
             jwt_secret=settings.jwt_secret,
-            api_keys={settings.anon_key, settings.service_role_key},
+            api_keys={settings.publishable_key, settings.secret_key},
+            jwks=signing_keys,
             **extra,
         )
     except Exception as exc:
@@ -197,20 +125,30 @@ class Gateway:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
+        signing_keys = settings.signing_keys()
+        # The functions as they run next to a hosted project: the keys by value, the signing
+        # keys from the published JWKS (this gateway's own, over HTTP), the legacy secret.
         self.functions = FunctionsApp(
             FunctionsSettings(
                 db_url=settings.functions_db_url,
+                jwks_url=settings.url + JWKS_PATH,
+                publishable_keys=(settings.publishable_key,),
+                secret_keys=(settings.secret_key,),
                 jwt_secret=settings.jwt_secret,
+                jwks_ttl=settings.jwks_ttl,
+                session_check_interval=settings.session_check_interval,
                 pool_max=settings.pool_max,
             )
         )
         self.auth = AuthService(
             settings.db_url,
             settings.jwt_secret,
+            signing_keys=signing_keys,
+            api_keys=ApiKeys([settings.publishable_key], [settings.secret_key]),
             issuer=settings.url + AUTH,
             anonymous_signups_per_hour=settings.anonymous_signups_per_hour,
         )
-        self.realtime, self.realtime_problem = _load_realtime(settings)
+        self.realtime, self.realtime_problem = _load_realtime(settings, signing_keys)
         self.realtime_running = False
 
     async def startup(self) -> None:
@@ -426,6 +364,14 @@ async def serve(
         raise RuntimeError("the gateway failed to start (see the log above)")
 
 
+def log_to_stderr(level: str = "warning") -> None:
+    """Show the stack's log records of ``level`` and above on stderr: the packages only add a
+    ``NullHandler``, so without this a 500's cause, logged by the function app, is never seen."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m watchium_stack.gateway``: serve the gateway; prints READY_LINE once listening."""
     parser = argparse.ArgumentParser(prog="python -m watchium_stack.gateway")
@@ -433,9 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default WATCHIUM_PORT or 54321)")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_to_stderr(args.log_level)
     overrides: dict[str, Any] = {}
     if args.host:
         overrides["host"] = args.host

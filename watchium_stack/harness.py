@@ -3,11 +3,11 @@
 * :func:`throwaway_database`: a migrated PostgreSQL (no seed data) in a temporary directory on a
   free port, deleted afterwards;
 * :func:`launch_gateway`: ``python -m watchium_stack.gateway`` in a subprocess against a
-  database, on a free port, with new keys, as a :class:`Stack`;
+  database, on a free port, with new keys (of the key model asked for), as a :class:`Stack`;
 * :func:`throwaway_stack`: both at once, removed afterwards (what a benchmark needs);
 * :class:`Stack`: the running gateway: its URLs and keys, tokens and headers, supabase-py
-  clients, ``stop()``, ``start()`` and ``restart()``;
-* :func:`access_token`: a user's access token signed like the auth server's, without signing in;
+  clients, its signing keys (to rotate them), ``stop()``, ``start()`` and ``restart()``;
+* :func:`access_token`: a user's access token signed with a legacy secret, without signing in;
 * :func:`stop_process`: SIGTERM, then SIGKILL when a process hangs.
 
 The gateway runs in a **subprocess** rather than a thread: fault tests can kill it and start it
@@ -26,7 +26,12 @@ to start)::
 The gateway's Realtime service (when installed) uses a replication slot of its own,
 ``watchium_stack_<port>``, so other Realtime servers on the same database do not collide with it.
 Anonymous sign-ins are limited per IP (Supabase's 30 per hour); a harness gateway raises that to
-:data:`SIGNUPS_PER_HOUR` so a test suite or a benchmark can sign in freely.
+:data:`SIGNUPS_PER_HOUR` so a test suite or a benchmark can sign in freely, and notices ended
+sessions within :data:`SESSION_CHECK_INTERVAL` seconds.
+
+A stack's clients use ``stack.client_key``: the publishable key for the ``current`` key model
+(the default: sessions signed with an ES256 signing key), the legacy anon key for ``legacy``
+(sessions signed with the JWT secret). Every kind of key is accepted by both.
 """
 
 from __future__ import annotations
@@ -49,16 +54,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from watchium_functions.tokens import encode_token
-from watchium_stack._config import find_project_dir
+from watchium_stack._config import authenticator_url, find_project_dir
 from watchium_stack.database import throwaway_database
-from watchium_stack.gateway import READY_LINE, authenticator_url
-from watchium_stack.keys import new_keys
+from watchium_stack.gateway import READY_LINE
+from watchium_stack.keys import KeyModel, SigningKeys, new_keys, signing_keys_path
 from watchium_stack.postgres import free_port
 
 if TYPE_CHECKING:
     from supabase import AsyncClient, Client
 
 __all__ = [
+    "SESSION_CHECK_INTERVAL",
     "SIGNUPS_PER_HOUR",
     "Stack",
     "access_token",
@@ -70,6 +76,9 @@ __all__ = [
 
 SIGNUPS_PER_HOUR = 100_000
 """Anonymous sign-ups per hour and address a harness gateway allows: in effect, no limit."""
+
+SESSION_CHECK_INTERVAL = 1.0
+"""Seconds within which a harness gateway's functions refuse the tokens of an ended session."""
 
 # How long the gateway may take to start; only ever reached when it is broken.
 _STARTUP_TIMEOUT = 60.0
@@ -87,11 +96,7 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
         proc.wait()
 
 
-def access_token(
-    jwt_secret: str, user_id: str | None = None, *, ttl: int = 3600, **claims: Any
-) -> str:
-    """A user's access token, signed like the auth server's (no sign-in, no ``auth.users`` row,
-    which only the auth endpoints care about); ``claims`` are added or replace the defaults."""
+def _claims(user_id: str | None, ttl: int, claims: dict[str, Any]) -> dict[str, Any]:
     now = int(time.time())
     body: dict[str, Any] = {
         "sub": user_id or str(uuid.uuid4()),
@@ -100,10 +105,18 @@ def access_token(
         "iat": now,
         "exp": now + ttl,
         "is_anonymous": True,
-        "session_id": str(uuid.uuid4()),
     }
     body.update(claims)
-    return encode_token(body, jwt_secret)
+    return body
+
+
+def access_token(
+    jwt_secret: str, user_id: str | None = None, *, ttl: int = 3600, **claims: Any
+) -> str:
+    """A user's access token signed with the legacy secret ``jwt_secret``, with the claims the
+    auth server issues but a ``session_id`` (no sign-in, no ``auth.users`` row or session, which
+    only the auth endpoints care about); ``claims`` are added or replace the defaults."""
+    return encode_token(_claims(user_id, ttl, claims), jwt_secret)
 
 
 @dataclass
@@ -114,8 +127,12 @@ class Stack:
     | --- | --- |
     | ``url`` | ``http://127.0.0.1:PORT`` (what supabase-py calls SUPABASE_URL) |
     | ``realtime_url`` | ``ws://127.0.0.1:PORT/realtime/v1`` |
-    | ``anon_key``, ``service_role_key`` | the project's keys (JWTs signed with ``jwt_secret``) |
-    | ``jwt_secret`` | this stack's secret |
+    | ``key_model`` | ``current`` or ``legacy``: what the stack issues |
+    | ``client_key``, ``server_key`` | the keys of the key model, for a client and a server |
+    | ``publishable_key``, ``secret_key`` | the project's keys (not JWTs) |
+    | ``anon_key``, ``service_role_key`` | the legacy keys (JWTs signed with ``jwt_secret``) |
+    | ``jwt_secret`` | this stack's legacy secret |
+    | ``signing_keys`` | its signing keys (add, rotate, revoke: the stack follows) |
     | ``db_url`` | the superuser URL of the database |
     | ``api_db_url`` | the same database as ``authenticator`` |
     """
@@ -125,6 +142,10 @@ class Stack:
     anon_key: str
     service_role_key: str
     jwt_secret: str
+    publishable_key: str
+    secret_key: str
+    key_model: KeyModel
+    signing_keys: SigningKeys
     db_url: str
     api_db_url: str
     log_path: Path
@@ -140,6 +161,17 @@ class Stack:
     @property
     def functions_url(self) -> str:
         return self.url + "/functions/v1"
+
+    @property
+    def client_key(self) -> str:
+        """The key a client starts with: the publishable key (the legacy anon key for the
+        ``legacy`` key model)."""
+        return self.anon_key if self.key_model == "legacy" else self.publishable_key
+
+    @property
+    def server_key(self) -> str:
+        """The key a trusted server uses: the secret key (``service_role`` for ``legacy``)."""
+        return self.service_role_key if self.key_model == "legacy" else self.secret_key
 
     # -- process ---------------------------------------------------------------------------
 
@@ -214,13 +246,17 @@ class Stack:
     # -- credentials -----------------------------------------------------------------------
 
     def access_token(self, user_id: str | None = None, *, ttl: int = 3600, **claims: Any) -> str:
-        """A user's access token for this stack (see :func:`access_token`)."""
-        return access_token(self.jwt_secret, user_id, ttl=ttl, **claims)
+        """A user's access token signed as this stack signs sessions (the signing key in use,
+        or the legacy secret for the ``legacy`` key model), with the claims of
+        :func:`access_token`."""
+        if self.key_model == "legacy":
+            return access_token(self.jwt_secret, user_id, ttl=ttl, **claims)
+        return self.signing_keys.current().sign(_claims(user_id, ttl, claims))
 
     def headers(self, token: str | None = None, *, apikey: str | None = None) -> dict[str, str]:
-        """Headers for a raw HTTP call: the anon key as apikey and ``token`` (or the key) as
+        """Headers for a raw HTTP call: the client key as apikey and ``token`` (or the key) as
         bearer."""
-        key = apikey if apikey is not None else self.anon_key
+        key = apikey if apikey is not None else self.client_key
         return {"apikey": key, "Authorization": f"Bearer {token or key}"}
 
     # -- supabase-py clients -----------------------------------------------------------------
@@ -240,7 +276,7 @@ class Stack:
             persist_session=options.pop("persist_session", False),
             **options,
         )
-        client = await acreate_client(self.url, key or self.anon_key, options=opts)
+        client = await acreate_client(self.url, key or self.client_key, options=opts)
         try:
             if sign_in:
                 await client.auth.sign_in_anonymously()
@@ -264,7 +300,7 @@ class Stack:
             persist_session=options.pop("persist_session", False),
             **options,
         )
-        client = create_client(self.url, key or self.anon_key, options=opts)
+        client = create_client(self.url, key or self.client_key, options=opts)
         try:
             if sign_in:
                 client.auth.sign_in_anonymously()
@@ -285,10 +321,13 @@ def launch_gateway(
     *,
     signups_per_hour: int = SIGNUPS_PER_HOUR,
     project_dir: Path | None = None,
+    key_model: KeyModel = "current",
+    settings: dict[str, str] | None = None,
 ) -> Stack:
     """Start the gateway subprocess against the migrated database at ``db_url`` (superuser URL)
-    with new keys, on a free port. The caller stops it (``stack.stop()``); its log stays in
-    ``stack.log_path``'s directory.
+    with new keys of ``key_model``, on a free port. The caller stops it (``stack.stop()``); its
+    log stays in ``stack.log_path``'s directory. ``settings`` are more ``WATCHIUM_*`` variables
+    for the gateway (``WATCHIUM_JWKS_TTL``, ...).
 
     Raises:
         RuntimeError: the gateway did not start (with its log).
@@ -297,6 +336,7 @@ def launch_gateway(
     port = free_port()
     project = project_dir or find_project_dir()
     tmp = Path(tempfile.mkdtemp(prefix="watchium-stack-"))
+    signing_keys = SigningKeys.load_or_create(signing_keys_path(tmp))
     api_db_url = authenticator_url(db_url)
     # Pinned, so that WATCHIUM_* variables meant for a developer's own stack cannot point this
     # gateway at another database, port or set of keys.
@@ -311,10 +351,15 @@ def launch_gateway(
         "WATCHIUM_JWT_SECRET": keys.jwt_secret,
         "WATCHIUM_ANON_KEY": keys.anon_key,
         "WATCHIUM_SERVICE_ROLE_KEY": keys.service_role_key,
+        "WATCHIUM_PUBLISHABLE_KEY": keys.publishable_key,
+        "WATCHIUM_SECRET_KEY": keys.secret_key,
+        "WATCHIUM_KEYS": key_model,
+        "WATCHIUM_SESSION_CHECK_INTERVAL": str(SESSION_CHECK_INTERVAL),
         "WATCHIUM_ANON_SIGNUPS_PER_HOUR": str(signups_per_hour),
         # A slot of its own: other Realtime servers (tests/realtime) may share the database.
         "WATCHIUM_REALTIME_SLOT": f"watchium_stack_{port}",
         "PYTHONUNBUFFERED": "1",
+        **(settings or {}),
     }
     stack = Stack(
         url=f"http://127.0.0.1:{port}",
@@ -322,6 +367,10 @@ def launch_gateway(
         anon_key=keys.anon_key,
         service_role_key=keys.service_role_key,
         jwt_secret=keys.jwt_secret,
+        publishable_key=keys.publishable_key,
+        secret_key=keys.secret_key,
+        key_model=key_model,
+        signing_keys=signing_keys,
         db_url=db_url,
         api_db_url=api_db_url,
         log_path=tmp / "gateway.log",

@@ -8,33 +8,47 @@ its transaction is rolled back and :class:`MigrationError` names the file, the l
 PostgreSQL's message. A migration that changed after it was applied is refused: migrations are
 immutable, a change is a new migration.
 
-The bootstrap (``sql/local/*.sql``) makes a plain PostgreSQL look like a Supabase database (roles,
-``auth``, ``extensions``, the ``supabase_realtime`` publication). It is skipped on a real Supabase
-database, recognised by its ``supabase_admin`` role.
+Statements are cut and recorded as the CLI cuts and records them (:mod:`._statements`), and a
+migration counts as changed only when its statements differ beyond comments and whitespace, so
+either tool recognises what the other applied. The seed file, once run, is recorded like the CLI's
+seeds (``supabase_migrations.seed_files``: path and SHA-256), so ``supabase db push
+--include-seed`` does not run it again.
+
+The bootstrap (``sql/local/*.sql``) makes a plain PostgreSQL look like a Supabase database, with
+its privilege model (roles, ``auth``, ``extensions``, ``realtime``, the ``supabase_realtime``
+publication, supautils' grants); it needs a superuser connection, where the migrations and the
+seed run as ``postgres``. It is skipped on a real Supabase database, recognised by the history
+table of Supabase Auth (GoTrue), ``auth.schema_migrations``, which the bootstrap never creates.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from watchium_stack._statements import Statement, essence, split_statements
+
 __all__ = [
     "MigrationError",
     "Migration",
     "Statement",
     "split_statements",
+    "essence",
     "load_migrations",
     "is_supabase",
     "bootstrap",
     "migrate",
     "applied_versions",
     "run_sql_file",
+    "record_seed",
+    "SUPABASE_DATABASE_QUERY",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,12 +69,6 @@ class MigrationError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Statement:
-    text: str
-    line: int  # 1-based line of the statement's first character in its file
-
-
-@dataclass(frozen=True)
 class Migration:
     version: str
     name: str
@@ -69,101 +77,6 @@ class Migration:
     @property
     def statements(self) -> list[Statement]:
         return split_statements(self.path.read_text())
-
-
-def _end_of_block_comment(text: str, i: int) -> int:
-    """The offset just past the (nestable) block comment starting at ``i``."""
-    depth, i = 1, i + 2
-    while i < len(text) and depth:
-        if text.startswith("/*", i):
-            depth, i = depth + 1, i + 2
-        elif text.startswith("*/", i):
-            depth, i = depth - 1, i + 2
-        else:
-            i += 1
-    return i
-
-
-def _scan(text: str) -> Iterator[tuple[int, int]]:
-    """Yield (start, end) offsets of each top-level statement of ``text``.
-
-    Understands what can hide a semicolon: quoted strings ('' escapes; E'' backslash escapes),
-    quoted identifiers, dollar-quoted bodies ($$ and $tag$), line and nested block comments.
-    """
-    i, n, start = 0, len(text), 0
-    while i < n:
-        c = text[i]
-        if c == "-" and text.startswith("--", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif c == "/" and text.startswith("/*", i):
-            i = _end_of_block_comment(text, i)
-        elif c == "'":
-            backslash = i > 0 and text[i - 1] in "eE" and (i < 2 or not text[i - 2].isalnum())
-            i += 1
-            while i < n:
-                if backslash and text[i] == "\\":
-                    i += 2
-                    continue
-                if text[i] == "'":
-                    if text.startswith("''", i):
-                        i += 2
-                        continue
-                    i += 1
-                    break
-                i += 1
-        elif c == '"':
-            j = text.find('"', i + 1)
-            i = n if j < 0 else j + 1
-        elif c == "$":
-            m = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])
-            if m and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
-                tag = m.group(0)
-                j = text.find(tag, i + len(tag))
-                i = n if j < 0 else j + len(tag)
-            else:
-                i += 1
-        elif c == ";":
-            yield start, i + 1
-            i += 1
-            start = i
-        else:
-            i += 1
-    if text[start:].strip():
-        yield start, n
-
-
-def _strip_comments_only(chunk: str) -> bool:
-    """Whether the chunk holds nothing but whitespace and comments."""
-    no_lines = re.sub(r"--[^\n]*", "", chunk)
-    no_blocks = re.sub(r"/\*.*?\*/", "", no_lines, flags=re.S)
-    return not no_blocks.strip().strip(";").strip()
-
-
-def split_statements(text: str) -> list[Statement]:
-    """Split SQL text into statements, each with the line it starts on."""
-    out: list[Statement] = []
-    for start, end in _scan(text):
-        if _strip_comments_only(text[start:end]):
-            continue
-        start = _skip_leading_comments(text, start)
-        line = text.count("\n", 0, start) + 1
-        out.append(Statement(text=text[start:end].strip(), line=line))
-    return out
-
-
-def _skip_leading_comments(text: str, i: int) -> int:
-    """The offset of the first character after the whitespace and comments at ``i``."""
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if text.startswith("--", i):
-            j = text.find("\n", i)
-            i = len(text) if j < 0 else j + 1
-        elif text.startswith("/*", i):
-            i = _end_of_block_comment(text, i)
-        else:
-            return i
 
 
 def load_migrations(directory: Path) -> list[Migration]:
@@ -194,7 +107,7 @@ def _line_of(exc: psycopg.Error, stmt: Statement) -> int:
         except ValueError:
             offset = 0
         return stmt.line + stmt.text.count("\n", 0, max(offset, 0))
-    return stmt.line
+    return stmt.code_line
 
 
 def _describe(exc: psycopg.Error) -> str:
@@ -214,6 +127,8 @@ def _describe(exc: psycopg.Error) -> str:
 def _execute_all(conn: psycopg.Connection, path: Path, statements: list[Statement]) -> None:
     with conn.cursor() as cur:
         for stmt in statements:
+            if stmt.is_comment:
+                continue  # recorded, as the CLI records it, but PostgreSQL has nothing to run
             try:
                 cur.execute(stmt.text.encode())
             except psycopg.Error as exc:
@@ -227,16 +142,22 @@ def run_sql_file(conn: psycopg.Connection, path: Path) -> None:
         _execute_all(conn, path, statements)
 
 
+SUPABASE_DATABASE_QUERY = "select to_regclass('auth.schema_migrations') is not null"
+"""True on a Supabase database (hosted or ``supabase start``): Supabase Auth keeps its history in
+``auth.schema_migrations``; the local bootstrap's ``auth`` schema has no such table."""
+
+
 def is_supabase(conn: psycopg.Connection) -> bool:
-    """Whether the database is a real Supabase database (hosted or `supabase start`)."""
-    row = conn.execute(
-        "select exists (select 1 from pg_roles where rolname = 'supabase_admin')"
-    ).fetchone()
+    """Whether the database is a real Supabase database (its ``auth`` schema is Supabase Auth's)."""
+    row = conn.execute(SUPABASE_DATABASE_QUERY).fetchone()
     return bool(row and row[0])
 
 
 def bootstrap(conn: psycopg.Connection, directory: Path) -> bool:
-    """Apply the compatibility bootstrap unless this is a Supabase database; True when it ran."""
+    """Apply the compatibility bootstrap unless this is a Supabase database; True when it ran.
+
+    ``conn`` must be a superuser's: the bootstrap creates roles and event triggers.
+    """
     if is_supabase(conn):
         logger.info("Supabase database detected: compatibility bootstrap skipped")
         return False
@@ -245,6 +166,7 @@ def bootstrap(conn: psycopg.Connection, directory: Path) -> bool:
     return True
 
 
+# The CLI's own statements for its history tables, so either tool may create them first.
 _HISTORY_DDL = """
 create schema if not exists supabase_migrations;
 create table if not exists supabase_migrations.schema_migrations (
@@ -252,6 +174,13 @@ create table if not exists supabase_migrations.schema_migrations (
 );
 alter table supabase_migrations.schema_migrations add column if not exists statements text[];
 alter table supabase_migrations.schema_migrations add column if not exists name text;
+"""
+_SEED_DDL = """
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.seed_files (
+  path text not null primary key,
+  hash text not null
+);
 """
 
 
@@ -293,7 +222,7 @@ def migrate(
             recorded = applied_versions(conn)
             if mig.version in recorded:
                 previous = recorded[mig.version]
-                if previous is not None and previous != texts:
+                if previous is not None and essence(previous) != essence(texts):
                     raise MigrationError(
                         mig.path,
                         None,
@@ -314,3 +243,17 @@ def migrate(
             )
         applied.append(mig)
     return applied
+
+
+def record_seed(conn: psycopg.Connection, path: Path, name: str) -> None:
+    """Record the seed file ``path`` as run, under ``name`` (its path from the project's root, as
+    the CLI records it), with its SHA-256."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with conn.transaction():
+        for stmt in split_statements(_SEED_DDL):
+            conn.execute(stmt.text.encode())
+        conn.execute(
+            "insert into supabase_migrations.seed_files (path, hash) values (%s, %s) "
+            "on conflict (path) do update set hash = excluded.hash",
+            (name, digest),
+        )

@@ -5,7 +5,9 @@ function is ``POST /functions/v1/<name>``, served by one SQL call as the caller;
 ``openapi_document()`` describes them. Refusals are :class:`FunctionError` with a catalogue code.
 
 Shared with the local stack, as public modules: :mod:`watchium_functions.asgi` (the ASGI
-primitives) and :mod:`watchium_functions.tokens` (JWT verification).
+primitives), :mod:`watchium_functions.tokens` (JWT verification),
+:mod:`watchium_functions.jwks` (the published signing keys) and
+:mod:`watchium_functions.apikeys` (publishable and secret keys).
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ or inside the local gateway (``watchium up``), which mounts it at the same paths
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from watchium_functions._auth import Authenticator
 from watchium_functions._db import Database
@@ -60,15 +61,49 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+# What the request models' string patterns mean. pydantic's own message quotes the regular
+# expression, which tells a caller little; tests/functions/test_http.py checks that every pattern
+# of every request model is here.
+_PATTERN_MEANINGS = {
+    r"^[hH][tT][tT][pP][sS]?://[^\s]+$": "must be an http(s) URL",
+    r"\S": "must not be blank",
+    r"^[0-9]{6}$": "must be 6 digits",
+}
+
+
+@functools.cache
+def _patterns(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's string pattern (by its wire name), from the model's JSON schema."""
+    found: dict[str, str] = {}
+    for name, prop in model.model_json_schema().get("properties", {}).items():
+        for option in (prop, *prop.get("anyOf", ())):
+            if "pattern" in option:
+                found[name] = option["pattern"]
+    return found
+
+
+def _reason(model: type[BaseModel], field: str, err: Any) -> str:
+    """What is wrong with a field, in words: for a string that breaks its pattern (or is too
+    short to match it, as a URL of three characters is) what the pattern means."""
+    if err["type"] in ("string_pattern_mismatch", "string_too_short"):
+        meaning = _PATTERN_MEANINGS.get(_patterns(model).get(field, ""))
+        if meaning is not None:
+            return meaning
+    if err["type"] == "value_error" and err.get("ctx", {}).get("error") is not None:
+        return str(err["ctx"]["error"])  # the model's own words, without "Value error, "
+    return str(err["msg"])
+
+
+def _field_errors(model: type[BaseModel], exc: ValidationError) -> list[dict[str, Any]]:
     fields = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+    for err in exc.errors(include_url=False, include_input=False):
         loc = [part for part in err["loc"] if not isinstance(part, str) or part]
+        field = ".".join(str(p) for p in loc)
         fields.append(
             {
-                "field": ".".join(str(p) for p in loc),
+                "field": field,
                 "loc": ["body", *loc],
-                "message": err["msg"],
+                "message": _reason(model, field, err),
                 "type": err["type"],
             }
         )
@@ -76,7 +111,7 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def _validation_error(ep: Endpoint[Any, Any], exc: ValidationError) -> FunctionError:
-    fields = _field_errors(exc)
+    fields = _field_errors(ep.request, exc)
     details = {"fields": fields}
     types = {f["type"] for f in fields}
     if "json_invalid" in types:
@@ -85,8 +120,13 @@ def _validation_error(ep: Endpoint[Any, Any], exc: ValidationError) -> FunctionE
         return FunctionError("WR400", "the request body must be a JSON object", details=details)
     if any(f["type"] == "string_too_long" and f["field"] in ep.too_large_fields for f in fields):
         return FunctionError("WR413", "the message is too long", details=details)
-    names = ", ".join(sorted({f["field"] or "(body)" for f in fields}))
-    return FunctionError("WR400", f"invalid request body: {names}", details=details)
+    # One reason per field, the first pydantic gives, so the message says what to fix.
+    reasons: dict[str, str] = {}
+    for f in fields:
+        message = f["message"]
+        reasons.setdefault(f["field"] or "(body)", message[:1].lower() + message[1:])
+    problems = "; ".join(f"{name}: {reason}" for name, reason in sorted(reasons.items()))
+    return FunctionError("WR400", f"invalid request body: {problems}", details=details)
 
 
 class FunctionsApp:
@@ -101,7 +141,7 @@ class FunctionsApp:
             timeout=settings.pool_timeout,
             statement_timeout=settings.statement_timeout,
         )
-        self.auth = Authenticator(settings.jwt_secret)
+        self.auth = Authenticator.from_settings(settings, self.db)
         self._openapi_body: bytes | None = None
 
     async def startup(self) -> None:
@@ -167,7 +207,9 @@ class FunctionsApp:
                 f"{method} is not allowed: functions are called with POST",
                 headers={"Allow": "POST, OPTIONS"},
             )
-        identity = self.auth.identify(header(scope, b"apikey"), header(scope, b"authorization"))
+        identity = await self.auth.identify(
+            header(scope, b"apikey"), header(scope, b"authorization"), header(scope, b"user-agent")
+        )
         body = await read_body(scope, receive, self.settings.body_limit)
         if body.strip():
             if not _is_json(header(scope, b"content-type")):

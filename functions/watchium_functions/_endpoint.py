@@ -116,8 +116,8 @@ class Route:
             FunctionError: the database refused (mapped from its SQLSTATE) or is unavailable.
         """
         values = {f"p_{name}": _value(getattr(request, name)) for name in self.params}
-        text = RawJson(
-            await caller.db.call(
+        try:
+            answer = await caller.db.call(
                 self.endpoint.sql_function,
                 self.statement,
                 values,
@@ -125,7 +125,9 @@ class Route:
                 claims=caller.identity.claims_json,
                 path=caller.path,
             )
-        )
+        except FunctionError as error:
+            raise caller.identity.refusal(error) from None
+        text = RawJson(answer)
         return text if self.finish is None else self.finish(text)
 
 

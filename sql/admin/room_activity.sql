@@ -1,6 +1,5 @@
 -- Room activity: every room with its members, host, live position and how recently it was active.
--- The seeds' query counted one "member" for an empty room (count(*) over a left join); this one
--- counts members.
+-- Members are counted (count of member rows), so an empty room shows 0, not 1.
 --
 --   psql "$DATABASE_URL" -f sql/admin/room_activity.sql
 --   psql "$DATABASE_URL" -v limit=100 -f sql/admin/room_activity.sql

@@ -4,7 +4,8 @@
 -- refreshing revokes the token it uses and issues its successor; presenting a revoked token again
 -- is refused (and ends the session, as it means the token leaked). The local auth server
 -- (watchium_stack/auth.py) keeps the same state here. Tokens are stored as SHA-256 hashes, so a
--- read of this table yields no usable token. No API role may read or write these tables.
+-- read of this table yields no usable token. No API role may read or write these tables. The columns
+-- are the local server's own, not GoTrue's: it refuses a database whose auth schema is GoTrue's.
 
 create table if not exists auth.sessions (
   id uuid primary key default gen_random_uuid(),
@@ -34,6 +35,8 @@ comment on table auth.refresh_tokens is
   'Single-use refresh tokens (SHA-256 of the token), chained per session by parent_id.';
 create index if not exists refresh_tokens_session_id_idx on auth.refresh_tokens (session_id);
 
+alter table auth.sessions owner to supabase_auth_admin;
+alter table auth.refresh_tokens owner to supabase_auth_admin;
 revoke all on auth.sessions, auth.refresh_tokens from anon, authenticated, public;
 revoke all on sequence auth.refresh_tokens_id_seq from anon, authenticated, public;
 grant all on auth.sessions, auth.refresh_tokens to service_role;

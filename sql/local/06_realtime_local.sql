@@ -13,12 +13,66 @@ comment on schema _realtime_local is
 revoke all on schema _realtime_local from public;
 grant usage on schema _realtime_local to authenticator;
 
+-- A committed transaction reaches the replication stream as soon as its commit record is on disk,
+-- a moment before other sessions' snapshots see it: a check made in that moment would not find
+-- an inserted row (and would judge an updated one by its old version). A check therefore first
+-- waits until the transactions of the changes it covers are visible.
+create or replace function _realtime_local.await_visible(
+  p_xids bigint[],
+  p_timeout interval default interval '2 seconds'
+) returns boolean
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  v_deadline timestamptz := pg_catalog.clock_timestamp() + p_timeout;
+  v_snapshot pg_catalog.pg_snapshot;
+  v_next bigint;
+  v_epoch bigint;
+  v_xid bigint;
+  v_pending boolean;
+begin
+  loop
+    v_snapshot := pg_catalog.pg_current_snapshot();
+    v_next := pg_catalog.pg_snapshot_xmax(v_snapshot)::text::bigint;
+    v_pending := false;
+    foreach v_xid in array coalesce(p_xids, '{}') loop
+      -- pgoutput gives the 32-bit xid: it belongs to the epoch of the snapshot's xmax, or the
+      -- one before when the counter wrapped since.
+      v_epoch := v_next >> 32;
+      if v_xid >= (v_next & 4294967295) then
+        v_epoch := v_epoch - 1;
+      end if;
+      if not pg_catalog.pg_visible_in_snapshot(
+          ((v_epoch << 32) | v_xid)::text::xid8, v_snapshot) then
+        v_pending := true;
+        exit;
+      end if;
+    end loop;
+    if not v_pending then
+      return true;
+    end if;
+    if pg_catalog.clock_timestamp() > v_deadline then
+      return false;
+    end if;
+    perform pg_catalog.pg_sleep(0.001);
+  end loop;
+end;
+$$;
+comment on function _realtime_local.await_visible(bigint[], interval) is
+  'Waits (at most p_timeout) until the committed transactions p_xids (32-bit xids, as logical '
+  'decoding reports them) are visible to new snapshots; returns whether they are.';
+revoke all on function _realtime_local.await_visible(bigint[], interval) from public;
+grant execute on function _realtime_local.await_visible(bigint[], interval) to authenticator;
+
+drop function if exists _realtime_local.visible(regclass, text[], text[], text[], text[]);
 create or replace function _realtime_local.visible(
   p_relation regclass,
   p_key_columns text[],
   p_key_values text[],
   p_roles text[],
-  p_claims text[]
+  p_claims text[],
+  p_xids bigint[] default '{}'
 ) returns boolean[]
 language plpgsql volatile
 set search_path = ''
@@ -39,6 +93,7 @@ begin
   if v_where is null then
     return v_out;
   end if;
+  perform _realtime_local.await_visible(p_xids);
   v_sql := format('select exists (select 1 from %s where %s)', p_relation, v_where);
   -- A statement prepared once per connection and table key (named after its text): its plan,
   -- the table's policies included, is made once per role and reused for every subscriber,
@@ -62,8 +117,10 @@ begin
   return v_out;
 end;
 $$;
-comment on function _realtime_local.visible(regclass, text[], text[], text[], text[]) is
-  'For each (role, claims): whether that subscriber can SELECT the row with the given key.';
-revoke all on function _realtime_local.visible(regclass, text[], text[], text[], text[]) from public;
-grant execute on function _realtime_local.visible(regclass, text[], text[], text[], text[])
+comment on function _realtime_local.visible(regclass, text[], text[], text[], text[], bigint[]) is
+  'For each (role, claims): whether that subscriber can SELECT the row with the given key, once '
+  'the transactions p_xids (those of the changes checked) are visible.';
+revoke all on function _realtime_local.visible(regclass, text[], text[], text[], text[], bigint[])
+  from public;
+grant execute on function _realtime_local.visible(regclass, text[], text[], text[], text[], bigint[])
   to authenticator;

@@ -25,6 +25,7 @@ from watchium_client import (
     WrongAccessKey,
     error_from_response,
 )
+from watchium_client._api import key_role
 from watchium_wire.errors import CATALOGUE
 
 VIDEO = "https://example.com/frieren/01.mkv"
@@ -33,13 +34,14 @@ T = TypeVar("T")
 
 @pytest.fixture
 async def host(stack: Stack) -> AsyncIterator[WatchiumClient]:
-    client = await WatchiumClient.connect(stack.url, stack.anon_key)
+    client = await WatchiumClient.connect(stack.url, stack.publishable_key)
     yield client
     await client.close()
 
 
 @pytest.fixture
 async def viewer(stack: Stack) -> AsyncIterator[WatchiumClient]:
+    # The legacy anon key: a client of either kind of key, in the same rooms.
     client = await WatchiumClient.connect(stack.url, stack.anon_key)
     yield client
     await client.close()
@@ -155,8 +157,10 @@ async def test_rate_limits_say_when_to_retry(host: WatchiumClient) -> None:
     assert 0 < limited.value.retry_after <= 1
 
 
-async def test_unauthenticated_calls_are_told_to_sign_in(stack: Stack) -> None:
-    anonymous = await WatchiumClient.connect(stack.url, stack.anon_key, sign_in=False)
+@pytest.mark.parametrize("key", ["publishable", "anon"])
+async def test_unauthenticated_calls_are_told_to_sign_in(stack: Stack, key: str) -> None:
+    value = stack.publishable_key if key == "publishable" else stack.anon_key
+    anonymous = await WatchiumClient.connect(stack.url, value, sign_in=False)
     try:
         assert await anonymous.user_id() is None
         await anonymous.list_public_rooms()  # reads need no user
@@ -195,3 +199,9 @@ def test_unknown_codes_fall_back_on_the_status() -> None:
     assert isinstance(err, RateLimited) and err.code == "WRZ99" and err.retry_after == 2.5
     assert type(error_from_response(500, "boom")).__name__ == "ServerError"
     assert isinstance(error_from_response(418, {"message": "teapot"}), WatchiumError)
+
+
+def test_key_role_reads_either_kind_of_key(stack: Stack) -> None:
+    assert key_role(stack.publishable_key) == key_role(stack.anon_key) == "anon"
+    assert key_role(stack.secret_key) == key_role(stack.service_role_key) == "service_role"
+    assert key_role("not a key") is None and key_role("a.b.c") is None

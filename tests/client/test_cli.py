@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner, Result
 
 from tests.client._mpv import requires_mpv, write_clip
@@ -36,7 +37,7 @@ VIDEO = "https://example.com/frieren/01.mkv"
 def invoke(stack: Stack | None, home: Path, *args: str, **env: str | None) -> Result:
     base: dict[str, str | None] = {"WATCHIUM_CONFIG_DIR": str(home), "COLUMNS": "200"}
     if stack is not None:
-        base.update(WATCHIUM_URL=stack.url, WATCHIUM_ANON_KEY=stack.anon_key)
+        base.update(WATCHIUM_URL=stack.url, WATCHIUM_PUBLISHABLE_KEY=stack.publishable_key)
     base.update(env)
     return runner.invoke(app, list(args), env=base)
 
@@ -100,10 +101,59 @@ def test_a_private_room_needs_its_access_key(stack: Stack, tmp_path: Path) -> No
 
     refused = invoke(stack, tmp_path / "guest", "rooms", "join", room_id)
     assert refused.exit_code == 1
-    assert "is private: pass its 6-digit access key with --access-key" in refused.output
+    assert f"room {room_id} is private: pass its 6-digit access key with --access-key" in (
+        refused.output
+    )
+    wrong = "000000" if key != "000000" else "111111"
+    guessed = invoke(stack, tmp_path / "guest", "rooms", "join", room_id, "-a", wrong)
+    assert guessed.exit_code == 1
+    assert f"wrong access key for room {room_id}: check the 6 digits with the host" in (
+        guessed.output
+    )
+    assert "pass its 6-digit access key" not in guessed.output
     ok(invoke(stack, tmp_path / "guest", "rooms", "join", room_id, "--access-key", key))
     missing = invoke(stack, tmp_path / "guest", "rooms", "join", "zzzzzzzzzz")
     assert missing.exit_code == 1 and "room zzzzzzzzzz not found" in missing.output
+
+
+def test_a_bad_video_url_says_it_must_be_http(stack: Stack, tmp_path: Path) -> None:
+    refused = invoke(
+        stack, tmp_path / "u", "rooms", "create", "Frieren night", "--anime-id", "frieren",
+        "--video-url", "frieren-01.mkv",
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert "video_url: must be an http(s) URL" in refused.output
+
+
+def test_watch_without_mpv_names_the_options(stack: Stack, tmp_path: Path) -> None:
+    video = tmp_path / "frieren-01.mkv"
+    video.write_bytes(b"")
+    result = invoke(
+        stack, tmp_path / "u", "watch", "zzzzzzzzzz", str(video), "--mpv", "no-such-mpv",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "mpv not found ('no-such-mpv' is not on PATH)" in result.output
+    assert "--mpv PATH" in result.output and "--player simulated" in result.output
+    assert "mpv=" not in result.output, "the Python argument is no option of the command"
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [path]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        paths += _command_paths(sub, (*path, name))
+    return paths
+
+
+def test_help_shows_no_python_types() -> None:
+    paths = _command_paths(typer.main.get_command(app))
+    assert ("db", "reset") in paths and ("rooms", "create") in paths  # plugins' commands too
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        tags = re.findall(r"<[a-z |\[\]]+>|\{[A-Za-z_]+\}", result.output)
+        assert tags == [], f"watchium {' '.join(path)} --help shows {tags}"
+    flags = ok(runner.invoke(app, ["rooms", "create", "--help"], env={"COLUMNS": "200"})).output
+    assert re.search(r"--video-url +URL ", flags) and re.search(r"--private +Members", flags)
 
 
 def test_rate_limits_say_how_long_to_wait(stack: Stack, tmp_path: Path) -> None:
@@ -119,7 +169,11 @@ def test_rate_limits_say_how_long_to_wait(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_errors_say_how_to_start_the_stack(tmp_path: Path) -> None:
-    unset: dict[str, str | None] = {"WATCHIUM_URL": None, "WATCHIUM_ANON_KEY": None}
+    unset: dict[str, str | None] = {
+        "WATCHIUM_URL": None,
+        "WATCHIUM_PUBLISHABLE_KEY": None,
+        "WATCHIUM_ANON_KEY": None,
+    }
     data = tmp_path / "data"
     port = str(free_port())
     never_started = invoke(
@@ -144,10 +198,20 @@ def test_errors_say_how_to_start_the_stack(tmp_path: Path) -> None:
     assert elsewhere.exit_code == 1 and "cannot reach" in elsewhere.output
 
 
+def test_either_kind_of_key_works_and_a_secret_key_is_refused(stack: Stack, tmp_path: Path) -> None:
+    legacy = {"WATCHIUM_PUBLISHABLE_KEY": None, "WATCHIUM_ANON_KEY": stack.anon_key}
+    ok(invoke(stack, tmp_path / "legacy", "rooms", "list", **legacy))
+    ok(invoke(stack, tmp_path / "flag", "rooms", "list", "--key", stack.publishable_key))
+    for secret in (stack.secret_key, stack.service_role_key):
+        refused = invoke(stack, tmp_path / "secret", "rooms", "list", "--key", secret)
+        assert refused.exit_code == 1
+        assert "that is a secret key" in refused.output and "publishable key" in refused.output
+
+
 def test_a_malformed_setting_names_the_variable_and_the_value(tmp_path: Path) -> None:
     result = invoke(
         None, tmp_path / "u", "rooms", "list", WATCHIUM_PORT="abc", WATCHIUM_URL=None,
-        WATCHIUM_ANON_KEY=None,
+        WATCHIUM_PUBLISHABLE_KEY=None, WATCHIUM_ANON_KEY=None,
     )  # fmt: skip
     assert result.exit_code == 1
     assert "WATCHIUM_PORT: must be a port number (1-65535), got 'abc'" in result.output
@@ -174,7 +238,7 @@ def test_without_the_local_stack_the_client_commands_still_work(tmp_path: Path) 
 
     listed = run("rooms", "list")
     assert listed.returncode == 1
-    assert f"no anon key for the local stack at http://127.0.0.1:{port}" in listed.stderr
+    assert f"no API key for the local stack at http://127.0.0.1:{port}" in listed.stderr
     assert "watchium_client.cli._plugins: watchium CLI plugin 'stack'" in listed.stderr
     assert "skipped" in listed.stderr
     up = run("up")

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests._pg import TestDatabase
 from tests._stack import Stack
+from tests._supabase_cli import over_both_databases
 from tests.functions._helpers import count, invoke, one, room_body
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Also against the database `supabase db push` migrated.
+    over_both_databases(metafunc)
 
 
 async def test_readme_flow_end_to_end(stack: Stack, database: TestDatabase) -> None:

@@ -11,8 +11,11 @@ import pytest
 from tests._pg import TestDatabase
 from tests._stack import Stack
 from tests.functions._helpers import count, error_of, post, room_body
-from watchium_functions import BODY_LIMIT
-from watchium_functions.tokens import encode_token
+from watchium_functions import BODY_LIMIT, _app
+from watchium_functions.apikeys import new_api_key
+from watchium_functions.tokens import REASONS, encode_token
+from watchium_stack.harness import access_token
+from watchium_stack.keys import SigningKey, new_signing_key
 from watchium_wire import ENDPOINTS
 
 
@@ -30,14 +33,17 @@ def test_missing_apikey_is_401(stack: Stack, database: TestDatabase) -> None:
 
 @pytest.mark.parametrize(
     "apikey",
-    ["not-a-jwt", "forged", "user-token"],
+    ["not-a-jwt", "forged", "user-token", "legacy-user-token", "other-project", "mistyped"],
 )
 def test_bad_apikey_is_401(stack: Stack, database: TestDatabase, apikey: str) -> None:
     value = {
         "not-a-jwt": "not-a-jwt",
         "forged": encode_token({"role": "anon"}, "some-other-secret-of-32-characters!!"),
-        # A user's access token is not a project key.
+        # A user's access token is not a project key, however it is signed.
         "user-token": stack.access_token(),
+        "legacy-user-token": access_token(stack.jwt_secret),
+        "other-project": new_api_key("publishable"),
+        "mistyped": stack.publishable_key[:-1] + ("x" if stack.publishable_key[-1] != "x" else "y"),
     }[apikey]
     before = count(database, "rooms")
     response = post(
@@ -48,23 +54,94 @@ def test_bad_apikey_is_401(stack: Stack, database: TestDatabase, apikey: str) ->
     assert count(database, "rooms") == before
 
 
-@pytest.mark.parametrize("problem", ["forged", "expired", "malformed", "not-bearer", "bad-role"])
+def test_a_secret_key_from_a_browser_is_401(stack: Stack, database: TestDatabase) -> None:
+    browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    before = count(database, "rooms")
+    response = post(
+        stack,
+        "rooms-create",
+        room_body(),
+        token=stack.access_token(),
+        headers={"apikey": stack.secret_key, "User-Agent": browser},
+    )
+    error = error_of(response, 401, "WR401")
+    assert error["details"]["reason"] == "secret_key_in_browser" and "publishable" in error["hint"]
+    assert count(database, "rooms") == before
+    # The same key from a server acts as service_role: for anyone.
+    user = "8a4f3c57-6e0b-4d0e-9d67-3c9b1e0f2a11"
+    server = post(
+        stack,
+        "rooms-create",
+        room_body(host_user_id=user),
+        token=stack.secret_key,
+        headers={"apikey": stack.secret_key},
+    )
+    assert server.status_code == 200, server.text
+    assert server.json()["data"]["room"]["host_user_id"] == user
+
+
+PROBLEMS = [
+    "forged",
+    "other-key-same-kid",
+    "unknown-kid",
+    "rsa-not-listed",
+    "expired",
+    "malformed",
+    "not-bearer",
+    "bad-role",
+    "role-list",
+    "other-api-key",
+]
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
 def test_bad_access_token_is_401(stack: Stack, database: TestDatabase, problem: str) -> None:
     now = int(time.time())
-    claims = {"sub": "8a4f3c57-6e0b-4d0e-9d67-3c9b1e0f2a11", "role": "authenticated"}
-    authorization = {
-        "forged": "Bearer " + encode_token(claims, "another-secret-that-is-32-chars-long"),
-        "expired": "Bearer " + stack.access_token(iat=now - 7200, exp=now - 3600),
-        "malformed": "Bearer abc.def.ghi",
-        "not-bearer": "Basic dXNlcjpwYXNz",
-        "bad-role": "Bearer " + encode_token({**claims, "role": "postgres"}, stack.jwt_secret),
+    claims = {
+        "sub": "8a4f3c57-6e0b-4d0e-9d67-3c9b1e0f2a11",
+        "role": "authenticated",
+        "exp": now + 60,
+    }
+    other = new_signing_key("ES256")
+    current = stack.signing_keys.current()
+    impostor = SigningKey(current.kid, "ES256", "in_use", other.private_jwk)
+    token, reason = {
+        "forged": (
+            encode_token(claims, "another-secret-that-is-32-chars-long"),
+            "invalid_signature",
+        ),
+        "other-key-same-kid": (impostor.sign(claims), "invalid_signature"),
+        "unknown-kid": (other.sign(claims), "unknown_key"),
+        "rsa-not-listed": (new_signing_key("RS256").sign(claims), "bad_algorithm"),
+        "expired": (stack.access_token(iat=now - 7200, exp=now - 3600), "expired"),
+        "malformed": ("abc.def.ghi", "malformed"),
+        "not-bearer": ("", "malformed"),
+        "bad-role": (stack.access_token(role="postgres"), "bad_role"),
+        "role-list": (stack.access_token(role=["authenticated", "service_role"]), "bad_role"),
+        "other-api-key": (stack.secret_key, "malformed"),
     }[problem]
+    authorization = "Basic dXNlcjpwYXNz" if problem == "not-bearer" else f"Bearer {token}"
     before = count(database, "rooms")
     response = post(stack, "rooms-create", room_body(), headers={"Authorization": authorization})
     error = error_of(response, 401, "WR401")
+    assert error["details"]["reason"] == reason
+    if problem not in ("not-bearer", "other-api-key"):  # those have words of their own
+        assert error["message"] == REASONS[reason], "our words, not the JWT library's"
     if problem == "expired":
-        assert error["details"]["reason"] == "expired" and "refresh" in error["hint"]
+        assert "refresh" in error["hint"]
     assert count(database, "rooms") == before
+
+
+def test_a_bearer_equal_to_the_apikey_is_the_key(stack: Stack) -> None:
+    # What supabase-py and supabase-js send when nobody is signed in.
+    for key in (stack.publishable_key, stack.anon_key):
+        headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+        url = f"{stack.url}/functions/v1/rooms-list-public"
+        assert httpx.post(url, json={}, headers=headers).status_code == 200
+        refused = httpx.post(
+            f"{stack.url}/functions/v1/rooms-create", json=room_body(), headers=headers
+        )
+        assert error_of(refused, 401, "WR401")["message"] == "sign-in required"
 
 
 def test_without_authorization_the_apikey_role_is_used(stack: Stack) -> None:
@@ -251,6 +328,41 @@ def test_each_rule_of_the_models(
     response = post(stack, name, body, token=stack.access_token())
     error = error_of(response, 400, "WR400")
     assert field in {f["field"] for f in error["details"]["fields"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        ("rooms-create", room_body(video_url="ftp://x/y"), "video_url: must be an http(s) URL"),
+        ("rooms-create", room_body(video_url="f.mkv"), "video_url: must be an http(s) URL"),
+        ("rooms-create", room_body(title="   "), "title: must not be blank"),
+        (
+            "rooms-join",
+            {"room_id": "abcdefghij", "username": "v", "access_key": "12345"},
+            "access_key: must be 6 digits",
+        ),
+        (
+            "sync-control",
+            {"room_id": "abcdefghij", "action": "seek"},
+            "(body): seek needs current_time (the target position)",
+        ),
+    ],
+)
+def test_a_refused_body_says_what_each_field_must_be(
+    stack: Stack, name: str, body: dict[str, object], expected: str
+) -> None:
+    response = post(stack, name, body, token=stack.access_token())
+    error = error_of(response, 400, "WR400")
+    assert error["message"] == f"invalid request body: {expected}"
+    assert expected.split(": ", 1)[1] in {f["message"] for f in error["details"]["fields"]}
+
+
+def test_every_pattern_of_the_request_models_has_words() -> None:
+    patterns = set()
+    for endpoint in ENDPOINTS.values():
+        patterns |= set(_app._patterns(endpoint.request).values())
+    assert patterns, "the models have patterns"
+    assert patterns <= set(_app._PATTERN_MEANINGS), "say what a new pattern means"
 
 
 def test_current_time_on_the_wire_reaches_p_current_time(stack: Stack) -> None:

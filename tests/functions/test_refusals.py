@@ -10,6 +10,7 @@ import pytest
 
 from tests._pg import TestDatabase
 from tests._stack import Stack
+from tests._supabase_cli import over_both_databases
 from tests.functions._helpers import (
     count,
     create_room,
@@ -21,6 +22,11 @@ from tests.functions._helpers import (
     refused,
     room_body,
 )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Also against the database `supabase db push` migrated.
+    over_both_databases(metafunc)
 
 
 async def test_wrong_access_key_is_403_counted_and_writes_no_membership(
@@ -106,6 +112,15 @@ def test_acting_as_someone_else_is_403(stack: Stack, database: TestDatabase) -> 
 def test_anon_cannot_create_a_room(stack: Stack, database: TestDatabase) -> None:
     before = count(database, "rooms")
     error_of(post(stack, "rooms-create", room_body()), 401, "WR401")
+    assert count(database, "rooms") == before
+
+
+def test_an_anonymous_call_acting_for_someone_is_told_to_sign_in_first(
+    stack: Stack, database: TestDatabase
+) -> None:
+    before = count(database, "rooms")
+    error = error_of(post(stack, "rooms-create", room_body(host_user_id="someone")), 401, "WR401")
+    assert "sign" in error["message"]
     assert count(database, "rooms") == before
 
 

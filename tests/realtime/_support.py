@@ -23,14 +23,17 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from websockets.asyncio.client import ClientConnection, connect
 
+from watchium_functions.jwks import StaticJwks
 from watchium_functions.tokens import encode_token
-from watchium_stack.keys import ProjectKeys, keys_from_secret
+from watchium_stack.keys import ProjectKeys, SigningKey, keys_from_secret, new_signing_key
 from watchium_stack.postgres import free_port
 from watchium_stack.realtime import RealtimeService
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 JS_DIR = PROJECT_DIR / "tests" / "js"
 SECRET = "watchium-realtime-test-secret-0123456789abcdef"
+SIGNING_KEY: SigningKey = new_signing_key("ES256", "in_use")
+"""The test project's signing key; its JWKS is the server's (and the legacy SECRET too)."""
 TIMEOUT = 15.0
 
 
@@ -38,10 +41,13 @@ def authorizer_url(db_url: str) -> str:
     return db_url.replace("://postgres:postgres@", "://authenticator:postgres@", 1)
 
 
-def user_token(user: str, *, ttl: int = 3600, secret: str = SECRET) -> str:
+def user_token(
+    user: str, *, ttl: int = 3600, secret: str = SECRET, key: SigningKey | None = None
+) -> str:
+    """A user's access token: HS256 with ``secret`` (legacy), or signed with ``key``."""
     claims = {"sub": user, "role": "authenticated", "aud": "authenticated"}
     claims["exp"] = int(time.time()) + ttl  # type: ignore[assignment]
-    return encode_token(claims, secret)
+    return key.sign(claims) if key is not None else encode_token(claims, secret)
 
 
 def new_user() -> str:
@@ -86,7 +92,8 @@ async def start_server(db_url: str, **kwargs: Any) -> Server:
         db_url=db_url,
         authorizer_url=authorizer_url(db_url),
         jwt_secret=SECRET,
-        api_keys={keys.anon_key, keys.service_role_key},
+        api_keys={keys.publishable_key, keys.secret_key},
+        jwks=StaticJwks({"keys": [SIGNING_KEY.public_jwk]}),
         **kwargs,
     )
     port = free_port()

@@ -3,6 +3,7 @@ by the local bootstrap): what it answers, and who may call it."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import psycopg
@@ -12,6 +13,9 @@ from tests._pg import TestDatabase
 from tests.realtime._support import Sql, authorizer_url, new_user
 
 _CALL = "select _realtime_local.visible('public.rooms'::regclass, '{room_id}', %s, %s, %s)"
+_CALL_AFTER = (
+    "select _realtime_local.visible('public.rooms'::regclass, '{room_id}', %s, %s, %s, %s)"
+)
 
 
 def _claims(user: str) -> str:
@@ -45,3 +49,35 @@ async def test_api_roles_may_not_call_it(database: TestDatabase, role: str) -> N
         await conn.execute(f"set role {role}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             await conn.execute(_CALL, (["x"], ["anon"], ['{"role": "anon"}']))
+
+
+async def test_a_check_waits_for_the_changes_transaction_to_be_visible(
+    database: TestDatabase,
+) -> None:
+    # A transaction reaches the replication stream a moment before other sessions see it; a
+    # check made in that moment must wait for it instead of finding no row.
+    host = new_user()
+    async with await psycopg.AsyncConnection.connect(database.url) as writer:
+        cur = await writer.execute(
+            "select (public.rooms_create(p_title => 'Watch', p_anime_id => 'frieren', "
+            "p_anime_title => 'Frieren', p_video_url => 'https://example.com/v.mkv', "
+            "p_host_username => 'host', p_host_user_id => %s) -> 'room' ->> 'room_id'), "
+            "pg_current_xact_id()::text::bigint & 4294967295",
+            (host,),
+        )
+        row: Any = await cur.fetchone()
+        room_id, xid = row
+        async with await psycopg.AsyncConnection.connect(
+            authorizer_url(database.url), autocommit=True
+        ) as checker:
+            check = asyncio.create_task(
+                checker.execute(
+                    _CALL_AFTER,
+                    ([room_id], ["authenticated"], [_claims(host)], [xid]),
+                )
+            )
+            await asyncio.sleep(0.2)  # the check is running while the writer has not committed
+            assert not check.done()
+            await writer.commit()
+            answer: Any = await (await check).fetchone()
+    assert answer[0] == [True]

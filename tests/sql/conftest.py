@@ -1,4 +1,9 @@
-"""Helpers for the SQL tests: rooms and members created through the API functions."""
+"""Helpers for the SQL tests: rooms and members created through the API functions.
+
+Every SQL test runs twice: against the database the local runner migrated, and against the one
+the Supabase CLI pushed to (``[supabase-cli]``), so a rule that holds locally is seen to hold on a
+database migrated as hosted Supabase migrates it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,11 @@ from typing import Any
 import pytest
 
 from tests._pg import SqlSession, new_user
+from tests._supabase_cli import over_both_databases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    over_both_databases(metafunc)
 
 
 @dataclass
@@ -21,7 +31,7 @@ class Room:
 def create_room(
     sql: SqlSession, host: str | None = None, *, public: bool = True, **fields: Any
 ) -> Room:
-    """Create a room as ``host`` (a new user by default) and return to the superuser."""
+    """Create a room as ``host`` (a new user by default) and return to ``postgres``."""
     host = host or new_user()
     params: dict[str, Any] = {
         "title": "Watching together",
@@ -45,7 +55,7 @@ def join_room(
     username: str = "viewer",
     key: str | None = None,
 ) -> str:
-    """Join ``room`` as ``user`` (a new user by default) and return to the superuser."""
+    """Join ``room`` as ``user`` (a new user by default) and return to ``postgres``."""
     user = user or new_user()
     result = sql.as_user(user).rpc(
         "rooms_join",

@@ -6,8 +6,9 @@ Other tests commit data to the same database, so these assert what happened to t
 
 from __future__ import annotations
 
-from tests._pg import SqlSession
+from tests._pg import PG_CRON_STAND_IN, PROJECT_DIR, SqlSession
 from tests.sql.conftest import Room, backdate_heartbeat, create_room, join_room
+from watchium_stack.migrate import split_statements
 
 
 def cleanup(sql: SqlSession) -> dict[str, int]:
@@ -98,3 +99,52 @@ def test_seed_cleanup_functions_return_counts(sql: SqlSession, room: Room) -> No
     )
     assert sql.scalar("select watchium.cleanup_inactive_rooms()") >= 1
     assert sql.count("rooms", "room_id = %s", (room.room_id,)) == 0
+
+
+def test_scheduling_the_cleanup_without_pg_cron_says_to_enable_it(sql: SqlSession) -> None:
+    sql.as_admin()
+    with sql.raises("55000") as info:
+        sql.scalar("select watchium.schedule_cleanup()")
+    assert "pg_cron" in info.value.diag.message_primary
+    assert "schedule_cleanup" in (info.value.diag.message_hint or "")
+
+
+def test_enabling_pg_cron_after_the_migrations_then_scheduling_keeps_one_job(
+    sql: SqlSession,
+) -> None:
+    sql.as_admin()
+    sql.conn.execute(PG_CRON_STAND_IN)
+    first = sql.scalar("select watchium.schedule_cleanup()")
+    again = sql.scalar("select watchium.schedule_cleanup()")
+    assert first == again
+    assert sql.all("select jobname, schedule, command, username from cron.job") == [
+        {
+            "jobname": "watchium-cleanup",
+            "schedule": "30 seconds",
+            "command": "select watchium.cleanup_realtime_data()",
+            "username": "postgres",
+        }
+    ]
+
+
+def test_the_migration_schedules_the_cleanup_when_pg_cron_is_already_enabled(
+    sql: SqlSession,
+) -> None:
+    migration = PROJECT_DIR / "supabase" / "migrations" / "013_hosted_fidelity.sql"
+    (block,) = [s for s in split_statements(migration.read_text()) if "do $$" in s.text]
+    sql.as_admin()
+    sql.conn.execute(block.text)  # no pg_cron: nothing to schedule, nothing fails
+    sql.conn.execute(PG_CRON_STAND_IN)
+    sql.conn.execute(block.text)
+    assert sql.scalar("select count(*) from cron.job where jobname = 'watchium-cleanup'") == 1
+
+
+def test_only_the_schema_owner_may_schedule_the_cleanup(sql: SqlSession) -> None:
+    for role in ("anon", "authenticated", "service_role"):
+        assert (
+            sql.scalar(
+                "select has_function_privilege(%s, 'watchium.schedule_cleanup()', 'execute')",
+                (role,),
+            )
+            is False
+        )

@@ -11,6 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -222,8 +223,11 @@ def test_concurrent_seeks_lose_nothing_and_respect_the_limit(
         (room_id,),
     )
     assert final is not None
-    last = max(succeeded, key=lambda o: o["playback_updated_at"])
+    # Each seek takes its reference time once it holds the room, so the last to commit carries
+    # the latest time: the room holds that seek whole, its position with its reference time.
+    last = max(succeeded, key=lambda o: datetime.fromisoformat(o["playback_updated_at"]))
     assert float(final["current_playback_time"]) == last["current_playback_time"]
+    assert final["playback_updated_at"] == datetime.fromisoformat(last["playback_updated_at"])
     assert admin.scalar(
         "select count(*) from sync_states where room_id = %s and sync_event_type = 'seek'",
         (room_id,),
@@ -305,3 +309,32 @@ def test_rooms_created_by_api_users_commit(
         admin.scalar("select is_public from rooms where room_id = %s", (result["room"]["room_id"],))
         is public
     )
+
+
+def test_a_seek_that_waited_for_the_room_takes_its_time_after_the_wait(
+    database: TestDatabase, admin: SqlSession, cleanup_rooms: list[str]
+) -> None:
+    # The room's reference time must follow commit order: a seek that waited on another's lock
+    # and committed after it must not carry an earlier playback_updated_at (members order rows
+    # by it and would keep the other one).
+    room_id, host, _ = make_room(database, cleanup_rooms)
+    with database.connect(autocommit=False) as first:
+        holder = SqlSession(first).as_user(host)
+        holder.one("select 1 from rooms where room_id = %s for no key update", (room_id,))
+
+        def late_seek(s: SqlSession) -> Any:
+            s.as_user(host)
+            return s.rpc("sync_control", room_id=room_id, action="seek", current_time=20)
+
+        waiting = Worker(database, late_seek)
+        waiting.start()
+        wait_until_blocked(admin, waiting.pid)
+        early = holder.rpc("sync_control", room_id=room_id, action="seek", current_time=10)
+        first.commit()
+    late = waiting.join_result()
+    assert late["playback_updated_at"] >= early["playback_updated_at"]
+    final = admin.one(
+        "select current_playback_time, playback_updated_at from rooms where room_id = %s",
+        (room_id,),
+    )
+    assert final is not None and float(final["current_playback_time"]) == 20.0

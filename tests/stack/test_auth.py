@@ -5,14 +5,17 @@ shape."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import jwt
+import psycopg
 import pytest
 from supabase_auth.errors import AuthApiError
 
-from tests._pg import TestDatabase
+from tests._pg import TestDatabase, with_database
+from watchium_functions.apikeys import ApiKeys
+from watchium_stack._auth_schema import AuthSchemaError
 from watchium_stack.auth import AuthService
 from watchium_stack.harness import Stack
 
@@ -30,8 +33,13 @@ async def test_sign_in_anonymously_issues_a_gotrue_session(
     assert user.app_metadata == {"provider": "anonymous", "providers": ["anonymous"]}
     assert user.user_metadata == {"nick": "mio"} and user.aud == "authenticated"
 
+    # Signed with the signing key in use, which the JWKS publishes.
+    header = jwt.get_unverified_header(session.access_token)
+    assert header["alg"] == "ES256" and header["kid"] == stack.signing_keys.current().kid
+    jwks = httpx.get(f"{stack.url}/auth/v1/.well-known/jwks.json").json()
+    public = jwt.PyJWKSet.from_dict(jwks)[header["kid"]]
     claims = jwt.decode(
-        session.access_token, stack.jwt_secret, algorithms=["HS256"], audience="authenticated"
+        session.access_token, public.key, algorithms=["ES256"], audience="authenticated"
     )
     assert claims["sub"] == user.id and claims["role"] == "authenticated"
     assert claims["is_anonymous"] is True and claims["session_id"]
@@ -136,12 +144,15 @@ def test_email_sign_up_is_refused_and_settings_say_so(stack: Stack) -> None:
 
 @pytest.fixture
 async def limited_auth(stack: Stack) -> AsyncIterator[AuthService]:
-    async with AuthService(stack.db_url, stack.jwt_secret, anonymous_signups_per_hour=3) as auth:
+    keys = ApiKeys([stack.publishable_key], [stack.secret_key])
+    async with AuthService(
+        stack.db_url, stack.jwt_secret, api_keys=keys, anonymous_signups_per_hour=3
+    ) as auth:
         yield auth
 
 
 async def test_anonymous_sign_ups_are_limited_per_ip(
-    limited_auth: AuthService, database: TestDatabase
+    limited_auth: AuthService, database: TestDatabase, stack: Stack
 ) -> None:
     # A client address of its own (TEST-NET-3), so no other test shares its bucket.
     address = f"203.0.113.{int(time.time() * 1000) % 250 + 1}"
@@ -151,7 +162,8 @@ async def test_anonymous_sign_ups_are_limited_per_ip(
         )
     transport = httpx.ASGITransport(app=limited_auth, client=(address, 4000))
     other = httpx.ASGITransport(app=limited_auth, client=("203.0.113.254", 4000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+    key = {"apikey": stack.publishable_key}
+    async with httpx.AsyncClient(transport=transport, base_url="http://auth", headers=key) as http:
         for _ in range(3):
             assert (await http.post("/signup", json={})).status_code == 200
         with database.connect() as conn:
@@ -165,9 +177,44 @@ async def test_anonymous_sign_ups_are_limited_per_ip(
         with database.connect() as conn:
             after = conn.execute("select count(*) as n from auth.users").fetchone()
         assert after == before
-    async with httpx.AsyncClient(transport=other, base_url="http://auth") as http:
+    async with httpx.AsyncClient(transport=other, base_url="http://auth", headers=key) as http:
         with database.connect() as conn:
             conn.execute(
                 "delete from watchium.rate_limit_buckets where subject = %s", ("ip:203.0.113.254",)
             )
         assert (await http.post("/signup", json={})).status_code == 200
+
+
+@pytest.fixture
+def foreign_database(database: TestDatabase) -> Iterator[str]:
+    """A database of the run's cluster, empty: what each test makes of its ``auth`` schema."""
+    with database.connect_admin() as admin:
+        admin.execute("create database auth_foreign owner postgres")
+    try:
+        yield with_database(database.url, "auth_foreign")
+    finally:
+        with database.connect_admin() as admin:
+            admin.execute("drop database auth_foreign with (force)")
+
+
+async def test_the_auth_server_refuses_supabase_auths_own_schema(foreign_database: str) -> None:
+    with psycopg.connect(foreign_database, autocommit=True) as conn:
+        # What GoTrue keeps: its migration history, and refresh tokens without token_hash.
+        conn.execute(
+            "create schema auth; "
+            "create table auth.schema_migrations (version varchar(255) primary key); "
+            "create table auth.refresh_tokens (id bigserial primary key, token varchar(255))"
+        )
+    service = AuthService(foreign_database, "secret-" * 6)
+    with pytest.raises(AuthSchemaError, match="Supabase Auth"):
+        await service.start()
+    await service.stop()
+
+
+async def test_the_auth_server_refuses_a_database_the_bootstrap_did_not_prepare(
+    foreign_database: str,
+) -> None:
+    service = AuthService(foreign_database, "secret-" * 6)
+    with pytest.raises(AuthSchemaError, match="bootstrap"):
+        await service.start()
+    await service.stop()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from watchium_functions._endpoint import ROUTES
 from watchium_functions.asgi import send_json
 from watchium_stack import gateway as gateway_module
 from watchium_stack.gateway import (
@@ -82,6 +86,9 @@ def _settings(stack: Stack) -> GatewaySettings:
         jwt_secret=stack.jwt_secret,
         anon_key=stack.anon_key,
         service_role_key=stack.service_role_key,
+        publishable_key=stack.publishable_key,
+        secret_key=stack.secret_key,
+        data_dir=stack.signing_keys.path.parent,
     )
 
 
@@ -91,12 +98,13 @@ async def with_fake_realtime(
 ) -> AsyncIterator[Gateway]:
     created: list[FakeRealtime] = []
 
-    def load(settings: GatewaySettings) -> tuple[Any, str]:
+    def load(settings: GatewaySettings, signing_keys: Any) -> tuple[Any, str]:
         service = FakeRealtime(
             db_url=settings.db_url,
             authorizer_url=settings.functions_db_url,
             jwt_secret=settings.jwt_secret,
-            api_keys={settings.anon_key, settings.service_role_key},
+            api_keys={settings.publishable_key, settings.secret_key},
+            jwks=signing_keys,
         )
         created.append(service)
         return service, ""
@@ -116,7 +124,8 @@ async def test_realtime_is_mounted_with_relative_paths(
 ) -> None:
     service = with_fake_realtime.realtime
     assert isinstance(service, FakeRealtime) and service.started
-    assert service.kwargs["api_keys"] == {stack.anon_key, stack.service_role_key}
+    assert service.kwargs["api_keys"] == {stack.publishable_key, stack.secret_key}
+    assert service.kwargs["jwks"].current() == stack.signing_keys.current()
     assert service.kwargs["authorizer_url"].startswith("postgresql://authenticator:")
     transport = httpx.ASGITransport(app=with_fake_realtime)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
@@ -127,7 +136,7 @@ async def test_realtime_is_mounted_with_relative_paths(
 async def test_without_realtime_its_paths_answer_503(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway_module, "_load_realtime", lambda s: (None, "not installed"))
+    monkeypatch.setattr(gateway_module, "_load_realtime", lambda s, k: (None, "not installed"))
     gw = Gateway(_settings(stack))
     await gw.startup()
     try:
@@ -139,3 +148,48 @@ async def test_without_realtime_its_paths_answer_503(
         await gw.shutdown()
     assert response.status_code == 503 and response.json()["error"]["code"] == "WH503"
     assert health.json()["realtime"] == "not installed"
+
+
+async def test_an_unexpected_error_is_logged_with_its_cause_and_not_sent(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        endpoint = ROUTES["rooms-list-public"].endpoint
+
+        async def handle(self, *args: Any) -> Any:
+            raise RuntimeError("the cause of the failure")
+
+    monkeypatch.setitem(ROUTES, "rooms-list-public", Broken())
+    gw = Gateway(_settings(stack))
+    await gw.startup()
+    try:
+        transport = httpx.ASGITransport(app=gw)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            with caplog.at_level(logging.ERROR, logger="watchium_functions"):
+                response = await http.post(
+                    "/functions/v1/rooms-list-public", json={}, headers=stack.headers()
+                )
+    finally:
+        await gw.shutdown()
+    assert response.status_code == 500 and response.json()["error"]["code"] == "WH500"
+    assert "of the failure" not in response.text and "RuntimeError" not in response.text
+    assert "RuntimeError: the cause of the failure" in caplog.text
+
+
+def test_watchium_up_shows_the_logged_causes() -> None:
+    # What `watchium up` sets up before it starts the gateway: the packages' records reach
+    # stderr, where they used to be dropped (the packages add only a NullHandler).
+    code = (
+        "import logging\n"
+        "from watchium_stack.gateway import log_to_stderr\n"
+        "import watchium_functions\n"
+        "log_to_stderr()\n"
+        "try:\n"
+        "    raise RuntimeError('the cause of the failure')\n"
+        "except RuntimeError:\n"
+        "    logging.getLogger('watchium_functions._app').exception('unhandled error')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "ERROR watchium_functions._app: unhandled error" in run.stderr
+    assert "RuntimeError: the cause of the failure" in run.stderr

@@ -62,6 +62,17 @@ def test_the_gateway_takes_the_local_stack_when_nothing_else_is_given(tmp_path: 
         keys.anon_key,
         keys.service_role_key,
     )
+    assert (settings.publishable_key, settings.secret_key) == (
+        keys.publishable_key,
+        keys.secret_key,
+    )
+    assert settings.publishable_key.startswith("sb_publishable_")
+    assert settings.secret_key.startswith("sb_secret_")
+    # A project created today: sessions signed with a signing key, published as a JWKS.
+    assert settings.key_model == "current"
+    signing = settings.signing_keys()
+    assert signing is not None and signing.current().alg == "ES256"
+    assert [k["kid"] for k in signing.jwks()["keys"]] == [signing.current().kid]
     assert settings.functions_db_url.startswith("postgresql://authenticator:")
     assert (settings.anonymous_signups_per_hour, settings.pool_max) == (30, 10)
     assert settings.realtime_slot is None and settings.url == "http://127.0.0.1:54321"
@@ -75,6 +86,11 @@ def test_the_gateway_reads_its_variables(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     monkeypatch.setenv("WATCHIUM_ANON_KEY", "anon")
     monkeypatch.setenv("WATCHIUM_SERVICE_ROLE_KEY", "service")
+    monkeypatch.setenv("WATCHIUM_PUBLISHABLE_KEY", "publishable")
+    monkeypatch.setenv("WATCHIUM_SECRET_KEY", "secret")
+    monkeypatch.setenv("WATCHIUM_KEYS", "legacy")
+    monkeypatch.setenv("WATCHIUM_JWKS_TTL", "30")
+    monkeypatch.setenv("WATCHIUM_SESSION_CHECK_INTERVAL", "2.5")
     monkeypatch.setenv("WATCHIUM_DB_URL", "postgresql://postgres:pw@db:5432/app")
     monkeypatch.setenv("WATCHIUM_API_DB_URL", "postgresql://api@db/app")
     monkeypatch.setenv("WATCHIUM_ANON_SIGNUPS_PER_HOUR", "7")
@@ -87,6 +103,9 @@ def test_the_gateway_reads_its_variables(monkeypatch: pytest.MonkeyPatch, tmp_pa
         "anon",
         "service",
     )
+    assert (settings.publishable_key, settings.secret_key) == ("publishable", "secret")
+    assert settings.key_model == "legacy" and settings.signing_keys() is None
+    assert (settings.jwks_ttl, settings.session_check_interval) == (30, 2.5)
     assert settings.db_url == "postgresql://postgres:pw@db:5432/app"
     assert settings.functions_db_url == "postgresql://api@db/app"
     assert (settings.anonymous_signups_per_hour, settings.pool_max) == (7, 3)
@@ -102,3 +121,6 @@ def test_bad_gateway_values_name_their_variables(monkeypatch: pytest.MonkeyPatch
     message = str(info.value)
     assert "WATCHIUM_ANON_SIGNUPS_PER_HOUR: " in message and "got 'lots'" in message
     assert "WATCHIUM_DB_POOL_MAX: " in message and "got '0'" in message
+    monkeypatch.setenv("WATCHIUM_KEYS", "newest")
+    with pytest.raises(ValueError, match="WATCHIUM_KEYS: .*'current' or 'legacy', got 'newest'"):
+        GatewaySettings.from_env()

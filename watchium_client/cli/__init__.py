@@ -9,7 +9,8 @@
 Installed plugins (the ``watchium.cli`` entry points, :mod:`watchium_client.cli._plugins`) add
 their commands: with the local stack installed alongside (it is, in this repository),
 ``watchium up``, ``watchium keys`` and ``watchium db ...``. Client commands find the server
-through ``--url``/``--key``, ``WATCHIUM_URL``/``WATCHIUM_ANON_KEY``, or the local stack.
+through ``--url``/``--key``, ``WATCHIUM_URL``/``WATCHIUM_PUBLISHABLE_KEY`` (or the legacy
+``WATCHIUM_ANON_KEY``), or the local stack.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import typer
 
 from watchium_client.cli._demo import demo
+from watchium_client.cli._help import PlainHelpGroup
 from watchium_client.cli._plugins import load_plugins
 from watchium_client.cli._rooms import rooms_app
 from watchium_client.cli._watch import watch
@@ -25,6 +27,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="watchium",
+    cls=PlainHelpGroup,
     help="Watchium: synchronized anime watch parties on Supabase.",
     no_args_is_help=True,
     add_completion=False,

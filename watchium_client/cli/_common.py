@@ -1,9 +1,12 @@
 """What every client command of ``watchium`` shares: where the server is, who you are, and how a
 refusal is told.
 
-* **The server**: ``--url`` / ``--key``, else ``WATCHIUM_URL`` / ``WATCHIUM_ANON_KEY``, else the
-  local stack: its URL and anon key as the local-stack plugin finds them (its data directory,
-  as ``watchium keys`` prints them), or without it ``http://WATCHIUM_HOST:WATCHIUM_PORT``.
+* **The server**: ``--url`` / ``--key``, else ``WATCHIUM_URL`` / ``WATCHIUM_PUBLISHABLE_KEY``
+  (or the legacy ``WATCHIUM_ANON_KEY``), else the local stack: its URL and key as the
+  local-stack plugin finds them (its data directory, as ``watchium keys`` prints them), or
+  without it ``http://WATCHIUM_HOST:WATCHIUM_PORT``. The key is the project's publishable key or
+  its legacy anon key; a secret key is refused (it bypasses row level security, and a command
+  line is no place for it).
   The variables are :class:`~watchium_client.cli._settings.CliSettings`.
 * **The identity**: the anonymous session (access and refresh token) is kept per URL in
   ``<config dir>/sessions.json`` (``WATCHIUM_CONFIG_DIR``, or the platform's config directory),
@@ -28,7 +31,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from watchium_client._api import WatchiumClient
+from watchium_client._api import WatchiumClient, key_role
 from watchium_client._errors import (
     ConnectionFailed,
     KeyChecksPaused,
@@ -59,6 +62,7 @@ __all__ = [
     "explain",
     "explained",
     "load_sessions",
+    "mpv_not_found",
     "session_tokens",
     "settings",
     "store_sessions",
@@ -79,20 +83,34 @@ T = TypeVar("T")
 
 UrlOption = Annotated[
     str | None,
-    typer.Option("--url", help="The API URL (env WATCHIUM_URL; default: the local stack)."),
+    typer.Option(
+        "--url",
+        metavar="URL",
+        help="The API URL (env WATCHIUM_URL; default: the local stack).",
+    ),
 ]
 KeyOption = Annotated[
     str | None,
-    typer.Option("--key", help="The anon key (env WATCHIUM_ANON_KEY; default: the local stack's)."),
+    typer.Option(
+        "--key",
+        metavar="KEY",
+        help="The project's publishable key, or its legacy anon key (env "
+        "WATCHIUM_PUBLISHABLE_KEY or WATCHIUM_ANON_KEY; default: the local stack's).",
+    ),
 ]
 AccessKeyOption = Annotated[
     str | None,
-    typer.Option("--access-key", "-a", help="A private room's 6-digit access key."),
+    typer.Option("--access-key", "-a", metavar="KEY", help="A private room's 6-digit access key."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 UsernameOption = Annotated[
     str | None,
-    typer.Option("--username", "-u", help="Your name in the room (default: your login name)."),
+    typer.Option(
+        "--username",
+        "-u",
+        metavar="NAME",
+        help="Your name in the room (default: your login name).",
+    ),
 ]
 
 
@@ -137,11 +155,11 @@ def resolve_target(url: str | None, key: str | None) -> Target:
     """The server from the options, the environment or the local stack.
 
     Raises:
-        CommandError: no anon key could be found, or a setting is malformed.
+        CommandError: no key could be found, a secret key was given, or a setting is malformed.
     """
     env = settings()
     url = (url or env.url or "").rstrip("/") or None
-    key = key or env.anon_key or None
+    key = key or env.key or None
     local_url, local_key = local_server() or (env.local_url, None)
     if url is None:
         url = local_url
@@ -151,10 +169,18 @@ def resolve_target(url: str | None, key: str | None) -> Target:
     if key is None:
         if local:
             raise CommandError(
-                f"no anon key for the local stack at {url}: start it with `make dev` "
-                "(or `watchium up`), or pass --key / set WATCHIUM_ANON_KEY"
+                f"no API key for the local stack at {url}: start it with `make dev` "
+                "(or `watchium up`), or pass --key / set WATCHIUM_PUBLISHABLE_KEY"
             )
-        raise CommandError(f"no anon key for {url}: pass --key or set WATCHIUM_ANON_KEY")
+        raise CommandError(
+            f"no API key for {url}: pass the project's publishable key with --key "
+            "or set WATCHIUM_PUBLISHABLE_KEY"
+        )
+    if key_role(key) == "service_role":
+        raise CommandError(
+            "that is a secret key: it bypasses row level security and belongs on servers; "
+            "pass the project's publishable key (or its legacy anon key) instead"
+        )
     return Target(url=url, key=key, local=local)
 
 
@@ -250,8 +276,15 @@ async def save_session(client: WatchiumClient, target: Target) -> None:
         store_sessions(sessions)
 
 
-def explain(exc: WatchiumError, target: Target | None, *, room_id: str | None = None) -> str:
-    """One line that says what went wrong and what to do."""
+def explain(
+    exc: WatchiumError,
+    target: Target | None,
+    *,
+    room_id: str | None = None,
+    access_key: str | None = None,
+) -> str:
+    """One line that says what went wrong and what to do (``access_key``: the key the command
+    was given, which tells a missing key from a wrong one)."""
     room = f"room {room_id}" if room_id else "the room"
     if isinstance(exc, ConnectionFailed):
         if target is not None and target.local:
@@ -271,9 +304,11 @@ def explain(exc: WatchiumError, target: Target | None, *, room_id: str | None = 
         what = f" ({action})" if action else ""
         return f"rate limited{what}: try again in {_seconds(exc.retry_after)}"
     if isinstance(exc, WrongAccessKey):
+        if access_key is None:
+            return f"{room} is private: pass its 6-digit access key with --access-key"
         return (
-            f"{room} is private: pass its 6-digit access key with --access-key "
-            "(a wrong key counts as a guess)"
+            f"wrong access key for {room}: check the 6 digits with the host "
+            "(wrong keys are counted, and too many pause key checks for a while)"
         )
     if isinstance(exc, RoomNotFound):
         return f"{room} not found (or it is private and you are not a member: use --access-key)"
@@ -286,6 +321,16 @@ def explain(exc: WatchiumError, target: Target | None, *, room_id: str | None = 
     if isinstance(exc, SignInRequired):
         return f"sign-in refused: {exc.message}"
     return str(exc)
+
+
+def mpv_not_found(mpv: str) -> str:
+    """What to do when the mpv binary ``mpv`` cannot be found."""
+    return (
+        f"mpv not found ({mpv!r} is not on PATH): install it (Debian, Ubuntu: "
+        "`apt-get install mpv`; Fedora: `dnf install mpv`; macOS: `brew install mpv`; others: "
+        "https://mpv.io/installation/), pass its path with --mpv PATH, "
+        "or use --player simulated"
+    )
 
 
 def _seconds(value: float) -> str:
@@ -315,21 +360,27 @@ def run_command(
 
 
 @contextlib.asynccontextmanager
-async def explained(target: Target, room_id: str | None = None) -> AsyncIterator[None]:
+async def explained(
+    target: Target, room_id: str | None = None, *, access_key: str | None = None
+) -> AsyncIterator[None]:
     """Turns a WatchiumError raised inside into the command's one-line explanation."""
     try:
         yield
     except WatchiumError as exc:
-        raise CommandError(explain(exc, target, room_id=room_id)) from exc
+        raise CommandError(explain(exc, target, room_id=room_id, access_key=access_key)) from exc
 
 
 @contextlib.asynccontextmanager
 async def signed_in(
-    target: Target, room_id: str | None = None, *, sign_in: bool = True
+    target: Target,
+    room_id: str | None = None,
+    *,
+    sign_in: bool = True,
+    access_key: str | None = None,
 ) -> AsyncIterator[WatchiumClient]:
     """A client for one command: refusals explained (see :func:`explained`), the session's
     tokens cached again when the command is done (they rotate), the client closed."""
-    async with explained(target, room_id):
+    async with explained(target, room_id, access_key=access_key):
         client = await open_client(target, sign_in=sign_in)
         try:
             yield client

@@ -268,15 +268,28 @@ async def _run_script(host: RoomSession, viewers: list[_Viewer], seconds: float,
 @run_command
 async def demo(
     members: Annotated[
-        int, typer.Option("--members", "-n", min=1, max=20, help="Members besides the host.")
+        int,
+        typer.Option(
+            "--members", "-n", min=1, max=20, metavar="N", help="Members besides the host."
+        ),
     ] = 4,
     seconds: Annotated[
-        float, typer.Option("--seconds", "-s", min=5, max=3600, help="How long the party runs.")
+        float,
+        typer.Option(
+            "--seconds",
+            "-s",
+            min=5,
+            max=3600,
+            metavar="SECONDS",
+            help="How long the party runs.",
+        ),
     ] = 40.0,
     group_wait: Annotated[
         bool, typer.Option("--group-wait", help="The host pauses while a member buffers.")
     ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the players' characters.")] = 7,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of the players' characters.")
+    ] = 7,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:

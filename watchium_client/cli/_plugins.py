@@ -2,7 +2,8 @@
 
 A plugin is a function ``register(app: typer.Typer)`` named by an entry point in that group. It
 adds its commands to ``app`` and may return a *local server finder*: a function that takes no
-argument and returns the URL and anon key of a server running on this machine (the key None
+argument and returns the URL and client key (publishable, or legacy anon) of a server running
+on this machine (the key None
 when it has none yet), or None when it cannot tell. The client commands use the first finder's
 answer when neither ``--url`` nor ``WATCHIUM_URL`` names a server. The local stack is such a
 plugin (``watchium_stack.cli:register``: ``watchium up``, ``keys``, ``db ...``), so the SDK
@@ -27,7 +28,8 @@ logger = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "watchium.cli"
 
 LocalServerFinder = Callable[[], tuple[str, str | None] | None]
-"""Returns ``(url, anon key or None)`` of a server on this machine, or None when it cannot tell."""
+"""Returns ``(url, client key or None)`` of a server on this machine, or None when it cannot
+tell."""
 
 _finders: list[LocalServerFinder] = []
 

@@ -74,8 +74,10 @@ def _print_room(room: RoomSnapshot, members: list[Member] | None = None) -> None
 @rooms_app.command("list")
 @run_command
 async def list_rooms(
-    anime: Annotated[str | None, typer.Option("--anime", help="Only this anime id.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 20,
+    anime: Annotated[
+        str | None, typer.Option("--anime", metavar="ID", help="Only this anime id.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, metavar="N")] = 20,
     as_json: JsonOption = False,
     url: UrlOption = None,
     key: KeyOption = None,
@@ -110,13 +112,15 @@ async def list_rooms(
 @rooms_app.command("create")
 @run_command
 async def create_room(
-    title: Annotated[str, typer.Argument(help="The room's title.")],
-    anime_id: Annotated[str, typer.Option("--anime-id", help="The anime's id.")],
-    video_url: Annotated[str, typer.Option("--video-url", help="http(s) URL of the video.")],
+    title: Annotated[str, typer.Argument(metavar="TITLE", help="The room's title.")],
+    anime_id: Annotated[str, typer.Option("--anime-id", metavar="ID", help="The anime's id.")],
+    video_url: Annotated[
+        str, typer.Option("--video-url", metavar="URL", help="http(s) URL of the video.")
+    ],
     anime_title: Annotated[
-        str | None, typer.Option("--anime-title", help="Default: the anime id.")
+        str | None, typer.Option("--anime-title", metavar="TEXT", help="Default: the anime id.")
     ] = None,
-    episode: Annotated[int, typer.Option("--episode", min=1)] = 1,
+    episode: Annotated[int, typer.Option("--episode", min=1, metavar="N")] = 1,
     private: Annotated[
         bool, typer.Option("--private", help="Members need the 6-digit access key.")
     ] = False,
@@ -170,7 +174,7 @@ async def join_room(
     The membership lapses after 30 s without heartbeats: `watchium watch` keeps it.
     """
     target = resolve_target(url, key)
-    async with signed_in(target, room_id) as client:
+    async with signed_in(target, room_id, access_key=access_key) as client:
         joined = await client.join_room(
             room_id, username=username or default_username(), access_key=access_key
         )

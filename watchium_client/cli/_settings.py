@@ -3,7 +3,7 @@
 | setting | variable | default |
 | --- | --- | --- |
 | ``url`` | ``WATCHIUM_URL`` | the local stack's |
-| ``anon_key`` | ``WATCHIUM_ANON_KEY`` | the local stack's |
+| ``key`` | ``WATCHIUM_PUBLISHABLE_KEY``, else ``WATCHIUM_ANON_KEY`` (legacy) | the local stack's |
 | ``config_dir`` | ``WATCHIUM_CONFIG_DIR`` | the platform's config directory for ``watchium`` |
 | ``username`` | ``WATCHIUM_USERNAME``, else ``USER``, ``USERNAME``, ``LOGNAME`` | ``viewer`` |
 | ``host``, ``port`` | ``WATCHIUM_HOST``, ``WATCHIUM_PORT`` | ``127.0.0.1``, ``54321`` |
@@ -45,7 +45,9 @@ class CliSettings(BaseSettings):
     )
 
     url: str | None = None
-    anon_key: str | None = None
+    key: str | None = Field(
+        None, validation_alias=AliasChoices("WATCHIUM_PUBLISHABLE_KEY", "WATCHIUM_ANON_KEY")
+    )
     config_dir: Path | None = None
     username: str | None = Field(
         None, validation_alias=AliasChoices("WATCHIUM_USERNAME", "USER", "USERNAME", "LOGNAME")
@@ -71,7 +73,8 @@ class CliSettings(BaseSettings):
             problems = []
             for error in exc.errors(include_url=False):
                 field = str(error["loc"][0]) if error["loc"] else ""
-                variable = "WATCHIUM_USERNAME" if field == "username" else f"WATCHIUM_{field}"
+                aliases = {"username": "WATCHIUM_USERNAME", "key": "WATCHIUM_PUBLISHABLE_KEY"}
+                variable = aliases.get(field, f"WATCHIUM_{field}")
                 cause = (error.get("ctx") or {}).get("error")
                 reason = str(cause) if cause is not None else error["msg"]
                 problems.append(f"{variable.upper()}: {reason}, got {error['input']!r}")

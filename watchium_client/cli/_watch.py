@@ -32,6 +32,7 @@ from watchium_client.cli._common import (
     console,
     default_username,
     explained,
+    mpv_not_found,
     open_client,
     out,
     resolve_target,
@@ -124,8 +125,8 @@ async def _launch(
     with console.status(f"Starting mpv on {media.name}..."):
         try:
             return await MpvPlayer.launch(media, headless=headless, mpv=mpv, extra_args=mpv_args)
-        except MpvNotFoundError as exc:
-            raise CommandError(f"{exc} (or use --player simulated)") from None
+        except MpvNotFoundError:
+            raise CommandError(mpv_not_found(mpv)) from None
         except (PlayerError, FileNotFoundError) as exc:
             raise CommandError(f"mpv: {exc}") from None
 
@@ -202,11 +203,15 @@ async def watch(
     restore_signals = _leave_on_hangup()
     interrupted = False
     try:
-        async with explained(target, None if create else room):
+        async with explained(target, None if create else room, access_key=access_key):
             client = await open_client(target)
-            player = await _launch(
-                player_choice, file, headless=headless, mpv=mpv, mpv_args=mpv_args or []
-            )
+            try:
+                player = await _launch(
+                    player_choice, file, headless=headless, mpv=mpv, mpv_args=mpv_args or []
+                )
+            except BaseException:
+                await client.close()
+                raise
             session = RoomSession(
                 client,
                 spec,

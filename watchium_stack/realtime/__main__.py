@@ -1,7 +1,9 @@
 """Run the Realtime server alone: ``python -m watchium_stack.realtime --db-url ... --port ...``.
 
 The gateway serves it at ``/realtime/v1`` in the local stack; running it alone is for tests,
-benchmarks and debugging. The accepted API keys are given with ``--api-key`` (repeatable).
+benchmarks and debugging. The project's publishable and secret keys are given with ``--api-key``
+(repeatable); users' tokens are verified with the keys published at ``--jwks-url`` and, for a
+project that still trusts it, the legacy ``--jwt-secret`` (which also verifies the legacy keys).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
+
+from watchium_functions.jwks import RemoteJwks
 
 from . import RealtimeService
 
@@ -53,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m watchium_stack.realtime")
     parser.add_argument("--db-url", required=True, help="superuser URL")
     parser.add_argument("--authorizer-url", required=True, help="URL of the authenticator role")
-    parser.add_argument("--jwt-secret", required=True)
-    parser.add_argument("--api-key", action="append", default=[], required=True)
+    parser.add_argument("--jwt-secret", default=None, help="the legacy JWT secret")
+    parser.add_argument("--jwks-url", default=None, help="where the signing keys are published")
+    parser.add_argument("--api-key", action="append", default=[], help="publishable/secret key")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=54323)
     parser.add_argument("--slot", default=None, help="replication slot name")
@@ -62,12 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    if not (args.jwt_secret or args.jwks_url):
+        parser.error("give --jwks-url, --jwt-secret or both: users' tokens must be verified")
     kwargs = {"slot_name": args.slot} if args.slot else {}
     service = RealtimeService(
         db_url=args.db_url,
         authorizer_url=args.authorizer_url,
         jwt_secret=args.jwt_secret,
-        api_keys=set(args.api_key),
+        api_keys=args.api_key,
+        jwks=RemoteJwks(args.jwks_url) if args.jwks_url else None,
         **kwargs,
     )
     app: ASGIApp = service.app

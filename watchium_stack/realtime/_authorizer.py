@@ -105,6 +105,14 @@ class Authorizer:
             pool, self._pool = self._pool, None
             await pool.close()
 
+    async def _after_connection_error(self, attempt: int) -> None:
+        """A pooled connection failed: PostgreSQL may have restarted, leaving every idle
+        connection dead. Drop the dead ones (one round trip each, only now) before retrying."""
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.check()
+        await asyncio.sleep(0.05 * (attempt + 1))
+
     def _connection(self) -> contextlib.AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         if self._pool is None:
             raise AuthorizerError("the authorizer is not open")
@@ -116,8 +124,10 @@ class Authorizer:
         key_columns: Sequence[str],
         key_values: Sequence[str | None],
         subjects: Sequence[tuple[str, str]],
+        xids: Sequence[int] = (),
     ) -> list[bool]:
-        """For each ``(role, claims_json)``: may it see the row with these key values?
+        """For each ``(role, claims_json)``: may it see the row with these key values, once the
+        transactions ``xids`` (of the changes being checked) are visible?
 
         Raises:
             AuthorizerError: when the database cannot be reached.
@@ -126,13 +136,14 @@ class Authorizer:
             return []
         # The subscriber arrays go in binary: psycopg's text form escapes every element (each
         # claims text is JSON full of quotes), which cost more than the checks themselves.
-        query = f"select {_VISIBLE}(%s::oid::regclass, %s, %s, %b, %b)"
+        query = f"select {_VISIBLE}(%s::oid::regclass, %s, %s, %b, %b, %s::bigint[])"
         params = (
             relid,
             list(key_columns),
             list(key_values),
             [role for role, _ in subjects],
             [claims for _, claims in subjects],
+            sorted(set(xids)),
         )
         row = None
         for attempt in range(3):
@@ -142,10 +153,9 @@ class Authorizer:
                     row = await cur.fetchone()
                 break
             except psycopg.OperationalError as exc:
-                # A pooled connection may have died with a PostgreSQL restart: retry afresh.
                 if attempt == 2:
                     raise AuthorizerError(f"row level security check failed: {exc}") from exc
-                await asyncio.sleep(0.05 * (attempt + 1))
+                await self._after_connection_error(attempt)
             except psycopg.Error as exc:
                 raise AuthorizerError(f"row level security check failed: {exc}") from exc
         result = row[0] if row else None
@@ -162,42 +172,49 @@ class Authorizer:
             AuthorizerError: when the database cannot be reached or a policy fails.
         """
         probe_broadcast, probe_presence = uuid.uuid4(), uuid.uuid4()
-        try:
-            async with self._connection() as conn:
-                async with conn.transaction(force_rollback=True):
-                    await conn.execute("set local role service_role")
-                    await conn.execute(
-                        "insert into realtime.messages (id, topic, extension) "
-                        "values (%s, %s, 'broadcast'), (%s, %s, 'presence')",
-                        (probe_broadcast, topic, probe_presence, topic),
-                    )
-                    await conn.execute(
-                        "select set_config('role', %s, true), "
-                        "set_config('request.jwt.claims', %s, true), "
-                        "set_config('request.jwt.claim.sub', %s, true), "
-                        "set_config('request.jwt.claim.role', %s, true), "
-                        "set_config('realtime.topic', %s, true)",
-                        (role, claims_json, sub or "", role, topic),
-                    )
-                    cur = await conn.execute(
-                        "select id, extension from realtime.messages where id = any(%s)",
-                        ([probe_broadcast, probe_presence],),
-                    )
-                    readable = {row[1] for row in await cur.fetchall()}
-                    writable: dict[str, bool] = {}
-                    for extension in ("broadcast", "presence"):
-                        try:
-                            async with conn.transaction():
-                                await conn.execute(
-                                    "insert into realtime.messages (topic, extension) "
-                                    "values (%s, %s)",
-                                    (topic, extension),
-                                )
-                            writable[extension] = True
-                        except psycopg.errors.InsufficientPrivilege:
-                            writable[extension] = False
-        except psycopg.Error as exc:
-            raise AuthorizerError(f"channel authorization failed: {exc}") from exc
+        readable: set[str] = set()
+        writable: dict[str, bool] = {}
+        for attempt in range(3):
+            try:
+                async with self._connection() as conn:
+                    async with conn.transaction(force_rollback=True):
+                        await conn.execute("set local role service_role")
+                        await conn.execute(
+                            "insert into realtime.messages (id, topic, extension) "
+                            "values (%s, %s, 'broadcast'), (%s, %s, 'presence')",
+                            (probe_broadcast, topic, probe_presence, topic),
+                        )
+                        await conn.execute(
+                            "select set_config('role', %s, true), "
+                            "set_config('request.jwt.claims', %s, true), "
+                            "set_config('request.jwt.claim.sub', %s, true), "
+                            "set_config('request.jwt.claim.role', %s, true), "
+                            "set_config('realtime.topic', %s, true)",
+                            (role, claims_json, sub or "", role, topic),
+                        )
+                        cur = await conn.execute(
+                            "select id, extension from realtime.messages where id = any(%s)",
+                            ([probe_broadcast, probe_presence],),
+                        )
+                        readable = {row[1] for row in await cur.fetchall()}
+                        for extension in ("broadcast", "presence"):
+                            try:
+                                async with conn.transaction():
+                                    await conn.execute(
+                                        "insert into realtime.messages (topic, extension) "
+                                        "values (%s, %s)",
+                                        (topic, extension),
+                                    )
+                                writable[extension] = True
+                            except psycopg.errors.InsufficientPrivilege:
+                                writable[extension] = False
+                break
+            except psycopg.OperationalError as exc:
+                if attempt == 2:
+                    raise AuthorizerError(f"channel authorization failed: {exc}") from exc
+                await self._after_connection_error(attempt)
+            except psycopg.Error as exc:
+                raise AuthorizerError(f"channel authorization failed: {exc}") from exc
         return ChannelPolicies(
             broadcast_read="broadcast" in readable,
             presence_read="presence" in readable,

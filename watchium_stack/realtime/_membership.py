@@ -21,7 +21,7 @@ from ._member import ChannelMember, ChannelOptions, ChannelShutdown
 from ._protocol import Inbound
 from ._socket import Socket
 from ._subscriptions import BindingError, Subscription, binding_id, subscription_for
-from ._tokens import Credentials, TokenProblem, verify_token
+from ._tokens import ChannelAuth, Credentials, TokenProblem
 from ._wire import JoinPayload, ValidationError
 
 __all__ = ["JoinRefused", "Admission", "Membership", "TOPIC_PREFIX"]
@@ -59,9 +59,9 @@ class Membership:
     """Admits members to channels and renews their credentials."""
 
     def __init__(
-        self, *, jwt_secret: str, authorizer: Authorizer, catalog: Catalog, limits: Limits
+        self, *, auth: ChannelAuth, authorizer: Authorizer, catalog: Catalog, limits: Limits
     ) -> None:
-        self._jwt_secret = jwt_secret
+        self._auth = auth
         self._authorizer = authorizer
         self._catalog = catalog
         self._limits = limits
@@ -98,7 +98,7 @@ class Membership:
         if not token or token.startswith("sb_"):
             token = api_token
         try:
-            credentials = Credentials.of(token, verify_token(token, self._jwt_secret))
+            credentials = await self._auth.credentials(token)
         except TokenProblem as problem:
             raise JoinRefused(problem.reason) from None
 
@@ -166,7 +166,7 @@ class Membership:
         if token == member.credentials.token:
             return False
         try:
-            credentials = Credentials.of(token, verify_token(token, self._jwt_secret))
+            credentials = await self._auth.credentials(token)
         except TokenProblem as problem:
             raise ChannelShutdown(problem.message) from None
         previous = member.policies

@@ -89,7 +89,7 @@ class ChangeRouter:
     async def submit(self, txn: Transaction) -> None:
         """Start preparing ``txn``'s changes and queue them for in-order delivery."""
         tasks = [
-            asyncio.create_task(self._prepare(change, txn.commit_time))
+            asyncio.create_task(self._prepare(change, txn.xid, txn.commit_time))
             for change in txn.changes
             if self._index.any_for(change.relation.schema, change.relation.table, change.kind)
         ]
@@ -113,7 +113,7 @@ class ChangeRouter:
                 self.delivered_changes += 1
             self._confirm(end_lsn)
 
-    async def _prepare(self, change: RowChange, commit_time: int) -> list[Send]:
+    async def _prepare(self, change: RowChange, xid: int, commit_time: int) -> list[Send]:
         """What ``change`` sends to whom (computed ahead of delivery)."""
         info = await self._catalog.fresh(change.relation)
         kind = change.kind
@@ -154,7 +154,7 @@ class ChangeRouter:
             raw = change.old if kind == "DELETE" else change.new
             key_values = tuple(key_text(info, raw, k) for k in key)
             answers = await self._checks.visible(
-                info, key, key_values, {s.member.subject for s in needs_check}
+                info, key, key_values, {s.member.subject for s in needs_check}, xid
             )
             visible.extend([s for s in needs_check if answers.get(s.member.subject)])
 

@@ -5,7 +5,9 @@ for the next one, which covers them all (every subscriber of any of them, each a
 row as it is then, as a check made for each change alone would be). A busy row, such as a room's
 playback state during a burst of seeks, costs one check per check duration, not one per change.
 Each change is still checked after it committed, so a member who left before a change never
-gets it.
+gets it; and a check waits until the transactions of the changes it covers are visible to other
+sessions (a transaction reaches the stream a moment before it does), so it judges the row as
+those transactions left it.
 
 The stream and the checks use the same database: when a check cannot be made, the database is
 restarting. A check waits for it (delivery order is kept) rather than drop the change, for a
@@ -35,6 +37,7 @@ class _RowCheck:
     """One pending RLS check of a row: the subjects of every change that joined it."""
 
     subjects: set[Subject]
+    xids: set[int]
     done: asyncio.Future[dict[Subject, bool]]
 
 
@@ -63,17 +66,19 @@ class RowChecks:
         key: tuple[str, ...],
         key_values: tuple[str | None, ...],
         subjects: set[Subject],
+        xid: int,
     ) -> dict[Subject, bool]:
-        """Whether each subject may see the row whose ``key`` columns have ``key_values``, from
-        the row's next check (joined if pending)."""
+        """Whether each subject may see the row whose ``key`` columns have ``key_values``, as
+        transaction ``xid`` left it, from the row's next check (joined if pending)."""
         row: RowKey = (info.relid, key_values)
         check = self._waiting.get(row)
         if check is None:
-            check = _RowCheck(set(), asyncio.get_running_loop().create_future())
+            check = _RowCheck(set(), set(), asyncio.get_running_loop().create_future())
             self._waiting[row] = check
             previous = self._running.get(row)
             self._running[row] = asyncio.create_task(self._run(row, check, info, key, previous))
         check.subjects.update(subjects)
+        check.xids.add(xid)
         # Shielded: the check is shared; one waiter going away must not cancel it for the others.
         return await asyncio.shield(check.done)
 
@@ -93,7 +98,7 @@ class RowChecks:
                 del self._waiting[row]
             # Sorted, so subjects of the same role are consecutive (each role's plan is reused).
             subjects = sorted(check.subjects)
-            answers = await self._patiently(info, key, list(row[1]), subjects)
+            answers = await self._patiently(info, key, list(row[1]), subjects, check.xids)
             self.count += 1
             check.done.set_result(dict(zip(subjects, answers, strict=True)))
         except BaseException as exc:
@@ -116,12 +121,15 @@ class RowChecks:
         key: tuple[str, ...],
         key_values: list[str | None],
         subjects: list[Subject],
+        xids: set[int],
     ) -> list[bool]:
         delay = 0.05
         deadline = asyncio.get_running_loop().time() + self._patience
         while True:
             try:
-                return await self._authorizer.visible(info.relid, key, key_values, subjects)
+                return await self._authorizer.visible(
+                    info.relid, key, key_values, subjects, tuple(xids)
+                )
             except AuthorizerError as exc:
                 if asyncio.get_running_loop().time() > deadline:
                     logger.error(

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from watchium_functions.apikeys import is_api_key
 from watchium_functions.asgi import BodyTooLarge, read_body, run_lifespan
 
 from ._broadcast_handler import Broadcast, BroadcastHandler
@@ -27,7 +28,7 @@ from ._protocol import (
     decode_text,
 )
 from ._socket import Socket, Transport
-from ._tokens import Credentials, TokenProblem, verify_token
+from ._tokens import ChannelAuth, TokenProblem
 from ._uvicorn import transport_abort, uvicorn_fast_write
 from ._wire import RestBroadcastRequest, ValidationError
 
@@ -67,8 +68,8 @@ class RealtimeApp:
     Args:
         connections: where sockets are opened and closed.
         broadcasts: relays REST broadcasts.
-        api_keys: the keys accepted at the handshake and by ``/api/broadcast``.
-        jwt_secret: verifies those keys and the users' tokens.
+        auth: the project's API keys (accepted at the handshake and by ``/api/broadcast``) and
+            the verification of users' tokens.
         limits: the frame size limit and the bounds of each socket.
         ready: whether the service is up (sockets are refused until it is).
         startup, shutdown: the service's start and stop, run by this app's lifespan when it is
@@ -80,8 +81,7 @@ class RealtimeApp:
         *,
         connections: Connections,
         broadcasts: BroadcastHandler,
-        api_keys: frozenset[str],
-        jwt_secret: str,
+        auth: ChannelAuth,
         limits: Limits,
         ready: Callable[[], bool],
         startup: Callable[[], Awaitable[None]],
@@ -89,8 +89,7 @@ class RealtimeApp:
     ) -> None:
         self._connections = connections
         self._broadcasts = broadcasts
-        self._api_keys = api_keys
-        self._jwt_secret = jwt_secret
+        self._auth = auth
         self._limits = limits
         self._ready = ready
         self._startup = startup
@@ -156,11 +155,8 @@ class RealtimeApp:
         if not apikey:
             await self._deny(scope, send, 401, "API key is missing")
             return
-        if apikey not in self._api_keys:
-            await self._deny(scope, send, 401, "Invalid API key")
-            return
         try:
-            verify_token(apikey, self._jwt_secret)
+            self._auth.api_key_role(apikey, headers.get("user-agent"))
         except TokenProblem as problem:
             await self._deny(scope, send, 401, problem.message)
             return
@@ -254,15 +250,17 @@ class RealtimeApp:
         headers = _headers(scope)
         query = _query(scope)
         apikey = headers.get("apikey") or query.get("apikey") or headers.get("x-api-key")
-        if not apikey or apikey not in self._api_keys:
-            await _json(send, 401, {"message": "Unauthorized"})
-            return
         token = apikey
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer ") and auth[7:].strip():
             token = auth[7:].strip()
         try:
-            credentials = Credentials.of(token, verify_token(token, self._jwt_secret))
+            if not apikey or not token:
+                raise TokenProblem("Unauthorized", "API key is missing")
+            self._auth.api_key_role(apikey, headers.get("user-agent"))
+            if token != apikey and is_api_key(token):
+                raise TokenProblem("Unauthorized", "an API key is not a user's token")
+            credentials = await self._auth.credentials(token)
         except TokenProblem:
             await _json(send, 401, {"message": "Unauthorized"})
             return

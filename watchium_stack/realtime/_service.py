@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
+from watchium_functions.apikeys import ApiKeys
+from watchium_functions.jwks import JwksSource, TokenVerifier
 from watchium_functions.tokens import API_ROLES
 
 from ._authorizer import Authorizer
@@ -21,6 +24,7 @@ from ._router import ChangeRouter
 from ._row_checks import RowChecks
 from ._server import RealtimeApp
 from ._socket import Socket
+from ._tokens import ChannelAuth
 from ._topics import Topics
 
 __all__ = ["RealtimeService", "DEFAULT_SLOT", "PUBLICATION"]
@@ -39,8 +43,11 @@ class RealtimeService:
         authorizer_url: URL of the role that evaluates RLS per subscriber (``authenticator``
             locally: it may ``set role`` to anon, authenticated and service_role, and the local
             bootstrap lets it call ``_realtime_local.visible``).
-        jwt_secret: the project's HS256 secret (API keys and user tokens).
-        api_keys: the API keys accepted at the handshake and by ``/api/broadcast``.
+        jwt_secret: the project's legacy secret (its legacy API keys and HS256 user tokens), if
+            it still trusts one.
+        api_keys: the publishable and secret keys accepted at the handshake and by
+            ``/api/broadcast`` (legacy JWT keys are recognised by ``jwt_secret``).
+        jwks: the project's published signing keys (users' tokens), if any.
         slot_name: the replication slot this service owns (created at start, dropped at stop).
         limits: per-socket and per-channel bounds.
         authorizer_pool_size: connections for RLS checks (changes are checked concurrently).
@@ -53,13 +60,15 @@ class RealtimeService:
         *,
         db_url: str,
         authorizer_url: str,
-        jwt_secret: str,
-        api_keys: set[str],
+        jwt_secret: str | None = None,
+        api_keys: Iterable[str] = (),
+        jwks: JwksSource | None = None,
         slot_name: str = DEFAULT_SLOT,
         limits: Limits | None = None,
         authorizer_pool_size: int = 4,
     ) -> None:
         self.limits = limits or Limits()
+        auth = ChannelAuth(ApiKeys.of(api_keys), TokenVerifier(jwks, jwt_secret))
         self.catalog = Catalog(db_url, publication=PUBLICATION, roles=sorted(API_ROLES))
         self.authorizer = Authorizer(url=authorizer_url, pool_size=authorizer_pool_size)
         self.reader = ChangeReader(
@@ -78,7 +87,7 @@ class RealtimeService:
         self.connections = Connections(
             Handlers(
                 membership=Membership(
-                    jwt_secret=jwt_secret,
+                    auth=auth,
                     authorizer=self.authorizer,
                     catalog=self.catalog,
                     limits=self.limits,
@@ -93,8 +102,7 @@ class RealtimeService:
         self.app = RealtimeApp(
             connections=self.connections,
             broadcasts=broadcasts,
-            api_keys=frozenset(api_keys),
-            jwt_secret=jwt_secret,
+            auth=auth,
             limits=self.limits,
             ready=lambda: self._started,
             startup=self.start,
