@@ -6,6 +6,7 @@ window, starting on time, a paused room, a seek in flight, buffering, and the sp
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -382,6 +383,27 @@ def test_a_paused_player_starts_on_time(
             id="cooling down: not yet",
         ),
         pytest.param(
+            TH.paused_landing - 0.001,
+            {},
+            {"paused_seek_target": TARGET},
+            {"phase": SyncPhase.PAUSED, "seek_to": None, "correction": None},
+            id="sought there already: where it landed stands (a frame late)",
+        ),
+        pytest.param(
+            TH.paused_landing + 0.001,
+            {},
+            {"paused_seek_target": TARGET},
+            {"phase": SyncPhase.PAUSED, "seek_to": TARGET, "correction": Correction.SEEK},
+            id="sought there already, but moved away since: seeks again",
+        ),
+        pytest.param(
+            TH.paused_tolerance + 0.001,
+            {},
+            {"paused_seek_target": TARGET - 5.0},
+            {"phase": SyncPhase.PAUSED, "seek_to": TARGET, "correction": Correction.SEEK},
+            id="sought to an earlier position of the room: seeks to this one",
+        ),
+        pytest.param(
             0.0,
             {"player_playing": True},
             {},
@@ -425,6 +447,24 @@ def test_a_paused_room_holds_the_player_at_its_position(
     state, decision = run(steady(**remembered), obs(drift, room_playing=False, **fields))
     expect(decision, **expected)
     assert not state.correcting and state.nudge == 0.0 and state.cycle is None
+    if decision.seek_to is not None:
+        assert state.paused_seek_target == decision.seek_to
+
+
+def test_a_paused_seek_landing_a_frame_late_is_not_repeated() -> None:
+    """mpv's exact seek lands on the frame at or after its target: 24 fps puts it up to 42 ms
+    past the paused room's position, beyond ``paused_tolerance``; one seek, then it stands."""
+    frame_late = 0.040
+    assert TH.paused_tolerance < frame_late <= TH.paused_landing
+    state = steady()
+    seeks = 0
+    for second in range(30):  # 30 s of a paused room, a tick a second (past every cooldown)
+        # Each seek has landed by the next tick, a frame late.
+        state = dataclasses.replace(state, pending_seek=None)
+        observation = obs(frame_late, 100.0 + second, room_playing=False, player_playing=False)
+        state, decision = run(state, observation)
+        seeks += decision.seek_to is not None
+    assert seeks == 1
 
 
 @pytest.mark.parametrize(

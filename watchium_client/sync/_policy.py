@@ -178,12 +178,20 @@ def _room_paused(
     s: PolicyState, obs: Observation, th: SyncThresholds, play_change: bool | None
 ) -> _Step:
     """The room is paused, or plays from a start time still ahead: hold the player at the
-    room's position, exactly (no latency lead: nothing moves)."""
+    room's position, exactly (no latency lead: nothing moves). Once sought there, the player
+    stays where it landed unless that is beyond ``paused_landing``: one seek, not a loop of
+    seeks landing on the same frame."""
     phase = SyncPhase.STARTING if obs.room_scheduled else SyncPhase.PAUSED
     s = replace(s, phase=phase, correcting=False, nudge=0.0, cycle=None)
     set_speed = _speed_change(obs, _rest_speed(s, obs))
-    if abs(obs.drift) > th.paused_tolerance and _cooled(s, obs):
-        s = replace(_start_seek(s, obs, th, obs.target, playing=False), phase=phase)
+    sought = s.paused_seek_target is not None and abs(s.paused_seek_target - obs.target) < 1e-6
+    tolerance = th.paused_landing if sought else th.paused_tolerance
+    if abs(obs.drift) > tolerance and _cooled(s, obs):
+        s = replace(
+            _start_seek(s, obs, th, obs.target, playing=False),
+            phase=phase,
+            paused_seek_target=obs.target,
+        )
         return s, SyncDecision(
             phase,
             obs.drift,

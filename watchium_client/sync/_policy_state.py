@@ -100,6 +100,8 @@ class PolicyState:
     """When the room last changed while this player was its reference."""
     reanchored_version: int = -2
     """The room version whose offset the reference player last handed to the room."""
+    paused_seek_target: float | None = None
+    """The position of the paused (or not yet started) room the player was last sought to."""
 
     @classmethod
     def initial(cls, thresholds: SyncThresholds) -> PolicyState:

@@ -56,6 +56,10 @@ class SyncThresholds:
     ``start_lead``) plus this waits for the room instead of seeking."""
     paused_tolerance: float = 0.030
     """While the room is paused, the player is moved to the room position beyond this."""
+    paused_landing: float = 0.100
+    """Once the player was sought to the paused room's position, where it landed stands up to
+    this far off: an exact seek lands on the frame at or after its target (up to a frame late:
+    42 ms at 24 fps), and seeking again would land on the same frame, again and again."""
     seek_cooldown: float = 1.0
     """Least time from a seek's landing to the next drift-driven seek; doubles on each seek
     within ``cooldown_reset_after`` of the previous one."""
@@ -123,6 +127,8 @@ class SyncThresholds:
             raise ValueError("max_nudge must be below 0.5")
         if not 0 <= self.max_trim < self.max_nudge:
             raise ValueError("max_trim must be within [0, max_nudge)")
+        if not self.paused_tolerance <= self.paused_landing:
+            raise ValueError("need paused_tolerance <= paused_landing")
         if not self.seek_cooldown <= self.max_seek_cooldown:
             raise ValueError("seek_cooldown must not exceed max_seek_cooldown")
         if not self.min_seek_latency <= self.initial_seek_latency <= self.max_seek_latency:
