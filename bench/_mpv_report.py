@@ -45,12 +45,21 @@ def _kind(what: str) -> str:
 
 
 def _drift(host: Reading, member: Reading) -> tuple[float, float | None] | None:
-    """(audio, frame) drift of ``member`` against ``host`` at the host's reading time."""
-    if host.audio_pts is None or member.audio_pts is None:
+    """(audio, frame) drift of ``member`` against ``host`` at the host's reading time.
+
+    The audio drift is by what is heard: the audio clocks while either plays; while both are
+    paused, by where each will resume (the frame shown), since a paused player's audio clock
+    lags a seek made while paused by the audio it has prepared (100-200 ms)."""
+    both_paused = host.paused and member.paused
+    if both_paused and host.time_pos is not None and member.time_pos is not None:
+        host_heard, member_heard = host.time_pos, member.time_pos
+    else:
+        host_heard, member_heard = host.audio_pts, member.audio_pts
+    if host_heard is None or member_heard is None:
         return None
     # The two were read within a millisecond or so: move the member's to the host's instant.
     shift = (0.0 if member.paused else member.speed) * (host.at - member.at)
-    audio = member.audio_pts + shift - host.audio_pts
+    audio = member_heard + shift - host_heard
     frame = None
     if host.time_pos is not None and member.time_pos is not None:
         frame = member.time_pos + shift - host.time_pos

@@ -7,7 +7,9 @@ where every player really is by mpv's own clocks (``audio-pts``, the audio clock
 ``time-pos``, the frame shown: not the engine's estimate), every 50 ms, all players at once, and
 acts there as a user would with a keyboard: the host seeks forward (a relative, keyframe seek),
 pauses, plays, changes the speed to 1.25x and back, seeks back (an absolute seek); and a member
-pauses its own player. Drift is a member's position minus the host's at the same instant.
+pauses its own player. Drift is a member's position minus the host's at the same instant, by
+``audio-pts`` while either plays and by ``time-pos`` (where playback resumes) while both are
+paused: a player paused after a seek has an audio clock 100-200 ms behind its frame.
 
 * **steady**: samples at least 3 s after the member's last transition, both playing;
 * **transitions** (`bench._transitions`): per kind, time to converge within 50 ms, peak drift,
