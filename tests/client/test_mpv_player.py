@@ -273,11 +273,15 @@ async def test_attach_to_a_running_mpv(clip: Path, tmp_path: Path) -> None:
     )
     try:
         mpv = await MpvPlayer.attach(socket_path, timeout=TIMEOUT)
-        while await mpv.get_property("duration") is None:  # the clip is still loading
-            await asyncio.sleep(0.02)
-        await mpv.play()
-        await wait_position(mpv, lambda p: p > 0.3)
-        await mpv.close()
+        try:
+            # The clip is still loading: its duration comes first, then its first frame (and
+            # with it a position).
+            while await mpv.get_property("playback-time") is None:
+                await asyncio.sleep(0.02)
+            await mpv.play()
+            await wait_position(mpv, lambda p: p > 0.3)
+        finally:
+            await mpv.close()
         assert process.returncode is None  # attach does not own the process
         again = await MpvPlayer.attach(socket_path)
         await again.close()
