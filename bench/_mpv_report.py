@@ -23,7 +23,7 @@ from bench._transitions import (
 
 if TYPE_CHECKING:
     from bench._mpv_probe import ProbeLog, Reading
-    from bench.mpv_sync import Run
+    from bench.mpv_sync import Participant, Run
 
 __all__ = ["analyse", "check_targets", "combine", "report"]
 
@@ -75,6 +75,7 @@ def analyse(run: Run) -> dict[str, Any]:
     steady_audio: list[float] = []
     steady_frames: list[int] = []
     holds: list[float] = []
+    follows: list[tuple[str, float]] = []
     steady_seeks = 0
     steady_seconds = 0.0
     for member in run.participants[1:]:
@@ -107,6 +108,7 @@ def analyse(run: Run) -> dict[str, Any]:
                 if frame is not None:
                     steady_frames.append(abs(round(frame / FRAME)))
         steady_seeks += sum(1 for t in member.log.seeks if _steady(starts, t))
+        follows.extend(_follow_delays(run, host, member))
         members[member.name] = {
             "outcomes": [asdict(o) for o in found],
             "seeks": len(member.log.seeks),
@@ -121,10 +123,31 @@ def analyse(run: Run) -> dict[str, Any]:
         "_outcomes": all_outcomes,
         "_frame_outcomes": frame_outcomes,
         "holds": holds,
+        "follows": follows,
         "host": _host_corrections(run, host.log, speeds),
         "host_steady": _host_steady_corrections(run, host.log, speeds),
         "actions": len(run.actions),
     }
+
+
+def _follow_delays(run: Run, host: Participant, member: Participant) -> list[tuple[str, float]]:
+    """For each pause and play the host made in its player: how long until the member's player
+    did the same (mpv's own pause events). What a member plays on for while it hears of the
+    host's action is the bound on that transition's peak drift: it cannot act before."""
+    out: list[tuple[str, float]] = []
+    for at, what, who in run.actions:
+        kind = _kind(what)
+        if who != "all" or kind not in ("pause", "play"):
+            continue
+        paused = kind == "pause"
+        done = next((t for t, p in host.log.pauses if t >= at and p is paused), None)
+        follow = next(
+            (t for t, p in member.log.pauses if done is not None and t >= done and p is paused),
+            None,
+        )
+        if done is not None and follow is not None and follow - done < STEADY_AFTER:
+            out.append((kind, follow - done))
+    return out
 
 
 def _steady(starts: list[float], t: float) -> bool:
@@ -201,6 +224,10 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
             for key, value in entry.items():
                 total[key] += value
     holds = [h for r in results for h in r["holds"]]
+    follows: dict[str, list[float]] = {}
+    for r in results:
+        for kind, delay in r["follows"]:
+            follows.setdefault(kind, []).append(delay)
     steady_seconds = sum(r["steady_member_seconds"] for r in results)
     transitions = {k: summarise(by_kind[k]) for k in order if k in by_kind}
     frame_peaks: dict[str, list[float]] = {}
@@ -220,6 +247,15 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
         "transitions": transitions,
         "host": {k: host[k] for k in HOST_KINDS if k in host},
         "host_steady": host_steady,
+        "follows": {
+            kind: {
+                "n": len(v),
+                "p50": percentile(v, 50),
+                "p95": percentile(v, 95),
+                "max": max(v),
+            }
+            for kind, v in follows.items()
+        },
         "holds": {
             "count": len(holds),
             "min": min(holds) if holds else None,
@@ -307,6 +343,14 @@ def report(results: list[dict[str, Any]], total: dict[str, Any]) -> None:
         "The host's own player after the host's actions: corrections by its own engine",
         ["after", "actions", "engine seeks", "actions then nudged", "nudge speed commands"],
         host_rows,
+    )
+    _table(
+        "The host's pause and play in its player: until each member's player did the same (ms)",
+        ["action", "n", "p50", "p95", "max"],
+        [
+            [kind, str(f["n"]), _ms(f["p50"]), _ms(f["p95"]), _ms(f["max"])]
+            for kind, f in total["follows"].items()
+        ],
     )
     steady = total["host_steady"]
     console.print(
