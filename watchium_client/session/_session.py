@@ -353,7 +353,7 @@ class RoomSession:
             )
             await membership.take_clock_samples()
             self._host.start(self._client, room_id)
-            self._link.start(self.state, self._host.on_user_action)
+            self._link.start(self.state, self._host.on_user_action, self._host)
             await subscribing
             await self._resync.wait_first(ctx.timings.subscribe_timeout)
             self._spawn(self._heartbeat.run(), "heartbeat")
@@ -554,8 +554,9 @@ class RoomSession:
         return await self._host.seek(position, start_delay=start_delay)
 
     async def set_speed(self, speed: float) -> RoomSnapshot:
-        """Host: change the playback speed (0.25 to 4, to the hundredth), continuing from where
-        the room is now.
+        """Host: change the playback speed (0.25 to 4, to the hundredth), from where the room
+        is a moment ahead: every player is told early enough to be heard changing tempo at
+        that same instant.
 
         Raises:
             NotHost: this user is not the host.
