@@ -250,8 +250,8 @@ $$;
 comment on function watchium.invite_opens(text, text) is
   'Whether p_token is an unexpired invite to p_room_id signed with the room''s current secret.';
 
--- The seeds' key check, on the new limits: true for public rooms and the right key, false for a
--- missing room and a wrong or missing key (each of which counts).
+-- The compatibility key check, on the new limits: true for public rooms and the right key, false
+-- for a missing room and a wrong or missing key (each of which counts).
 create or replace function watchium.check_room_access(
   p_room_id varchar(10),
   p_access_key varchar(6) default null,
