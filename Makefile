@@ -6,6 +6,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JS     := tests/js
 JSSTAMP := $(JS)/node_modules/.installed
+WEB    := web
+WEBSTAMP := $(WEB)/node_modules/.installed
+WEBDIST := $(WEB)/dist/index.html
+CLIP   := $(WEB)/dist/demo/clip.mp4
 
 .DEFAULT_GOAL := help
 .PHONY: help setup dev up test check fmt bench db-start db-stop db-status db-reset psql clean
@@ -34,7 +38,20 @@ $(JSSTAMP): $(JS)/package-lock.json
 	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
 	@touch $(JSSTAMP)
 
-setup: $(STAMP) $(JSSTAMP) ## Create .venv, install the project with its dev tools, supabase-js and the Supabase CLI
+# The web app (docs/WEB.md): supabase-js and esbuild from npm, bundled into web/dist, which the
+# local gateway serves at /; and the demo clip the seed rooms play (made with ffmpeg if present).
+$(WEBSTAMP): $(WEB)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js 20 and npm (the web app is built with them)"; exit 1; }
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+	@touch $(WEBSTAMP)
+
+$(WEBDIST): $(WEBSTAMP) $(WEB)/build.mjs $(WEB)/index.html $(WEB)/style.css $(wildcard $(WEB)/src/*.js $(WEB)/src/*/*.js)
+	node $(WEB)/build.mjs
+
+$(CLIP): | $(STAMP)
+	$(BIN)/python -m watchium_stack.democlip $(CLIP)
+
+setup: $(STAMP) $(JSSTAMP) $(WEBDIST) $(CLIP) ## Create .venv, install the project with its dev tools, supabase-js and the Supabase CLI, build the web app
 
 dev: setup ## Set up and run the local stack (database, migrations, seed data); Ctrl-C stops it
 	$(BIN)/watchium up

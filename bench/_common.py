@@ -65,6 +65,15 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     console.print(table)
 
 
+def chromium_path() -> str:
+    """Debian's chromium, for Playwright (its own browser download is not used); the browser
+    tests (tests/web) and bench.browser_sync drive it. ``WATCHIUM_CHROMIUM`` names another."""
+    found = os.environ.get("WATCHIUM_CHROMIUM") or shutil.which("chromium")
+    if not found:
+        raise RuntimeError("chromium is not installed: apt-get install chromium (.ci/run does)")
+    return found
+
+
 def find_program(name: str, extra_dirs: Sequence[Path] = ()) -> str:
     """Find a program on PATH or in ``extra_dirs``.
 

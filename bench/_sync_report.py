@@ -4,7 +4,6 @@ as a summary (the JSON), its tables, the drift plot and the verdict against the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._common import console, percentile
-from bench.sync_sim import CONVERGED, CONVERGED_FOR, STEADY_AFTER
+from bench._transitions import (
+    STEADY_AFTER,
+    TABLE_COLUMNS,
+    Outcome,
+    outcomes,
+    summarise,
+    table_rows,
+)
 
 if TYPE_CHECKING:
     from bench.sync_accuracy import Variant, Viewer
@@ -36,41 +42,15 @@ TARGET_CONVERGE = 3.0
 TARGET_STEADY_SEEKS_PER_10MIN = 1.0
 
 
-@dataclass
-class Convergence:
-    kind: str
-    seconds: float | None
-    """None: did not converge before the next transition or the end."""
-
-
-def _convergences(viewer: Viewer, end: float) -> list[Convergence]:
-    out: list[Convergence] = []
-    marks = sorted(viewer.transitions)
-    for index, (start, kind) in enumerate(marks):
-        limit = marks[index + 1][0] if index + 1 < len(marks) else end
-        found: float | None = None
-        streak: float | None = None  # start of the current run of samples within 50 ms
-        for t, d in viewer.samples:
-            if t < start:
-                continue
-            if t >= limit:
-                break
-            if abs(d) > CONVERGED:
-                streak = None
-                continue
-            if streak is None:
-                streak = t
-            if t - streak >= CONVERGED_FOR - SAMPLE_EVERY / 2:
-                found = streak - start
-                break
-        if found is None and limit - start < CONVERGED_FOR + 0.5:
-            continue  # the next transition came too soon to tell
-        out.append(Convergence(kind, found))
-    return out
+def _marks(viewer: Viewer) -> list[float]:
+    """When each of its transitions began (for its own pause, also when it was resumed)."""
+    marks = {t.at for t in viewer.transitions}
+    marks |= {t.start for t in viewer.transitions if t.start is not None}
+    return sorted(marks)
 
 
 def _steady(viewer: Viewer) -> list[float]:
-    marks = sorted(t for t, _ in viewer.transitions)
+    marks = _marks(viewer)
     out: list[float] = []
     for t, d in viewer.samples:
         last = max((m for m in marks if m <= t), default=None)
@@ -90,18 +70,6 @@ def _distribution(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def _conv_summary(items: list[Convergence]) -> dict[str, Any]:
-    done = [c.seconds for c in items if c.seconds is not None]
-    return {
-        "count": len(items),
-        "not_converged": sum(1 for c in items if c.seconds is None),
-        "within_3s": sum(1 for s in done if s <= TARGET_CONVERGE),
-        "p50": percentile(done, 50) if done else None,
-        "p95": percentile(done, 95) if done else None,
-        "max": max(done) if done else None,
-    }
-
-
 def analyse(
     variant: Variant,
     viewers: list[Viewer],
@@ -112,7 +80,7 @@ def analyse(
 ) -> dict[str, Any]:
     steady: list[float] = []
     every: list[float] = []
-    convergences: list[Convergence] = []
+    convergences: list[Outcome] = []
     nudges = seeks = steady_seeks = 0
     playing_seconds = 0.0
     per_member: list[dict[str, Any]] = []
@@ -120,7 +88,11 @@ def analyse(
         member_steady = _steady(viewer)
         steady.extend(member_steady)
         every.extend(abs(d) for _, d in viewer.samples)
-        convergences.extend(_convergences(viewer, ended))
+        convergences.extend(
+            o
+            for o in outcomes(viewer.samples, viewer.seeks, viewer.transitions, ended)
+            if o.kind != "pause"  # nothing plays: nothing to measure
+        )
         engine = viewer.session.engine if viewer.session is not None else None
         stats = engine.stats() if engine is not None else None
         seconds = len(viewer.samples) * SAMPLE_EVERY
@@ -147,7 +119,7 @@ def analyse(
             }
         )
     hours = playing_seconds / 3600
-    by_kind: dict[str, list[Convergence]] = {}
+    by_kind: dict[str, list[Outcome]] = {}
     for c in convergences:
         by_kind.setdefault(c.kind, []).append(c)
     return {
@@ -159,7 +131,7 @@ def analyse(
         "steady_samples": len(steady),
         "all": _distribution(every),
         "all_samples": len(every),
-        "convergence": {kind: _conv_summary(items) for kind, items in sorted(by_kind.items())},
+        "convergence": {kind: summarise(items) for kind, items in sorted(by_kind.items())},
         "per_member_hour": {
             "speed_nudges": nudges / hours if hours else None,
             "seeks": seeks / hours if hours else None,
@@ -233,21 +205,11 @@ def report(results: list[dict[str, Any]]) -> None:
     )
     conv_rows = []
     for r in results:
-        for kind, c in r["convergence"].items():
-            conv_rows.append(
-                [
-                    r["variant"],
-                    kind,
-                    str(c["count"]),
-                    f"{c['within_3s']}/{c['count']}",
-                    _s(c["p50"]),
-                    _s(c["p95"]),
-                    _s(c["max"]),
-                ]
-            )
+        for row in table_rows(r["convergence"]):
+            conv_rows.append([r["variant"], *row])
     _table(
-        "Convergence: seconds until |drift| <= 50 ms for 1 s",
-        ["variant", "after", "n", "within 3 s", "p50", "p95", "max"],
+        "Transitions: seconds until |drift| <= 50 ms for 1 s, peak |drift|, seeks per member",
+        ["variant", *TABLE_COLUMNS],
         conv_rows,
     )
 

@@ -341,6 +341,7 @@ def _run_realtime(
             f"--api-key={anon_key}",
             f"--port={port}",
             "--slot=watchium_realtime_bench",
+            "--max-per-address=100000",  # every simulated member connects from 127.0.0.1
         ],
         cwd=PROJECT_DIR,
     )

@@ -14,14 +14,16 @@ Realtime, as `watchium up` runs them), loopback only. Per member, on the client 
   scripted ones).
 
 Members join over the first 30% of the run (at most 20 s); then the host (itself behind such a
-path) seeks, pauses, changes speed, and a member's player stalls, in turn every 7 s. A referee
+path) seeks, pauses, changes speed, a member's player stalls, and a member pauses its own player
+(its engine keeps its hands off for 2 s, then brings it back), in turn every 7 s. A referee
 session without a player, directly on the gateway, sees each change of the room a few ms after
 its commit. Every 100 ms each player's
 exact position is compared with where the room really is (the room's row at the server clock,
 which is this machine's clock): that is the drift. Drift is sampled while the room plays and the
 player is not stalled; *steady* samples are those at least 3 s after the member's last
-transition (its join, a host action, the end of its stall). Convergence: from a transition until
-|drift| <= 50 ms for 1 s.
+transition (its join, a host action, the end of its stall, its own pause). Each transition's
+convergence (until |drift| <= 50 ms for 1 s), peak drift and seeks per member are measured as
+bench/_transitions.py says, the same as bench.mpv_sync does on real players.
 
 In the same run, as baselines: the same members with no delay and no skew (the floor: what is
 left is the players and the SDK), and, unless --quick, the engine with Syncplay-like thresholds
@@ -42,6 +44,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +67,7 @@ from bench._sync_report import (
     plot,
     report,
 )
+from bench._transitions import Transition
 from bench.sync_sim import VARIANTS
 from watchium_client import (
     ClockSync,
@@ -72,6 +76,7 @@ from watchium_client import (
     RoomSession,
     SyncThresholds,
     WatchiumClient,
+    WatchiumError,
 )
 from watchium_client.players import PlayerProfile, SimulatedPlayer
 from watchium_stack.harness import Stack, throwaway_stack
@@ -142,9 +147,13 @@ class Viewer:
     proxy: DelayProxy | None
     session: RoomSession | None = None
     joined_at: float | None = None
-    transitions: list[tuple[float, str]] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
     samples: list[tuple[float, float]] = field(default_factory=list)
+    seeks: list[float] = field(default_factory=list)
+    """When its player started a seek (as sampled)."""
     was_buffering: bool = False
+    own_pause: float | None = None
+    """When its user paused it, until its engine resumed it."""
 
 
 # ---------------------------------------------------------------------- setting up
@@ -212,14 +221,16 @@ async def run_variant(stack: Stack, variant: Variant, settings: Settings) -> dic
                 kind = _action_kind(event)
                 actions.append((now, kind))
                 for viewer in viewers:
-                    if viewer.session is not None and kind != "pause":
-                        viewer.transitions.append((now, kind))
+                    # A pause is no transition to converge from (nothing plays), but it ends
+                    # the one before it: its seeks are its own.
+                    if viewer.session is not None:
+                        viewer.transitions.append(Transition(now, kind))
 
         referee.on_room_change(on_change)
         await referee.open()
         started = time.monotonic()
         host.joined_at = started
-        host.transitions.append((started, "join"))
+        host.transitions.append(Transition(started, "join"))
         sampler = asyncio.create_task(_sample(viewers, referee))
         try:
             await _script(viewers, variant, room_id, started)
@@ -261,7 +272,7 @@ async def _script(viewers: list[Viewer], variant: Variant, room_id: str, started
     async def join(viewer: Viewer, when: float) -> None:
         await at(when)
         viewer.joined_at = time.monotonic()
-        viewer.transitions.append((viewer.joined_at, "join"))
+        viewer.transitions.append(Transition(viewer.joined_at, "join"))
         session = RoomSession(
             viewer.client,
             room_id,
@@ -286,8 +297,13 @@ async def _script(viewers: list[Viewer], variant: Variant, room_id: str, started
     ]
     stalling = list(members)
     rng.shuffle(stalling)
+    pausing = list(members)
+    rng.shuffle(pausing)
     # The host acts every ACTION_GAP seconds once everyone has joined, through this cycle.
-    cycle = ["seek+", "stall", "pause", "seek-", "speed 1.25", "stall", "speed 1", "seek+"]
+    cycle = [
+        "seek+", "stall", "pause", "seek-", "speed 1.25", "own pause", "stall", "speed 1",
+        "seek+",
+    ]  # fmt: skip
     timeline: list[tuple[float, str]] = [(1.0, "play")]
     when = 1.5 + join_window + 5.0
     step = 0
@@ -301,23 +317,38 @@ async def _script(viewers: list[Viewer], variant: Variant, room_id: str, started
     try:
         for when, what in timeline:
             await at(when)
-            if what == "play":
-                await host.play()
-            elif what == "pause":
-                await host.pause()
-            elif what == "seek+":
-                await host.seek(position() + rng.uniform(30, 120))
-            elif what == "seek-":
-                await host.seek(max(0.0, position() - rng.uniform(10, 40)))
-            elif what.startswith("speed"):
-                await host.set_speed(float(what.split()[1]))
-            elif what == "stall" and stalling:
+            try:
+                await _host_action(host, what, position, rng)
+            except WatchiumError as exc:
+                # The host's request did not get through (the server dropped an idle
+                # connection as it was reused): the room goes on without that action.
+                console.print(f"[yellow]the host's {what} failed: {exc}[/]")
+            if what == "stall" and stalling:
                 stalling.pop().player.stall(rng.uniform(1.5, 3.0))
+            elif what == "own pause" and pausing:
+                viewer = pausing.pop()
+                viewer.own_pause = time.monotonic()
+                await viewer.player.user_pause()
         await asyncio.gather(*joins)
         await at(duration)
     finally:
         for task in joins:
             task.cancel()
+
+
+async def _host_action(
+    host: RoomSession, what: str, position: Callable[[], float], rng: random.Random
+) -> None:
+    if what == "play":
+        await host.play()
+    elif what == "pause":
+        await host.pause()
+    elif what == "seek+":
+        await host.seek(position() + rng.uniform(30, 120))
+    elif what == "seek-":
+        await host.seek(max(0.0, position() - rng.uniform(10, 40)))
+    elif what.startswith("speed"):
+        await host.set_speed(float(what.split()[1]))
 
 
 async def _sample(viewers: list[Viewer], referee: RoomSession) -> None:
@@ -329,10 +360,17 @@ async def _sample(viewers: list[Viewer], referee: RoomSession) -> None:
         for viewer in viewers:
             if viewer.session is None or viewer.session.engine is None:
                 continue
-            buffering = viewer.player.is_buffering
+            player = viewer.player
+            if player.seeks > len(viewer.seeks):
+                viewer.seeks.extend([now] * (player.seeks - len(viewer.seeks)))
+            buffering = player.is_buffering
             if viewer.was_buffering and not buffering:
-                viewer.transitions.append((now, "stall"))
+                viewer.transitions.append(Transition(now, "stall"))
             viewer.was_buffering = buffering
+            if viewer.own_pause is not None and player.is_playing:
+                # Measured from when its engine resumed it.
+                viewer.transitions.append(Transition(viewer.own_pause, "own pause", now))
+                viewer.own_pause = None
             if buffering or truth is None or not truth.has_started(server_now):
                 continue
             drift = viewer.player.true_position() - truth.target_position(server_now)

@@ -50,6 +50,7 @@ VARIANTS: dict[str, SyncThresholds] = {
     "jellyfin-like": SyncThresholds(
         inner=0.030,
         outer=0.060,
+        transient_outer=0.060,
         transient_seek_threshold=0.4,
         seek_threshold=0.4,
         max_trim=0.0,
@@ -58,6 +59,7 @@ VARIANTS: dict[str, SyncThresholds] = {
     "syncplay-like": SyncThresholds(
         inner=0.1,
         outer=1.5,
+        transient_outer=1.5,
         transient_seek_threshold=4.0,
         seek_threshold=4.0,
         max_trim=0.0,
@@ -66,6 +68,7 @@ VARIANTS: dict[str, SyncThresholds] = {
     "cytube-like": SyncThresholds(
         inner=1.9,
         outer=1.95,
+        transient_outer=1.95,
         max_nudge=1e-9,
         nudge_slew=1.0,
         transient_seek_threshold=2.0,

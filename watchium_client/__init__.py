@@ -188,6 +188,7 @@ __all__ = [
     "NotFound",
     "NotHost",
     "NotMember",
+    "WrongAccessKey",
     "RateLimited",
     "RoomFull",
     "RoomNotFound",
@@ -197,7 +198,6 @@ __all__ = [
     "TooLarge",
     "UnsupportedMediaType",
     "WatchiumError",
-    "WrongAccessKey",
     "error_from_response",
     "registered_codes",
 ]

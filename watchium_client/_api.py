@@ -39,11 +39,13 @@ from watchium_wire import (
     MEMBERS_GET_LIST,
     MEMBERS_UPDATE_STATUS,
     ROOMS_CREATE,
+    ROOMS_CREATE_INVITE,
     ROOMS_DELETE,
     ROOMS_JOIN,
     ROOMS_LEAVE,
     ROOMS_LIST_PUBLIC,
     ROOMS_STATS,
+    ROOMS_ROTATE_ACCESS_KEY,
     SYNC_CONTROL,
     SYNC_GET_HOST_TIME,
     Comment,
@@ -56,6 +58,7 @@ from watchium_wire import (
     ReactionResult,
     ReadState,
     ReplayWindow,
+    RoomsCreateInviteResult,
     RoomsCreateResult,
     RoomsDeleteResult,
     RoomsJoinResult,
@@ -63,9 +66,10 @@ from watchium_wire import (
     RoomsListPublicResult,
     RoomSnapshot,
     RoomStats,
+    RoomsRotateAccessKeyResult,
 )
 
-__all__ = ["WatchiumClient", "key_role"]
+__all__ = ["WatchiumClient", "invite_room_id", "key_role"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +94,18 @@ def key_role(key: str) -> str | None:
         return None
     role = payload.get("role") if isinstance(payload, dict) else None
     return role if role in ("anon", "service_role") else None
+
+
+def invite_room_id(invite_token: str) -> str:
+    """The room an invite token (``<room_id>.<expires>.<signature>``) is for.
+
+    Raises:
+        ValueError: it is not an invite token.
+    """
+    room_id, dot, _rest = invite_token.strip().partition(".")
+    if not dot or not room_id:
+        raise ValueError("not an invite token: expected <room_id>.<expires>.<signature>")
+    return room_id
 
 
 def _body(fields: dict[str, Any]) -> dict[str, Any]:
@@ -270,16 +286,43 @@ class WatchiumClient:
         *,
         username: str,
         access_key: str | None = None,
+        invite_token: str | None = None,
         avatar_url: str | None = None,
     ) -> RoomsJoinResult:
-        """Join a room (again: joining is idempotent). Private rooms need the access key."""
+        """Join a room (again: joining is idempotent). Private rooms need the access key or an
+        invite token (:meth:`create_invite`). A room that does not exist and a private room
+        without the right key or invite both raise :class:`RoomNotFound`."""
         return await self._call(
             ROOMS_JOIN,
             room_id=room_id,
             username=username,
             access_key=access_key,
+            invite_token=invite_token,
             avatar_url=avatar_url,
         )
+
+    async def join_with_invite(
+        self, invite_token: str, *, username: str, avatar_url: str | None = None
+    ) -> RoomsJoinResult:
+        """Join the private room an invite token names (the token carries the room id)."""
+        return await self.join_room(
+            invite_room_id(invite_token),
+            username=username,
+            invite_token=invite_token,
+            avatar_url=avatar_url,
+        )
+
+    async def rotate_access_key(self, room_id: str) -> RoomsRotateAccessKeyResult:
+        """Give a private room you host a new access key: the old key and every invite stop
+        working; members stay."""
+        return await self._call(ROOMS_ROTATE_ACCESS_KEY, room_id=room_id)
+
+    async def create_invite(
+        self, room_id: str, *, ttl_seconds: int = 86_400
+    ) -> RoomsCreateInviteResult:
+        """A signed invite to a private room you host, valid ``ttl_seconds`` (60 s to 7 days)
+        or until the key is rotated; unlike the 6-digit key it cannot be guessed."""
+        return await self._call(ROOMS_CREATE_INVITE, room_id=room_id, ttl_seconds=ttl_seconds)
 
     async def leave_room(self, room_id: str) -> RoomsLeaveResult:
         """Leave a room; a leaving host hands over to the earliest-joined member."""

@@ -113,7 +113,8 @@ class NotMember(Forbidden):
 
 
 class WrongAccessKey(Forbidden):
-    """The private room's access key is missing or wrong."""
+    """A private room's access key was missing or wrong, as a database before migration 016
+    says it (since, that is :class:`RoomNotFound`, so that private rooms cannot be probed)."""
 
 
 class NotFound(WatchiumError):
@@ -121,7 +122,8 @@ class NotFound(WatchiumError):
 
 
 class RoomNotFound(NotFound):
-    """No such room, or a private room the caller is not a member of."""
+    """No such room, or a private room the caller is not a member of (joining it without the
+    right key or invite says the same, so that private rooms cannot be probed)."""
 
 
 class CommentNotFound(NotFound):

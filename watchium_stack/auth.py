@@ -71,6 +71,26 @@ _BODY_LIMIT = 64 * 1024
 _WITHOUT_API_KEY = frozenset({"/health", "/.well-known/jwks.json"})
 
 
+def _storable(value: Any) -> bool:
+    """Whether every string in a parsed JSON ``value`` (keys too) can be stored as jsonb."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -234,6 +254,14 @@ class AuthService:
             raise AuthError(400, "bad_json", "Could not parse request body as JSON") from None
         if not isinstance(value, dict):
             raise AuthError(400, "bad_json", "The request body must be a JSON object")
+        if not _storable(value):
+            # PostgreSQL's jsonb holds neither NUL characters nor lone surrogates: refused here
+            # as bad input rather than failing in the database.
+            raise AuthError(
+                400,
+                "validation_failed",
+                "The request body must not contain NUL characters or lone surrogates",
+            )
         return value
 
     def _conn(self) -> Any:

@@ -396,6 +396,8 @@ def up() -> None:
             out.print("\n[bold]Or with supabase-py[/] (pip install supabase):\n")
             snippet = _snippet(config.api_url, client_key(keys, model))
             out.print(snippet, soft_wrap=True, markup=False)
+            # The web app (docs/WEB.md): the one link to open.
+            out.print(f"\n[bold]Open the watch party:[/] {config.api_url}/", soft_wrap=True)
             console.print("\nRunning cleanup every 10 s. [bold]Ctrl-C[/] stops the stack.")
 
         async def run() -> None:

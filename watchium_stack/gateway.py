@@ -6,6 +6,7 @@
 | ``/auth/v1/...`` | the anonymous-sign-in auth server (:mod:`watchium_stack.auth`) |
 | ``/realtime/v1/...`` | ``watchium_stack.realtime.RealtimeService`` if installed; else 503 |
 | ``/health`` | whether the database answers and Realtime runs |
+| ``/``, other GETs | the web app (``web/dist``, ``config.json``, the demo clip): ``_static`` |
 
 supabase-py and supabase-js pointed at ``http://127.0.0.1:54321`` with the publishable key (or the
 legacy anon key) work unchanged.
@@ -43,7 +44,8 @@ from watchium_functions.asgi import (
     send_json,
 )
 from watchium_functions.jwks import JWKS_PATH
-from watchium_stack._config import GatewaySettings, authenticator_url
+from watchium_stack._config import GatewaySettings, StackSettings, authenticator_url
+from watchium_stack._static import StaticSite
 from watchium_stack.auth import AuthService
 from watchium_stack.keys import SigningKeys
 
@@ -150,6 +152,12 @@ class Gateway:
         )
         self.realtime, self.realtime_problem = _load_realtime(settings, signing_keys)
         self.realtime_running = False
+        stack = StackSettings.from_env()
+        self.site = StaticSite(
+            stack.project_dir / "web" / "dist",
+            publishable_key=settings.publishable_key,
+            seed_file=stack.seed_file,
+        )
 
     async def startup(self) -> None:
         """Open the pools and start Realtime (a Realtime failure is logged, not fatal)."""
@@ -193,6 +201,8 @@ class Gateway:
             await self._health(scope, send)
         elif scope["method"] == "OPTIONS":
             await send_json(send, 204, None, headers=PREFLIGHT_HEADERS)
+        elif self.site.handles(scope):
+            await self.site(scope, receive, send)
         else:
             await send_json(
                 send,

@@ -24,12 +24,14 @@ from watchium_wire.requests import (
     CommentsUnreadRequest,
     MembersGetListRequest,
     MembersUpdateStatusRequest,
+    RoomsCreateInviteRequest,
     RoomsCreateRequest,
     RoomsDeleteRequest,
     RoomsJoinRequest,
     RoomsLeaveRequest,
     RoomsListPublicRequest,
     RoomsStatsRequest,
+    RoomsRotateAccessKeyRequest,
     SyncControlRequest,
     SyncGetHostTimeRequest,
 )
@@ -42,6 +44,7 @@ from watchium_wire.responses import (
     ReactionResult,
     ReadState,
     ReplayWindow,
+    RoomsCreateInviteResult,
     RoomsCreateResult,
     RoomsDeleteResult,
     RoomsJoinResult,
@@ -49,6 +52,7 @@ from watchium_wire.responses import (
     RoomsListPublicResult,
     RoomSnapshot,
     RoomStats,
+    RoomsRotateAccessKeyResult,
 )
 
 __all__ = [
@@ -58,6 +62,8 @@ __all__ = [
     "ROOMS_JOIN",
     "ROOMS_LEAVE",
     "ROOMS_DELETE",
+    "ROOMS_ROTATE_ACCESS_KEY",
+    "ROOMS_CREATE_INVITE",
     "ROOMS_LIST_PUBLIC",
     "SYNC_CONTROL",
     "SYNC_GET_HOST_TIME",
@@ -119,11 +125,34 @@ ROOMS_JOIN = Endpoint(
     summary="Join a room",
     description=(
         "Join a room (joining again is free and refreshes the membership). A private room needs "
-        "its 6-digit access key. A wrong key is answered 403 WRK03; the database returns it as a "
-        "result rather than raising, so that the attempt is counted (too many wrong keys: 429 "
-        "WRL29). Returns the room, the membership and the Realtime channel to follow."
+        "its 6-digit access key or a host's invite (``invite_token``). A room that does not "
+        "exist and a private room without the right key or invite get the same answer, 404 "
+        "WR404, and each such attempt counts, per user and per client address (too many: 429 "
+        "WRL29, and trying while paused extends the pause). Returns the room, the membership "
+        "and the Realtime channel to follow."
     ),
     errors=(400, 401, 403, 404, 409, 429),
+)
+ROOMS_ROTATE_ACCESS_KEY = Endpoint(
+    "rooms-rotate-access-key",
+    RoomsRotateAccessKeyRequest,
+    RoomsRotateAccessKeyResult,
+    summary="Rotate a private room's access key (host)",
+    description=(
+        "Give the private room a new 6-digit key. The old key and every invite stop working at "
+        "once; members stay. Host only (403 WRH03); a public room has no key (400 WR400)."
+    ),
+)
+ROOMS_CREATE_INVITE = Endpoint(
+    "rooms-create-invite",
+    RoomsCreateInviteRequest,
+    RoomsCreateInviteResult,
+    summary="Invite someone to a private room (host)",
+    description=(
+        "A signed invite token to the private room, valid ``ttl_seconds`` (60 s to 7 days, "
+        "default a day) or until the key is rotated: ``rooms-join`` with ``invite_token`` joins "
+        "without the key. Unlike the 6-digit key it cannot be guessed. Host only (403 WRH03)."
+    ),
 )
 ROOMS_LEAVE = Endpoint(
     "rooms-leave",
@@ -286,7 +315,7 @@ MEMBERS_UPDATE_STATUS = Endpoint(
     description=(
         "The member heartbeat. Records your position (``current_time``) and buffering state, "
         "optionally a new username or avatar; the database computes ``is_synced``. Call it every "
-        "few seconds (members silent for 30 s are removed)."
+        "few seconds (members silent for 30 s are removed); at most 30 per minute (429 WR429)."
     ),
 )
 
@@ -297,6 +326,8 @@ ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
         ROOMS_JOIN,
         ROOMS_LEAVE,
         ROOMS_DELETE,
+        ROOMS_ROTATE_ACCESS_KEY,
+        ROOMS_CREATE_INVITE,
         ROOMS_LIST_PUBLIC,
         SYNC_CONTROL,
         SYNC_GET_HOST_TIME,

@@ -41,6 +41,8 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     ErrorCode("WR403", 403, "Forbidden", "you can only act as yourself"),
     ErrorCode("WRH03", 403, "NotHost", "only the host may do this"),
     ErrorCode("WRM03", 403, "NotMember", "not a member of the room"),
+    # Raised before migration 016 only (a wrong or missing key is WR404 since): kept so that a
+    # client of an older database still gets a typed error.
     ErrorCode("WRK03", 403, "WrongAccessKey", "wrong access key"),
     ErrorCode("WR404", 404, "RoomNotFound", "room not found"),
     ErrorCode("WRC04", 404, "CommentNotFound", "comment not found"),
@@ -48,7 +50,7 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     ErrorCode("WRF09", 409, "RoomFull", "the room is full"),
     ErrorCode("WR413", 413, "TooLarge", "too large"),
     ErrorCode("WR429", 429, "RateLimited", "rate limit reached"),
-    ErrorCode("WRL29", 429, "KeyChecksPaused", "too many wrong access keys"),
+    ErrorCode("WRL29", 429, "KeyChecksPaused", "too many refused joins"),
     # -- PostgreSQL's codes that the SQL functions let through -------------------------------
     ErrorCode("23514", 400, "InvalidInput", "a value breaks a constraint"),
     ErrorCode("23502", 400, "InvalidInput", "a required value is missing"),

@@ -1,7 +1,8 @@
 """How a member follows a room over Realtime: the channel, its bindings and the presence payload.
 
-A member opens the channel ``room:{room_id}`` (private for private rooms: Realtime then checks the
-``realtime.messages`` policies, members only), listens to the ``postgres_changes`` bindings of
+A member opens the channel ``room:{room_id}``, always private (public rooms too: Realtime then
+checks the ``realtime.messages`` policies, members only, so nobody else can join it, send on it or
+track presence on it), listens to the ``postgres_changes`` bindings of
 :func:`realtime_hints` and tracks a :class:`MemberPresence` under its user id. ``rooms-create`` and
 ``rooms-join`` answer these hints, and the SDK subscribes from them.
 """
@@ -44,7 +45,10 @@ class RealtimeHints(_Out):
 
     channel: str = Field(description="The channel topic: room:{room_id}.")
     private: bool = Field(
-        description="Open the channel with config {private: true} (private rooms)."
+        description=(
+            "Open the channel with config {private: true} (always true: every room's channel "
+            "is private)."
+        )
     )
     presence_key: str = Field(description="Your presence key: your user id.")
     postgres_changes: list[RealtimeBinding]
@@ -57,11 +61,12 @@ def _binding(event: str, table: str, row_filter: str) -> RealtimeBinding:
 
 
 def realtime_hints(room_id: str, *, is_public: bool, user_id: str) -> RealtimeHints:
-    """Channel, privacy, presence key and postgres_changes bindings for one room and member."""
+    """Channel, privacy, presence key and postgres_changes bindings for one room and member
+    (``is_public`` no longer changes them: every room's channel is private)."""
     room_filter = f"room_id=eq.{room_id}"
     return RealtimeHints(
         channel=channel_name(room_id),
-        private=not is_public,
+        private=True,  # public rooms too: only members may join, send and track
         presence_key=user_id,
         postgres_changes=[
             _binding("UPDATE", "rooms", room_filter),

@@ -46,12 +46,16 @@ __all__ = [
     "RoomsStatsRequest",
     "MembersGetListRequest",
     "MembersUpdateStatusRequest",
+    "RoomsCreateInviteRequest",
+    "RoomsRotateAccessKeyRequest",
+    "MAX_POSITION",
 ]
 
 # The default of watchium.settings.comment_max_length; the database enforces the live setting.
 COMMENT_MAX_LENGTH = 1000
-# numeric(10, 2) positions: the SQL functions refuse 10^8 and above.
-_MAX_POSITION = 100_000_000
+# numeric(10, 2) positions: the largest one stored is 99999999.99 (the SQL functions check the
+# value rounded as stored, so 99999999.995 is refused as well).
+MAX_POSITION = 99_999_999.99
 _INT32_MAX = 2_147_483_647
 
 
@@ -126,6 +130,16 @@ AccessKey = Annotated[
     StringConstraints(pattern=r"^[0-9]{6}$"),
     Field(description="The 6-digit key of a private room.", examples=["042917"]),
 ]
+InviteToken = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=200, pattern=r"^[a-z0-9]{10}\.[0-9]{1,12}\.[A-Za-z0-9_-]{43}$"
+    ),
+    Field(
+        description="A signed invite to a private room (rooms-create-invite).",
+        examples=["k3m9x2p7qa.1767225600.q0yzJ6tHUx8c0m1y0b5PqU2Ywz3n4yqk2iXr0n0b7xA"],
+    ),
+]
 Message = Annotated[
     str,
     StringConstraints(min_length=1, max_length=COMMENT_MAX_LENGTH, pattern=_NOT_BLANK),
@@ -135,7 +149,12 @@ Message = Annotated[
 Episode = Annotated[int, Field(ge=1, le=_INT32_MAX, description="Episode number (from 1).")]
 Position = Annotated[
     float,
-    Field(ge=0, lt=_MAX_POSITION, allow_inf_nan=False, description="A position in seconds."),
+    Field(
+        ge=0,
+        le=MAX_POSITION,
+        allow_inf_nan=False,
+        description="A position in seconds (0 to 99999999.99).",
+    ),
 ]
 Speed = Annotated[
     float, Field(ge=0.25, le=4, allow_inf_nan=False, description="Playback speed (0.25 to 4).")
@@ -180,6 +199,26 @@ class RoomsJoinRequest(RequestModel):
     username: Username
     avatar_url: HttpUrl | None = None
     access_key: AccessKey | None = None
+    invite_token: InviteToken | None = Field(
+        None, description="Join a private room with a host's invite instead of its key."
+    )
+    user_id: UserId | None = None
+
+
+class RoomsRotateAccessKeyRequest(RequestModel):
+    """Give a private room a new access key (host only): the old key and invites stop working."""
+
+    room_id: RoomId
+    user_id: UserId | None = None
+
+
+class RoomsCreateInviteRequest(RequestModel):
+    """A signed invite to a private room (host only)."""
+
+    room_id: RoomId
+    ttl_seconds: int = Field(
+        86_400, ge=60, le=604_800, description="How long the invite works: 60 s to 7 days."
+    )
     user_id: UserId | None = None
 
 

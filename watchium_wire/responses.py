@@ -34,6 +34,8 @@ __all__ = [
     "RoomsJoinResult",
     "RoomsLeaveResult",
     "RoomsDeleteResult",
+    "RoomsRotateAccessKeyResult",
+    "RoomsCreateInviteResult",
     "RoomsListPublicResult",
     "CommentsPage",
     "ThreadProgress",
@@ -188,6 +190,19 @@ class RoomsLeaveResult(_Out):
     was_host: bool
     host_user_id: str | None = Field(description="The host now (null when the room is empty).")
     members_left: int
+
+
+class RoomsRotateAccessKeyResult(_Out):
+    room_id: str
+    access_key: str = Field(description="The room's new 6-digit key (the old one no longer works).")
+
+
+class RoomsCreateInviteResult(_Out):
+    room_id: str
+    invite_token: str = Field(
+        description="For whom you invite: rooms-join with invite_token joins without the key."
+    )
+    expires_at: datetime = Field(description="When it stops working (or at the next key rotation).")
 
 
 class RoomsDeleteResult(_Out):

@@ -34,6 +34,7 @@ from watchium_functions.asgi import (
     Receive,
     Scope,
     Send,
+    client_address,
     error_payload,
     header,
     json_bytes,
@@ -68,6 +69,7 @@ _PATTERN_MEANINGS = {
     r"^[hH][tT][tT][pP][sS]?://[^\s]+$": "must be an http(s) URL",
     r"\S": "must not be blank",
     r"^[0-9]{6}$": "must be 6 digits",
+    r"^[a-z0-9]{10}\.[0-9]{1,12}\.[A-Za-z0-9_-]{43}$": "must be an invite from rooms-create-invite",
 }
 
 
@@ -225,7 +227,8 @@ class FunctionsApp:
             request = endpoint.request.model_validate_json(body)
         except ValidationError as exc:
             raise _validation_error(endpoint, exc) from None
-        result = await route.handle(request, Caller(identity, self.db, path))
+        address = client_address(scope, self.settings.client_address_header)
+        result = await route.handle(request, Caller(identity, self.db, path, address))
         iso, epoch = server_time()
         data = result.encode() if isinstance(result, RawJson) else json_bytes(result)
         payload = b'{"data":' + data + b',"server_time":"' + iso.encode() + b'"}'

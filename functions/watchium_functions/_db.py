@@ -7,6 +7,7 @@ runs as one implicit transaction::
     select set_config('role', 'authenticated', true),
            set_config('request.jwt.claims', '{...}', true),
            set_config('request.method', 'POST', true), set_config('request.path', '...', true),
+           set_config('watchium.client_address', '203.0.113.7', true),
            set_config('statement_timeout', '10s', true);
     select public.<function>(p_a => '...'::text, p_b => 42::integer, ...)::text
 
@@ -49,6 +50,7 @@ _PREAMBLE = (
     "set_config('request.jwt.claims', %(_claims)s, true), "
     "set_config('request.method', %(_method)s, true), "
     "set_config('request.path', %(_path)s, true), "
+    "set_config('watchium.client_address', %(_address)s, true), "
     "set_config('statement_timeout', %(_timeout)s, true); "
 )
 
@@ -135,10 +137,12 @@ class Database:
         claims: str,
         method: str = "POST",
         path: str = "",
+        address: str = "",
     ) -> str:
         """Run ``statement`` (an SQL function call with ``%(name)s`` placeholders for
         ``values``) as ``role`` with the JWT ``claims`` (JSON text) in one transaction; return
-        its JSON text. ``function`` names the call in logs.
+        its JSON text. ``function`` names the call in logs; ``address`` is the client's address
+        (``watchium.client_address``, the subject of per-address limits).
 
         Raises:
             FunctionError: the mapped database error (see ``from_database_error``); WH503 while
@@ -154,6 +158,7 @@ class Database:
             "_claims": claims,
             "_method": method,
             "_path": path,
+            "_address": address,
             "_timeout": self.statement_timeout,
         }
         try:

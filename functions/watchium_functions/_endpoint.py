@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 
 from watchium_functions._auth import Identity
 from watchium_functions._db import Database
-from watchium_functions._errors import FunctionError
+from watchium_functions._errors import FunctionError, from_returned_error
 from watchium_wire import ENDPOINTS, ROOMS_CREATE, ROOMS_JOIN, Endpoint, realtime_hints
 
 __all__ = ["Caller", "RawJson", "Result", "Route", "ROUTES", "sql_type"]
@@ -86,6 +86,8 @@ class Caller:
     identity: Identity
     db: Database
     path: str = ""
+    address: str = ""
+    """The client's address as per-address limits see it (:func:`client_address`)."""
 
 
 Finisher = Callable[[RawJson], Result]
@@ -124,6 +126,7 @@ class Route:
                 role=caller.identity.role,
                 claims=caller.identity.claims_json,
                 path=caller.path,
+                address=caller.address,
             )
         except FunctionError as error:
             raise caller.identity.refusal(error) from None
@@ -165,11 +168,9 @@ def _joined(text: RawJson) -> dict[str, Any]:
     parsed: dict[str, Any] = text.parse()
     error = parsed.get("error")
     if error is not None:
-        # rooms_join returns a wrong key instead of raising it, so that the attempt is counted
-        # (committed); it is answered like any other refusal.
-        raise FunctionError(
-            str(error.get("code") or "WRK03"), error.get("message"), hint=error.get("hint")
-        )
+        # rooms_join returns a refused join instead of raising it, so that the attempt is
+        # counted (committed); it is answered like any other refusal.
+        raise from_returned_error(error)
     return _with_realtime(parsed)
 
 

@@ -107,12 +107,32 @@ def _parse_detail(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"detail": value}
 
 
+def from_returned_error(error: dict[str, Any]) -> FunctionError:
+    """The refusal a SQL function returned as ``{"code", "message", "hint", "detail"?}`` instead
+    of raising it (so that what it counted is committed), answered like a raised one."""
+    code = str(error.get("code") or "WR400")
+    if by_code(code) is None:
+        logger.error("a function returned an unknown error code %r", code)
+        return FunctionError("WH500")
+    detail = error.get("detail")
+    details = _parse_detail(detail) if isinstance(detail, str) else None
+    retry = _retry_after(details)
+    return FunctionError(
+        code,
+        error.get("message"),
+        hint=error.get("hint"),
+        details=details,
+        headers={"Retry-After": retry} if retry is not None else None,
+    )
+
+
 def from_database_error(exc: BaseException) -> FunctionError:
     """Map an exception raised while calling the database to the error that answers it.
 
     * a SQLSTATE in the catalogue: that code, with the database's message and hint; project (``WR``)
       codes keep their DETAIL (for rate limits, the JSON ``{"action", "retry_after"}``, which also
-      becomes ``Retry-After``); PostgreSQL codes report the constraint they name, never the row;
+      becomes ``Retry-After``); PostgreSQL codes answer with the catalogue's message and the
+      constraint they name, never PostgreSQL's text or the row;
     * an outage (connection refused or lost, pool timeout, shutdown): ``WH503``
       with ``Retry-After``;
     * a value psycopg cannot send (e.g. a NUL character): ``WR400``;
@@ -153,9 +173,14 @@ def from_database_error(exc: BaseException) -> FunctionError:
             pg_details = {"constraint": diag.constraint_name}
             if diag.column_name:
                 pg_details["column"] = diag.column_name
-        return FunctionError(exc.sqlstate, message, hint=diag.message_hint, details=pg_details)
+        # PostgreSQL's own message speaks of its internals (types, relations, failing rows): the
+        # answer says it in the catalogue's words, with the constraint it names.
+        logger.info("database refused with %s: %s", exc.sqlstate, diag.message_primary)
+        return FunctionError(exc.sqlstate, entry.message, details=pg_details)
     if isinstance(exc, psycopg.DataError):
         # Raised by psycopg itself before sending, e.g. for a NUL character in a string.
-        return FunctionError("WR400", f"a value cannot be stored: {exc}")
+        # Its message names psycopg's internals: say what is wrong in the product's terms.
+        logger.info("a value could not be sent to the database: %s", exc)
+        return FunctionError("WR400", "a value cannot be stored (NUL characters are not allowed)")
     logger.error("unexpected error calling the database", exc_info=exc)
     return FunctionError("WH500")

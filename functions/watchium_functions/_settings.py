@@ -11,6 +11,7 @@
 | ``jwks_ttl`` | ``WATCHIUM_JWKS_TTL`` | 600 (seconds) |
 | ``session_check_interval`` | ``WATCHIUM_SESSION_CHECK_INTERVAL`` | 10 (seconds) |
 | ``pool_min`` / ``pool_max`` | ``WATCHIUM_DB_POOL_MIN`` / ``WATCHIUM_DB_POOL_MAX`` | 2 / 10 |
+| ``client_address_header`` | ``WATCHIUM_CLIENT_ADDRESS_HEADER`` | unset: the peer's address |
 
 The JWKS is ``<supabase_url>/auth/v1/.well-known/jwks.json`` unless ``jwks_url`` says otherwise.
 ``WATCHIUM_PUBLISHABLE_KEY`` and ``WATCHIUM_SECRET_KEY`` are read after the ``SUPABASE_`` names.
@@ -61,6 +62,7 @@ _VARIABLES: dict[str, tuple[str, ...]] = {
     "session_check_interval": ("WATCHIUM_SESSION_CHECK_INTERVAL",),
     "pool_min": ("WATCHIUM_DB_POOL_MIN",),
     "pool_max": ("WATCHIUM_DB_POOL_MAX",),
+    "client_address_header": ("WATCHIUM_CLIENT_ADDRESS_HEADER",),
 }
 
 
@@ -126,6 +128,9 @@ class FunctionsSettings(BaseSettings):
     pool_max: int = Field(10, ge=1)
     pool_timeout: float = 5.0
     statement_timeout: str = "10s"
+    client_address_header: str | None = None
+    """Behind a proxy: the header it appends the client's address to (``x-forwarded-for``);
+    the last address in it is the client's. Unset: the address of the connection's peer."""
 
     @model_validator(mode="after")
     def _enough_keys(self) -> Self:

@@ -8,6 +8,7 @@ helpers read a bounded body, read headers, and send JSON.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -78,6 +79,29 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return bytes(value).decode("latin-1")
     return None
+
+
+def client_address(scope: Scope, forwarded_header: str | None = None) -> str:
+    """The client's address as per-address limits count it: the connection's peer, or the last
+    address a trusted proxy appended to ``forwarded_header``; an IPv6 address by its /56 (one
+    subscriber's whole network), an IPv4 address whole. Empty when unknown."""
+    raw: str | None = None
+    if forwarded_header:
+        value = header(scope, forwarded_header.lower().encode("latin-1"))
+        if value:
+            raw = value.split(",")[-1].strip()
+    if raw is None:
+        client = scope.get("client")
+        raw = str(client[0]) if client else ""
+    try:
+        address = ipaddress.ip_address(raw.strip("[]"))
+    except ValueError:
+        return raw[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/56", strict=False))
+    return str(address)
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

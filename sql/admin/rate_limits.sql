@@ -1,5 +1,5 @@
 -- Rate limits: the rules, and who is throttled right now (buckets whose next free slot is in the
--- future). Subjects are user ids, or room ids for access_key_room.
+-- future). Subjects are user ids, or 'address:<client address>' for join_refused_address.
 --
 --   psql "$DATABASE_URL" -f sql/admin/rate_limits.sql
 --   change a limit:  update watchium.rate_limit_rules set max_requests = 20 where action = 'comments';

@@ -12,17 +12,21 @@ import json
 import math
 import shutil
 import struct
+import subprocess
 import wave
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["TIMEOUT", "RawClient", "requires_mpv", "write_clip"]
+__all__ = ["TIMEOUT", "RawClient", "requires_ffmpeg", "requires_mpv", "write_clip", "write_video"]
 
 # Skipped only when the binary is absent (CI installs it); a failing mpv fails the test.
 requires_mpv = pytest.mark.skipif(
     shutil.which("mpv") is None, reason="the mpv binary is not installed (apt-get install mpv)"
+)
+requires_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (apt-get install ffmpeg)"
 )
 TIMEOUT = 15.0
 
@@ -40,6 +44,23 @@ def write_clip(path: Path, seconds: float, rate: int = 8000) -> Path:
                 for i in range(frames)
             )
         )
+    return path
+
+
+def write_video(path: Path, seconds: float, *, fps: int = 10, keyframe_every: int = 25) -> Path:
+    """A tiny video with a tone: frames every 1/``fps`` s, a keyframe every ``keyframe_every``
+    frames (so a keyframe seek lands visibly away from its target)."""
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc=size=64x48:rate={fps}",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast",
+            "-g", str(keyframe_every), "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+            str(path),
+        ],
+        check=True,
+    )  # fmt: skip
     return path
 
 

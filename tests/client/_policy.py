@@ -7,6 +7,9 @@ directly as the player's offset from the room, and a seek target as 500 plus its
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
+
+import pytest
 
 from watchium_client.sync._policy import (
     Observation,
@@ -17,7 +20,7 @@ from watchium_client.sync._policy import (
 )
 from watchium_client.sync._thresholds import SyncThresholds
 
-__all__ = ["TARGET", "TH", "obs", "run", "steady"]
+__all__ = ["TARGET", "TH", "expect", "obs", "run", "steady"]
 
 TH = SyncThresholds()
 TARGET = 500.0
@@ -60,3 +63,13 @@ def steady(**fields: object) -> PolicyState:
 def run(state: PolicyState, observation: Observation) -> tuple[PolicyState, SyncDecision]:
     """One tick with the default thresholds."""
     return decide(state, observation, TH)
+
+
+def expect(decision: SyncDecision, **fields: Any) -> None:
+    """Each named field of ``decision`` equals the value given (floats to rounding)."""
+    for name, value in fields.items():
+        actual = getattr(decision, name)
+        if isinstance(value, float):
+            assert actual == pytest.approx(value), name
+        else:
+            assert actual == value, name

@@ -18,14 +18,14 @@ from watchium_client import (
     RateLimited,
     RoomNotFound,
     RoomsCreateResult,
+    RoomSession,
     RoomSnapshot,
     SignInRequired,
     WatchiumClient,
     WatchiumError,
-    WrongAccessKey,
     error_from_response,
 )
-from watchium_client._api import key_role
+from watchium_client._api import invite_room_id, key_role
 from watchium_wire.errors import CATALOGUE
 
 VIDEO = "https://example.com/frieren/01.mkv"
@@ -78,7 +78,7 @@ async def test_a_whole_party_through_typed_calls(
     created = await new_room(host)
     room_id = created.room.room_id
     assert created.member.is_host and created.access_key is None
-    assert created.realtime.channel == f"room:{room_id}" and not created.realtime.private
+    assert created.realtime.channel == f"room:{room_id}" and created.realtime.private
     assert {b.table for b in created.realtime.postgres_changes} == {
         "rooms",
         "room_members",
@@ -122,17 +122,39 @@ async def test_a_whole_party_through_typed_calls(
     assert (await viewer.delete_room(room_id)).deleted
 
 
+@pytest.mark.usefixtures("fresh_address")
+async def test_invites_and_key_rotation(
+    stack: Stack, host: WatchiumClient, viewer: WatchiumClient
+) -> None:
+    created = await new_room(host, public=False)
+    room_id = created.room.room_id
+    invite = await host.create_invite(room_id, ttl_seconds=600)
+    assert invite_room_id(invite.invite_token) == room_id and invite.room_id == room_id
+    joined = await viewer.join_with_invite(invite.invite_token, username="v")
+    assert joined.member.user_id == await viewer.user_id()
+    with pytest.raises(NotHost):
+        await viewer.rotate_access_key(room_id)
+    rotated = await host.rotate_access_key(room_id)
+    assert rotated.access_key != created.access_key
+    async with await WatchiumClient.connect(stack.url, stack.publishable_key) as late:
+        with pytest.raises(RoomNotFound):
+            await late.join_with_invite(invite.invite_token, username="late")
+        await late.join_room(room_id, username="late", access_key=rotated.access_key)
+
+
+@pytest.mark.usefixtures("fresh_address")
 async def test_refusals_are_typed_exceptions(host: WatchiumClient, viewer: WatchiumClient) -> None:
     created = await new_room(host, public=False)
     room_id = created.room.room_id
     assert created.access_key and re.fullmatch(r"[0-9]{6}", created.access_key)
-    with pytest.raises(WrongAccessKey) as wrong:
+    # A wrong key is answered as a missing room: private rooms cannot be probed.
+    with pytest.raises(RoomNotFound) as wrong:
         await viewer.join_room(
             room_id,
             username="v",
             access_key="000000" if created.access_key != "000000" else "000001",
         )
-    assert wrong.value.code == "WRK03" and wrong.value.status == 403
+    assert wrong.value.code == "WR404" and wrong.value.status == 404
     with pytest.raises(RoomNotFound):
         await viewer.host_time(room_id)
     await viewer.join_room(room_id, username="v", access_key=created.access_key)
@@ -206,3 +228,22 @@ def test_key_role_reads_either_kind_of_key(stack: Stack) -> None:
     assert key_role(stack.publishable_key) == key_role(stack.anon_key) == "anon"
     assert key_role(stack.secret_key) == key_role(stack.service_role_key) == "service_role"
     assert key_role("not a key") is None and key_role("a.b.c") is None
+
+
+@pytest.mark.usefixtures("fresh_address")
+async def test_a_session_joins_a_private_room_with_an_invite_and_sees_its_members(
+    stack: Stack, host: WatchiumClient, viewer: WatchiumClient
+) -> None:
+    created = await new_room(host, public=False)
+    room_id = created.room.room_id
+    invite = await host.create_invite(room_id, ttl_seconds=600)
+    async with (
+        RoomSession(host, room_id, username="host") as hosting,
+        RoomSession(viewer, room_id, username="guest", invite_token=invite.invite_token) as guest,
+    ):
+        assert guest.is_connected and hosting.is_connected
+        guest_id = await viewer.user_id()
+        async with asyncio.timeout(10):
+            while guest_id not in hosting.presence:
+                await asyncio.sleep(0.05)
+        assert hosting.presence[guest_id].user_id == guest_id

@@ -1,5 +1,6 @@
 """What MpvPlayer keeps between mpv's messages, without an mpv: which reported changes it asked
-for (`ExpectedChanges`), and the position between reports (`PositionEstimate`)."""
+for (`ExpectedChanges`), the position between reports (`PositionEstimate`) and which of mpv's
+clocks it is (`MpvPosition`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from tests.client._fakes import FakeClock
 from watchium_client.players.mpv._expected import EXPECT_FOR, ExpectedChanges
-from watchium_client.players.mpv._position import PositionEstimate
+from watchium_client.players.mpv._position import MpvPosition, PositionEstimate
 
 
 def expected() -> tuple[ExpectedChanges, FakeClock]:
@@ -110,10 +111,68 @@ def test_after_a_halt_the_position_advances_from_the_moment_playback_resumes() -
     assert position.value is None
 
 
-def test_a_report_after_a_seek_began_is_told_from_one_before() -> None:
-    position = PositionEstimate(FakeClock())
-    position.push(1.0)
-    position.mark_seek()
-    assert not position.pushed_since_seek()
-    position.push(20.0)
-    assert position.pushed_since_seek()
+def test_the_audio_clock_is_the_position_while_playing() -> None:
+    clock = FakeClock(100.0)
+    position = MpvPosition(clock)
+    position.video = True
+    position.playback_time(10.04)  # the frame on screen, a frame ahead of the audio
+    assert position.value == 10.04  # nothing else known yet
+    position.audio_pts(10.0)
+    position.playback_time(10.08)
+    assert position.audio and position.value == 10.0
+    assert position.query() == ("audio-pts", "playback-time")
+    # A file without audio has only playback-time.
+    silent = MpvPosition(clock)
+    silent.playback_time(3.0)
+    assert silent.value == 3.0 and silent.query() == ("playback-time",)
+
+
+def test_a_seek_holds_its_target_and_forgets_what_mpv_pushed_meanwhile() -> None:
+    position = MpvPosition(FakeClock(100.0))
+    position.audio_pts(10.0)
+    position.seek_started(50.0)
+    assert position.value == 50.0
+    position.playback_time(50.0)
+    position.audio_pts(49.8)  # the audio prepared ahead, not where playback is
+    assert position.value == 50.0
+    position.restarted(paused=False)
+    assert position.value is None  # playing: ask mpv for the audio clock
+    assert position.query() == ("audio-pts", "playback-time")
+
+
+def test_paused_after_a_seek_the_position_is_where_playback_resumes() -> None:
+    clock = FakeClock(100.0)
+    # With video: the frame shown, where the audio resumes too.
+    video = MpvPosition(clock)
+    video.video = True
+    video.audio_pts(1.0)
+    video.seek_started(30.0)
+    video.restarted(paused=True)
+    assert video.query() == ("playback-time",)
+    video.playback_time(30.021)
+    video.audio_pts(29.83)  # lags by what is prepared: ignored while paused
+    assert video.value == 30.021
+    video.resumed()
+    clock.advance(0.5)
+    assert video.read(1.0, moving=True) == pytest.approx(30.521)
+    video.audio_pts(30.52)
+    assert video.value == 30.52
+    # Without video: the target (mpv's clocks both lag while paused).
+    audio = MpvPosition(clock)
+    audio.audio_pts(1.0)
+    audio.seek_started(None)  # the user's seek: its target comes with mpv's first push
+    audio.playback_time(30.0)
+    audio.restarted(paused=True)
+    audio.playback_time(29.85)
+    audio.audio_pts(29.85)
+    assert audio.value == 30.0
+
+
+def test_a_refused_seek_leaves_the_position_unknown() -> None:
+    position = MpvPosition(FakeClock(100.0))
+    position.audio_pts(10.0)
+    position.seek_started(50.0)
+    position.seek_failed()
+    assert position.value is None
+    position.audio_pts(10.1)
+    assert position.value == 10.1

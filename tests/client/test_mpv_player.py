@@ -7,13 +7,21 @@ to mpv that is the same as a key press, and the player must report it as the use
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from tests.client._mpv import TIMEOUT, RawClient, requires_mpv, write_clip
+from tests.client._mpv import (
+    TIMEOUT,
+    RawClient,
+    requires_ffmpeg,
+    requires_mpv,
+    write_clip,
+    write_video,
+)
 from watchium_client.players import (
     MpvNotFoundError,
     MpvPlayer,
@@ -37,6 +45,13 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_clip(tmp_path_factory.mktemp("media") / "short.wav", 1.0)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
+    return write_video(tmp_path_factory.mktemp("media") / "video.mkv", 30.0)
 
 
 @pytest.fixture
@@ -258,11 +273,15 @@ async def test_attach_to_a_running_mpv(clip: Path, tmp_path: Path) -> None:
     )
     try:
         mpv = await MpvPlayer.attach(socket_path, timeout=TIMEOUT)
-        while await mpv.get_property("duration") is None:  # the clip is still loading
-            await asyncio.sleep(0.02)
-        await mpv.play()
-        await wait_position(mpv, lambda p: p > 0.3)
-        await mpv.close()
+        try:
+            # The clip is still loading: its duration comes first, then its first frame (and
+            # with it a position).
+            while await mpv.get_property("playback-time") is None:
+                await asyncio.sleep(0.02)
+            await mpv.play()
+            await wait_position(mpv, lambda p: p > 0.3)
+        finally:
+            await mpv.close()
         assert process.returncode is None  # attach does not own the process
         again = await MpvPlayer.attach(socket_path)
         await again.close()
@@ -324,3 +343,66 @@ async def test_sync_engine_keeps_mpv_with_the_room(player: MpvPlayer) -> None:
         assert engine.stats().steady_seeks == 0
     finally:
         await engine.stop()
+
+
+async def audio_clock(remote: RawClient) -> float:
+    reply = await remote.command("get_property", "audio-pts")
+    assert isinstance(reply.get("data"), float), reply
+    return float(reply["data"])
+
+
+@pytest.mark.mpv
+@requires_mpv
+@requires_ffmpeg
+@pytest.mark.parametrize("media", ["clip", "video"])
+async def test_paused_after_a_seek_the_position_is_where_playback_resumes(
+    media: str, request: pytest.FixtureRequest
+) -> None:
+    # mpv's clocks lag while paused after a seek (by the audio it has prepared, or a frame
+    # early): the position must be where playback will resume, which the audio clock shows
+    # once it plays.
+    path: Path = request.getfixturevalue(media)
+    async with await MpvPlayer.launch(path, headless=True, use_config=False) as mpv:
+        assert mpv.socket_path is not None
+        remote = await RawClient.connect(mpv.socket_path)
+        try:
+            await mpv.play()
+            await wait_position(mpv, lambda p: p > 0.5)
+            await mpv.pause()
+            for target in (12.5, 21.37):
+                await mpv.seek(target)
+                await wait_until(lambda: not mpv.is_seeking)
+                resumes_at = await mpv.position()
+                assert resumes_at == pytest.approx(target, abs=0.11)  # a frame at 10 fps
+                await mpv.play()
+                await wait_position(mpv, lambda p, start=resumes_at: p > start + 0.3)
+                # Read together: the player's position and mpv's audio clock agree.
+                assert await mpv.position() == pytest.approx(await audio_clock(remote), abs=0.02)
+                await mpv.pause()
+        finally:
+            await remote.close()
+
+
+@pytest.mark.mpv
+@requires_mpv
+@requires_ffmpeg
+async def test_a_keyframe_seek_in_mpv_reports_where_it_landed(video: Path) -> None:
+    async with await MpvPlayer.launch(video, headless=True, use_config=False) as mpv:
+        assert mpv.socket_path is not None
+        events = mpv.events()
+        remote = await RawClient.connect(mpv.socket_path)
+        try:
+            await mpv.play()
+            await wait_position(mpv, lambda p: p > 0.3)
+            # The arrow keys: relative, to a keyframe (every 2.5 s in this clip).
+            await remote.command("seek", 6, "relative")
+            event = await next_event(events)
+            assert event.kind is PlayerEventKind.SEEKED and event.position is None
+            landed = await mpv.position()
+            keyframe = round(landed / 2.5) * 2.5
+            assert landed == pytest.approx(keyframe, abs=0.2)
+            assert abs(landed - 6.3) > 0.5, "the target, not where it landed"
+            await wait_position(mpv, lambda p: p > landed + 0.3)
+            assert await mpv.position() == pytest.approx(await audio_clock(remote), abs=0.02)
+        finally:
+            await remote.close()

@@ -7,6 +7,7 @@ or a client library; tests/e2e runs them all together against the real stack.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -128,11 +129,28 @@ def test_seek_restarts_a_playing_room_after_the_delay_and_moves_a_paused_one_now
     ) == PlannedChange("seek", 300.0, None, NOW)
 
 
-def test_speed_continues_from_where_the_room_is_at_the_new_speed() -> None:
-    change = plan_change("speed", PLAYING, NOW, speed=1.333)
-    assert (change.action, change.position, change.speed) == ("speed", 115.0, 1.33)
-    assert change.at == pytest.approx(NOW - 0.0037 / 1.33)
+def test_speed_changes_tempo_where_the_room_gets_after_the_delay() -> None:
+    change = plan_change("speed", PLAYING, NOW, speed=1.333, delay=0.5)
+    # At NOW + 0.5 the room is at 115.0037 + 0.75 = 115.7537, stored as 115.75: at the old
+    # 1.5x the room gets there 2.5 ms earlier.
+    assert (change.action, change.position, change.speed) == ("speed", 115.75, 1.33)
+    assert change.at == pytest.approx(NOW + 0.5 - 0.0037 / 1.5)
+    # Members take it as the room keeping its tempo until then: a scheduled speed change.
+    stored = PlaybackState(
+        room_id="room1", position=115.75, is_playing=True, updated_at=change.at or 0.0,
+        playback_speed=1.33,
+    ).continuing(PLAYING)  # fmt: skip
+    assert stored.lead_in_speed == 1.5
+    assert stored.target_position(NOW) == pytest.approx(PLAYING.target_position(NOW))
+    after = NOW + 1.5 - stored.updated_at
+    assert stored.target_position(NOW + 1.5) == pytest.approx(115.75 + after * 1.33)
     assert plan_change("speed", PAUSED, NOW, speed=2.0) == PlannedChange("speed", 100.0, 2.0, NOW)
+
+
+def test_speed_in_a_room_starting_later_keeps_its_start() -> None:
+    starting = dataclasses.replace(PLAYING, position=50.0, updated_at=NOW + 1.0)
+    change = plan_change("speed", starting, NOW, speed=2.0, delay=0.25)
+    assert change == PlannedChange("speed", 50.0, 2.0, NOW + 1.0)
 
 
 def event(
@@ -141,23 +159,24 @@ def event(
     return PlayerEvent(kind, at=0.0, position=position, value=value)
 
 
-def test_an_action_in_the_players_ui_is_the_same_change_with_no_delay() -> None:
+def test_an_action_in_the_players_ui_is_the_room_at_the_players_position_now() -> None:
     def change(e: PlayerEvent, playing: bool = True) -> PlannedChange | None:
-        return player_change(e, PLAYING, NOW, position=41.0, playing=playing)
+        return player_change(e, PLAYING, NOW, position=41.0, playing=playing, speed_latency=0.3)
 
-    # The host's player already runs: the room plays from its position now.
+    # The host's player already moved: the room is where it is, now.
     assert change(event(PlayerEventKind.PLAYING)) == PlannedChange("play", 41.0, None, NOW)
     assert change(event(PlayerEventKind.PAUSED)) == PlannedChange("pause", 41.0, None, NOW)
-    # A seek's own target wins over the position read afterwards.
+    # After a seek, where the player landed (read after the landing), not where it aimed.
     assert change(event(PlayerEventKind.SEEKED, position=42.0)) == PlannedChange(
-        "seek", 42.0, None, NOW
+        "seek", 41.0, None, NOW
     )
-    assert change(event(PlayerEventKind.SEEKED)) == PlannedChange("seek", 41.0, None, NOW)
-    assert change(event(PlayerEventKind.SPEED_CHANGED, value=2.0)) == PlannedChange(
-        "speed", 41.0, 2.0, NOW
-    )
+    # A new speed is heard its speed latency later: the room changes tempo then, where it gets
+    # by then (115.0037 + 0.3 x 1.5, stored as 115.45, 2.5 ms earlier at the old tempo).
+    faster = change(event(PlayerEventKind.SPEED_CHANGED, value=2.0))
+    assert faster is not None and (faster.position, faster.speed) == (115.45, 2.0)
+    assert faster.at == pytest.approx(NOW + 0.3 - 0.0037 / 1.5)
     assert change(event(PlayerEventKind.SPEED_CHANGED), playing=False) == PlannedChange(
-        "speed", 41.0, 1.5, NOW
+        "speed", 115.0, 1.5, NOW
     )
     assert change(event(PlayerEventKind.BUFFERING_STARTED)) is None
 

@@ -173,11 +173,23 @@ class Party:
 
     async def converged(self, what: str, *, tolerance: float = SYNCED) -> PlaybackState:
         """Waits until every open session's engine reports |drift| <= tolerance while the room
-        plays, then checks the truth; returns the room's state."""
+        plays, then checks the truth; returns the room's state. The room may change meanwhile
+        (the host's session moving the room to its player after its own action): then the
+        truth is read again and the wait starts over."""
         viewers = self.open_viewers()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
         truth = await self.truth()
         # When each engine took the room's current state: only measurements after it count.
         took: dict[str, float] = {}
+
+        def newer_room() -> bool:
+            return any(
+                v.session.engine is not None
+                and v.session.engine.room is not None
+                and v.session.engine.room.updated_at > truth.updated_at
+                for v in viewers
+            )
 
         def engines_agree() -> bool:
             for v in viewers:
@@ -196,14 +208,20 @@ class Party:
                     return False
             return True
 
-        try:
-            await until(engines_agree, f"every engine is within {tolerance * 1000:.0f} ms ({what})")
-        except AssertionError as exc:
-            seen = {
-                v.name: (v.session.engine.room if v.session.engine else None, v.session.status)
-                for v in viewers
-            }
-            raise AssertionError(f"{exc}\ntruth: {truth}\nviewers: {seen}") from None
+        while not engines_agree():
+            if newer_room():
+                truth = await self.truth()
+                took.clear()
+            elif loop.time() > deadline:
+                seen = {
+                    v.name: (v.session.engine.room if v.session.engine else None, v.session.status)
+                    for v in viewers
+                }
+                raise AssertionError(
+                    f"timed out waiting until every engine is within {tolerance * 1000:.0f} ms "
+                    f"({what})\ntruth: {truth}\nviewers: {seen}"
+                )
+            await asyncio.sleep(0.05)
         drifts = {v.name: round(v.true_drift(truth) * 1000, 1) for v in viewers}
         # The truth may differ from the engines' view by their clock error (a few ms here).
         assert all(abs(d) <= 1000 * tolerance * 1.5 for d in drifts.values()), (what, drifts)

@@ -30,7 +30,7 @@ def documented_statuses() -> dict[str, int]:
 
 def test_every_code_raised_in_the_migrations_has_a_status() -> None:
     codes = raised_codes()
-    assert {"WR400", "WR429", "WRL29", "WRK03"} <= codes
+    assert {"WR400", "WR429", "WRL29", "WR404"} <= codes
     for code in codes:
         assert FunctionError(code).status == by_code(code).status  # type: ignore[union-attr]
 
@@ -76,6 +76,14 @@ def test_a_postgres_constraint_names_the_constraint_not_the_row(database: TestDa
     assert error.status == 400 and error.code == "23514"
     assert error.details == {"constraint": "valid_title"}
     assert "Failing row" not in str(error.body())
+    assert error.message == by_code("23514").message  # type: ignore[union-attr]
+
+
+def test_a_postgres_code_is_answered_in_our_words_not_its_own(database: TestDatabase) -> None:
+    exc = _raise(database, "select 100000000::numeric(10, 2)")
+    error = from_database_error(exc)
+    assert (error.code, error.status) == ("22003", 400)
+    assert error.body() == {"code": "22003", "message": "a number is out of range"}
 
 
 def test_an_unknown_database_error_is_a_generic_500_logged_with_its_sqlstate(

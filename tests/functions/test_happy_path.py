@@ -29,7 +29,8 @@ async def test_readme_flow_end_to_end(stack: Stack, database: TestDatabase) -> N
         assert created["member"]["is_host"] is True and created["access_key"] is None
         assert created["realtime_channel"] == f"room:{room_id}"
         hints = created["realtime"]
-        assert hints["channel"] == f"room:{room_id}" and hints["private"] is False
+        # Every room's channel is private, a public room's too: only members may use it.
+        assert hints["channel"] == f"room:{room_id}" and hints["private"] is True
         assert hints["presence_key"] == host_id
         assert {(b["table"], b["event"]) for b in hints["postgres_changes"]} == {
             ("rooms", "UPDATE"),

@@ -9,7 +9,15 @@ import httpx
 
 from tests._pg import TestDatabase
 from tests._stack import Stack
-from tests.functions._helpers import count, create_room, error_of, join_room, one, post, room_body
+from tests.functions._helpers import (
+    count,
+    create_room,
+    error_of,
+    join_room,
+    one,
+    post,
+    room_body,
+)
 
 
 def _retry_after(response: httpx.Response, error: dict[str, Any]) -> None:
@@ -84,7 +92,7 @@ def test_room_management_is_limited_to_20_per_hour(stack: Stack, database: TestD
     assert count(database, "room_members", "room_id = %s", (rooms[20],)) == 1
 
 
-def test_wrong_keys_lock_key_checks(stack: Stack, database: TestDatabase) -> None:
+def test_wrong_keys_pause_the_guesser(stack: Stack, database: TestDatabase) -> None:
     room = create_room(stack, stack.access_token(), is_public=False)
     room_id, key = room["room"]["room_id"], room["access_key"]
     guesser = stack.access_token()
@@ -96,7 +104,7 @@ def test_wrong_keys_lock_key_checks(stack: Stack, database: TestDatabase) -> Non
             {"room_id": room_id, "username": "g", "access_key": wrong},
             token=guesser,
         )
-        error_of(response, 403, "WRK03")
+        error_of(response, 404, "WR404")
     # Now even the right key is not checked: the answer says nothing about the key.
     response = post(
         stack, "rooms-join", {"room_id": room_id, "username": "g", "access_key": key}, token=guesser
@@ -104,3 +112,11 @@ def test_wrong_keys_lock_key_checks(stack: Stack, database: TestDatabase) -> Non
     error = error_of(response, 429, "WRL29")
     _retry_after(response, error)
     assert count(database, "room_members", "room_id = %s", (room_id,)) == 1
+    # The room's door is not locked: another user with the key gets in.
+    response = post(
+        stack,
+        "rooms-join",
+        {"room_id": room_id, "username": "m", "access_key": key},
+        token=stack.access_token(),
+    )
+    assert response.status_code == 200

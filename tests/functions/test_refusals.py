@@ -29,7 +29,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     over_both_databases(metafunc)
 
 
-async def test_wrong_access_key_is_403_counted_and_writes_no_membership(
+async def test_a_wrong_key_is_404_like_a_missing_room_counted_and_writes_nothing(
     stack: Stack, database: TestDatabase
 ) -> None:
     async with stack.client() as host, stack.client() as guesser:
@@ -38,18 +38,23 @@ async def test_wrong_access_key_is_403_counted_and_writes_no_membership(
         guesser_id = (await guesser.auth.get_user()).user.id
         wrong = f"{(int(key) + 1) % 1_000_000:06d}"
 
-        error = await refused(
-            guesser, "rooms-join", {"room_id": room_id, "username": "g", "access_key": wrong}
-        )
-        assert error.status == 403 and error.message["code"] == "WRK03"
+        answers = []
+        for body in (
+            {"room_id": room_id, "username": "g", "access_key": wrong},
+            {"room_id": room_id, "username": "g"},
+            {"room_id": "zzzzzzzzzz", "username": "g"},
+        ):
+            error = await refused(guesser, "rooms-join", body)
+            answers.append((error.status, error.message["code"]))
+        assert answers == [(404, "WR404")] * 3
 
     assert count(database, "room_members", "room_id = %s", (room_id,)) == 1
-    # The guess was counted (the database committed it), for the user and for the room.
+    # Each refusal was counted (the database committed it), for the user and for the address.
     assert (
         count(
             database,
             "watchium.rate_limit_buckets",
-            "subject = %s and action = 'access_key_user'",
+            "subject = %s and action = 'join_refused_user'",
             (guesser_id,),
         )
         == 1
@@ -58,20 +63,19 @@ async def test_wrong_access_key_is_403_counted_and_writes_no_membership(
         count(
             database,
             "watchium.rate_limit_buckets",
-            "subject = %s and action = 'access_key_room'",
-            (room_id,),
+            "subject = 'address:127.0.0.1' and action = 'join_refused_address'",
         )
         == 1
     )
 
 
-def test_private_room_without_key_is_403(stack: Stack, database: TestDatabase) -> None:
+def test_private_room_without_key_is_404(stack: Stack, database: TestDatabase) -> None:
     room = create_room(stack, stack.access_token(), is_public=False)
     room_id = room["room"]["room_id"]
     response = post(
         stack, "rooms-join", {"room_id": room_id, "username": "v"}, token=stack.access_token()
     )
-    error_of(response, 403, "WRK03")
+    error_of(response, 404, "WR404")
     assert count(database, "room_members", "room_id = %s", (room_id,)) == 1
 
 

@@ -16,7 +16,11 @@ async def realtime(database: TestDatabase) -> AsyncIterator[Server]:
     """The Realtime server over the test database, mounted at /realtime/v1."""
     # A peer that stops reading is aborted once its close frame has waited this long; short
     # here so the test of such a peer does not idle.
-    server = await start_server(database.url, limits=Limits(close_timeout=0.5))
+    # Public channels allowed: the protocol's tests use them (test_security.py has a server that
+    # refuses them, as the local stack does).
+    server = await start_server(
+        database.url, limits=Limits(close_timeout=0.5, allow_public_channels=True)
+    )
     try:
         yield server
     finally:

@@ -112,6 +112,7 @@ def spawn_server(db_url: str, port: int, keys: Any, slot: str) -> subprocess.Pop
             f"--api-key={keys.anon_key}",
             f"--port={port}",
             f"--slot={slot}",
+            "--allow-public-channels",
         ],
         cwd=PROJECT_DIR,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -233,9 +234,9 @@ def _read_message(sock: socket.socket) -> dict[str, Any]:
             return dict(json.loads(data))
 
 
-def _stalled_client(port: int, key: str, topic: str) -> socket.socket:
-    """A websocket client that joins ``topic``, tracks its presence as "slow", and then never
-    reads again (a small receive buffer, so the server's side fills up soon)."""
+def _stalled_client(port: int, key: str, topic: str, token: str) -> socket.socket:
+    """A websocket client that joins ``topic`` as the user of ``token``, tracks its presence,
+    and then never reads again (a small receive buffer, so the server's side fills up soon)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.settimeout(TIMEOUT)
@@ -255,7 +256,7 @@ def _stalled_client(port: int, key: str, topic: str) -> socket.socket:
         assert b" 101 " in response
         config = {"presence": {"key": "slow", "enabled": True}}
         for ref, event, payload in (
-            ("1", "phx_join", {"config": config}),
+            ("1", "phx_join", {"config": config, "access_token": token}),
             ("2", "presence", {"type": "presence", "event": "track", "payload": {"s": 1}}),
         ):
             _send_text(
@@ -292,7 +293,10 @@ async def test_a_client_that_stops_reading_is_dropped(realtime: Server) -> None:
     service = realtime.service
     limits = service.limits
     topic = "realtime:room:slowreader"
-    slow = await asyncio.to_thread(_stalled_client, realtime.port, realtime.keys.anon_key, topic)
+    slow_user = new_user()
+    slow = await asyncio.to_thread(
+        _stalled_client, realtime.port, realtime.keys.anon_key, topic, user_token(slow_user)
+    )
     fast: Phoenix | None = None
     try:
         slow_port = slow.getsockname()[1]
@@ -300,7 +304,7 @@ async def test_a_client_that_stops_reading_is_dropped(realtime: Server) -> None:
         fast = await Phoenix.open(realtime.ws_url())
         await fast.join(topic, {"presence": {"key": "fast", "enabled": True}})
         state = await fast.expect(lambda m: m["event"] == "presence_state")
-        assert "slow" in state["payload"]
+        assert slow_user in state["payload"]
 
         # 300 broadcasts of 60 kB: more than the stalled client's kernel buffers and its 4 MiB
         # outgoing queue can hold together.
@@ -331,7 +335,7 @@ async def test_a_client_that_stops_reading_is_dropped(realtime: Server) -> None:
             if msg["event"] == "broadcast":
                 assert msg["payload"]["payload"]["i"] == received
                 received += 1
-            elif "slow" in msg["payload"]["leaves"]:
+            elif slow_user in msg["payload"]["leaves"]:
                 slow_left = True
 
         # The server dropped the stalled client: its queue stayed within budget, it is gone from

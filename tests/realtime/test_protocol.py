@@ -103,7 +103,11 @@ async def test_binary_broadcast_from_v2_reaches_v1_as_json(realtime: Server) -> 
 async def test_oversized_broadcast_and_presence(realtime: Server) -> None:
     ph = await Phoenix.open(realtime.ws_url())
     topic = "realtime:room:big"
-    await ph.join(topic, {"broadcast": {"ack": True}, "presence": {"key": "k"}})
+    await ph.join(
+        topic,
+        {"broadcast": {"ack": True}, "presence": {"key": "k"}},
+        access_token=user_token(new_user()),
+    )
     big = "x" * (300 * 1024)
     ref = await ph.push(
         topic, "broadcast", {"type": "broadcast", "event": "e", "payload": {"b": big}}
@@ -141,23 +145,55 @@ async def test_message_rate_limit_closes_the_channel(realtime: Server) -> None:
 
 async def test_presence_state_diff_and_disconnect(realtime: Server) -> None:
     topic = "realtime:room:presence"
+    alice, bob = new_user(), new_user()
     a = await Phoenix.open(realtime.ws_url())
     b = await Phoenix.open(realtime.ws_url("2.0.0"), "2.0.0")
-    await a.join(topic, {"presence": {"key": "alice", "enabled": True}})
+    # The key asked for is ignored: a presence is keyed by the token's user.
+    await a.join(
+        topic, {"presence": {"key": "alice", "enabled": True}}, access_token=user_token(alice)
+    )
     await a.expect(is_event("presence_state", topic))
     await a.push(topic, "presence", {"type": "presence", "event": "track", "payload": {"s": 1}})
-    await a.expect(lambda m: is_event("presence_diff")(m) and "alice" in m["payload"]["joins"])
-    await b.join(topic, {"presence": {"key": "bob", "enabled": True}})
+    await a.expect(lambda m: is_event("presence_diff")(m) and alice in m["payload"]["joins"])
+    await b.join(topic, {"presence": {"key": alice, "enabled": True}}, access_token=user_token(bob))
     state = await b.expect(is_event("presence_state", topic))
-    assert state["payload"]["alice"]["metas"][0]["s"] == 1
+    assert state["payload"][alice]["metas"][0]["s"] == 1
     await b.push(topic, "presence", {"type": "presence", "event": "track", "payload": {"s": 2}})
-    diff = await a.expect(lambda m: is_event("presence_diff")(m) and "bob" in m["payload"]["joins"])
+    diff = await a.expect(lambda m: is_event("presence_diff")(m) and bob in m["payload"]["joins"])
     assert diff["payload"]["leaves"] == {}
     await b.close()  # a disconnect is a leave
-    diff = await a.expect(
-        lambda m: is_event("presence_diff")(m) and "bob" in m["payload"]["leaves"]
-    )
+    diff = await a.expect(lambda m: is_event("presence_diff")(m) and bob in m["payload"]["leaves"])
     await a.close()
+
+
+async def test_presence_needs_a_user_and_is_keyed_by_it(realtime: Server) -> None:
+    """With the API key alone nothing can be tracked; with a token, only under its user."""
+    topic = "realtime:room:presencekeys"
+    watcher_id, user = new_user(), new_user()
+    watcher = await Phoenix.open(realtime.ws_url())
+    await watcher.join(topic, {"presence": {"enabled": True}}, access_token=user_token(watcher_id))
+    await watcher.expect(is_event("presence_state", topic))
+    anon = await Phoenix.open(realtime.ws_url())
+    await anon.join(topic, {"presence": {"key": "made-up", "enabled": True}})
+    ref = await anon.push(
+        topic, "presence", {"type": "presence", "event": "track", "payload": {"buffering": True}}
+    )
+    reply = await anon.reply(ref)
+    assert reply["status"] == "error"
+    assert reply["response"]["reason"] == "Presence is tracked for a signed-in user only"
+    signed = await Phoenix.open(realtime.ws_url())
+    await signed.join(
+        topic, {"presence": {"key": watcher_id, "enabled": True}}, access_token=user_token(user)
+    )
+    await signed.push(
+        topic, "presence", {"type": "presence", "event": "track", "payload": {"buffering": True}}
+    )
+    diff = await watcher.expect(is_event("presence_diff", topic))
+    assert list(diff["payload"]["joins"]) == [user]
+    # Only the user's own track reached the watcher: the anonymous one never did.
+    assert not [m for m in await _until_heartbeat(watcher) if m["event"] == "presence_diff"]
+    for ph in (watcher, anon, signed):
+        await ph.close()
 
 
 async def test_leave_replies_then_closes(realtime: Server) -> None:
@@ -247,7 +283,7 @@ async def test_postgres_changes_semantics(realtime: Server, db: Sql) -> None:
         {"event": "*", "schema": "public", "table": "room_members"},
     ]
     socks = {}
-    for who in (member, stranger):
+    for who in (host, member, stranger):
         ph = await Phoenix.open(realtime.ws_url())
         reply = await ph.join(topic, {"postgres_changes": bindings}, access_token=user_token(who))
         assert reply["status"] == "ok"
@@ -274,18 +310,23 @@ async def test_postgres_changes_semantics(realtime: Server, db: Sql) -> None:
     assert {"name": "current_playback_time", "type": "numeric"} in data["columns"]
     assert data["commit_timestamp"].endswith("Z") and len(data["commit_timestamp"]) == 24
 
-    # The member leaves: DELETE carries only the key (RLS is on) and is not filtered.
+    # The member leaves: its channel on the room's topic ends at once...
     await db.run(member, "select public.rooms_leave(p_room_id => %s)", (room_id,))
-    deleted = await ph.expect(
+    closed = await ph.expect(is_event("system", topic))
+    assert closed["payload"]["status"] == "error"
+    assert "no longer have permission" in closed["payload"]["message"]
+    await ph.expect(is_event("phx_close", topic))
+    # ...and who may see the room gets the DELETE, with only the key (RLS is on).
+    host_ph, _ = socks[host]
+    deleted = await host_ph.expect(
         lambda m: is_event("postgres_changes")(m) and m["payload"]["data"]["type"] == "DELETE"
     )
     assert set(deleted["payload"]["data"]["old_record"]) == {"id"}
     assert "record" not in deleted["payload"]["data"]
 
-    # The stranger saw none of the room's rows (its first message is that DELETE, key only).
+    # The stranger saw none of the room's rows, not even the member's deletion.
     stranger_ph, _ = socks[stranger]
-    first = await stranger_ph.expect(is_event("postgres_changes"))
-    assert first["payload"]["data"]["type"] == "DELETE"
+    assert not [m for m in await _until_heartbeat(stranger_ph) if m["event"] == "postgres_changes"]
     for sock, _ in socks.values():
         await sock.close()
 
@@ -400,3 +441,30 @@ async def test_bad_binding_reports_a_system_error(realtime: Server) -> None:
     assert system["payload"]["status"] == "error"
     assert system["payload"]["message"].startswith("Unable to subscribe to changes")
     await ph.close()
+
+
+async def test_a_table_published_a_moment_ago_can_be_subscribed_to_at_once(
+    realtime: Server, db: Sql
+) -> None:
+    """The server keeps the publication's tables for a second; a binding naming a table it
+    does not know yet makes it look again rather than refuse."""
+
+    def subscribed(topic: str) -> Any:
+        return lambda m: m["event"] == "system" and m["topic"] == topic
+
+    ph = await Phoenix.open(realtime.ws_url())
+    warm = {"postgres_changes": [{"event": "*", "schema": "public", "table": "rooms"}]}
+    assert (await ph.join("realtime:warm", warm))["status"] == "ok"
+    await ph.expect(subscribed("realtime:warm"))  # the list of tables is fresh now
+    await db.run(None, "create table public.just_published (id int primary key)")
+    try:
+        await db.run(None, "alter publication supabase_realtime add table public.just_published")
+        fresh = {
+            "postgres_changes": [{"event": "*", "schema": "public", "table": "just_published"}]
+        }
+        assert (await ph.join("realtime:fresh", fresh))["status"] == "ok"
+        system = await ph.expect(subscribed("realtime:fresh"))
+        assert system["payload"]["message"] == "Subscribed to PostgreSQL", system
+    finally:
+        await db.run(None, "drop table public.just_published")
+        await ph.close()

@@ -218,3 +218,28 @@ async def test_the_auth_server_refuses_a_database_the_bootstrap_did_not_prepare(
     with pytest.raises(AuthSchemaError, match="bootstrap"):
         await service.start()
     await service.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": {"name": "a\\u0000b"}}',
+        b'{"data": {"name": "\\ud800"}}',
+        b'{"data": {"\\u0000": 1}}',
+        b'{"data": {"list": ["ok", "\\udfff"]}}',
+    ],
+)
+def test_a_sign_up_with_unstorable_text_is_400_and_creates_no_user(
+    stack: Stack, database: TestDatabase, body: bytes
+) -> None:
+    with database.connect() as conn:
+        before = conn.execute("select count(*) as n from auth.users").fetchone()
+    response = httpx.post(
+        f"{stack.url}/auth/v1/signup",
+        content=body,
+        headers={"apikey": stack.anon_key, "content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "validation_failed"
+    with database.connect() as conn:
+        assert conn.execute("select count(*) as n from auth.users").fetchone() == before

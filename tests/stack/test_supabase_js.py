@@ -50,7 +50,7 @@ const WebSocket = require("ws");  // Node 20 has no global WebSocket for the Rea
   await supabase.realtime.setAuth();
   const changed = new Promise((resolve, reject) => {
     const filter = `room_id=eq.${room.room_id}`;
-    supabase.channel(`room:${room.room_id}`)
+    supabase.channel(`room:${room.room_id}`, { config: { private: true } })
       .on("postgres_changes", { event: "UPDATE", schema: "public", table: "rooms", filter },
           (payload) => resolve(payload.new))
       .subscribe(async (status, err) => {

@@ -42,7 +42,6 @@ from watchium_client._errors import (
     RoomNotFound,
     SignInRequired,
     WatchiumError,
-    WrongAccessKey,
 )
 from watchium_client.cli._plugins import local_server
 from watchium_client.cli._settings import CliSettings
@@ -296,22 +295,20 @@ def explain(
         return f"cannot reach {where}: check --url / WATCHIUM_URL ({exc.message})"
     if isinstance(exc, KeyChecksPaused):
         return (
-            f"too many wrong access keys: key checks are paused; try again in "
-            f"{_seconds(exc.retry_after)}"
+            f"too many refused joins (unknown rooms, wrong keys): joining rooms that need a key "
+            f"is paused; try again in {_seconds(exc.retry_after)}"
         )
     if isinstance(exc, RateLimited):
         action = exc.details.get("action")
         what = f" ({action})" if action else ""
         return f"rate limited{what}: try again in {_seconds(exc.retry_after)}"
-    if isinstance(exc, WrongAccessKey):
-        if access_key is None:
-            return f"{room} is private: pass its 6-digit access key with --access-key"
-        return (
-            f"wrong access key for {room}: check the 6 digits with the host "
-            "(wrong keys are counted, and too many pause key checks for a while)"
-        )
     if isinstance(exc, RoomNotFound):
-        return f"{room} not found (or it is private and you are not a member: use --access-key)"
+        if access_key is not None:
+            return (
+                f"{room} not found, or the access key is wrong: check both with the host "
+                "(refused joins are counted, and too many pause joining for a while)"
+            )
+        return f"{room} not found (a private room needs --access-key or --invite)"
     if isinstance(exc, RoomFull):
         return f"{room} is full"
     if isinstance(exc, NotHost):

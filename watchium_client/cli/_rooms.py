@@ -5,7 +5,10 @@
 | ``watchium rooms list [--anime ID]`` | the public rooms with members, most recently active first |
 | ``watchium rooms create TITLE --anime-id ID --video-url URL [--private]`` | a room you host |
 | ``watchium rooms join ROOM [--access-key KEY]`` | join (a private room needs its key) |
+| ``watchium rooms join --invite TOKEN`` | join a private room with a host's invite |
 | ``watchium rooms leave ROOM`` | leave (a leaving host hands over to the earliest member) |
+| ``watchium rooms invite ROOM [--ttl SECONDS]`` | a signed invite to a private room you host |
+| ``watchium rooms rotate-key ROOM`` | a new access key: the old one and every invite stop working |
 
 A membership lapses 30 s after its last heartbeat; ``watchium watch`` keeps one alive.
 """
@@ -18,8 +21,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from watchium_client._api import invite_room_id
 from watchium_client.cli._common import (
     AccessKeyOption,
+    CommandError,
     JsonOption,
     KeyOption,
     UrlOption,
@@ -36,7 +41,8 @@ from watchium_wire.responses import Member, RoomSnapshot
 __all__ = ["rooms_app", "format_position"]
 
 rooms_app = typer.Typer(
-    help="Rooms: list the public ones, create, join and leave.", no_args_is_help=True
+    help="Rooms: list the public ones, create, join and leave; invite and rotate keys.",
+    no_args_is_help=True,
 )
 
 
@@ -162,21 +168,40 @@ async def create_room(
 @rooms_app.command("join")
 @run_command
 async def join_room(
-    room_id: Annotated[str, typer.Argument(metavar="ROOM", help="The room id.")],
+    room_id: Annotated[
+        str | None, typer.Argument(metavar="ROOM", help="The room id (not with --invite).")
+    ] = None,
     access_key: AccessKeyOption = None,
+    invite: Annotated[
+        str | None,
+        typer.Option("--invite", "-i", metavar="TOKEN", help="A host's invite to a private room."),
+    ] = None,
     username: UsernameOption = None,
     as_json: JsonOption = False,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
-    """Join a room (a private one needs its access key).
+    """Join a room (a private one needs its access key or an invite).
 
     The membership lapses after 30 s without heartbeats: `watchium watch` keeps it.
     """
+    if invite is not None:
+        try:
+            invited = invite_room_id(invite)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        if room_id is not None and room_id != invited:
+            raise CommandError(f"the invite is for room {invited}, not {room_id}")
+        room_id = invited
+    if room_id is None:
+        raise CommandError("name the ROOM to join, or give --invite TOKEN")
     target = resolve_target(url, key)
     async with signed_in(target, room_id, access_key=access_key) as client:
         joined = await client.join_room(
-            room_id, username=username or default_username(), access_key=access_key
+            room_id,
+            username=username or default_username(),
+            access_key=access_key,
+            invite_token=invite,
         )
         listed = await client.members(room_id)
     if as_json:
@@ -193,6 +218,51 @@ async def join_room(
     role = " as its host" if joined.member.is_host else ""
     console.print(f"[green]{verb}[/] room [bold]{room_id}[/]{role}")
     _print_room(listed.room, list(listed.members))
+
+
+@rooms_app.command("invite")
+@run_command
+async def invite(
+    room_id: Annotated[str, typer.Argument(metavar="ROOM", help="A private room you host.")],
+    ttl: Annotated[
+        int, typer.Option("--ttl", metavar="SECONDS", help="How long it works (60 to 604800).")
+    ] = 86_400,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """A signed invite to a private room you host: it cannot be guessed, and rotating the key
+    ends it."""
+    target = resolve_target(url, key)
+    async with signed_in(target, room_id) as client:
+        created = await client.create_invite(room_id, ttl_seconds=ttl)
+    if as_json:
+        _dump(created.model_dump(mode="json"))
+        return
+    console.print(
+        f"invite to [bold]{room_id}[/], valid until {created.expires_at:%Y-%m-%d %H:%M} UTC:"
+    )
+    out.print(created.invite_token)
+    console.print(f"  join with: watchium rooms join --invite {created.invite_token}")
+
+
+@rooms_app.command("rotate-key")
+@run_command
+async def rotate_key(
+    room_id: Annotated[str, typer.Argument(metavar="ROOM", help="A private room you host.")],
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Give a private room you host a new access key: the old key and every invite stop
+    working; members stay."""
+    target = resolve_target(url, key)
+    async with signed_in(target, room_id) as client:
+        rotated = await client.rotate_access_key(room_id)
+    if as_json:
+        _dump(rotated.model_dump())
+        return
+    console.print(f"new access key of [bold]{room_id}[/]: [bold]{rotated.access_key}[/]")
 
 
 @rooms_app.command("leave")

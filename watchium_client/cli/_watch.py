@@ -2,16 +2,19 @@
 
 The host controls the room from its own player: a pause, a seek or a speed change in the mpv
 window becomes the room's (everyone follows); a member's player follows the room, and the room
-wins over a member's own pause or seek after a moment. Ctrl-C (or closing mpv) leaves the room.
-Comments other parties wrote at this moment of the episode are printed as playback reaches them
-(``--replay all``, the default; ``room`` for this room's only; ``off``).
+wins over a member's own pause or seek after a moment. Ctrl-C (or closing mpv) leaves the room
+and prints what the sync engine measured. Comments other parties wrote at this moment of the
+episode are printed as playback reaches them (``--replay all``, the default; ``room`` for this
+room's only; ``off``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -139,14 +142,16 @@ _REPLAY_MODES: dict[ReplayChoice, ReplayMode] = {
 }
 
 
-async def _launch(choice: PlayerChoice, media: Path, *, headless: bool, mpv: str) -> Player:
+async def _launch(
+    choice: PlayerChoice, media: Path, *, headless: bool, mpv: str, mpv_args: list[str]
+) -> Player:
     if choice is PlayerChoice.SIMULATED:
         return SimulatedPlayer()
     if not media.exists():
         raise CommandError(f"{media}: no such file")
     with console.status(f"Starting mpv on {media.name}..."):
         try:
-            return await MpvPlayer.launch(media, headless=headless, mpv=mpv)
+            return await MpvPlayer.launch(media, headless=headless, mpv=mpv, extra_args=mpv_args)
         except MpvNotFoundError:
             raise CommandError(mpv_not_found(mpv)) from None
         except (PlayerError, FileNotFoundError) as exc:
@@ -190,6 +195,15 @@ async def watch(
         bool, typer.Option("--headless", help="mpv without video or audio output.")
     ] = False,
     mpv: Annotated[str, typer.Option("--mpv", help="The mpv binary.")] = "mpv",
+    mpv_args: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mpv-arg",
+            metavar="ARG",
+            help="An option for mpv, as on its command line (repeat it for more), "
+            "e.g. --mpv-arg=--volume=50.",
+        ),
+    ] = None,
     seconds: Annotated[
         float | None, typer.Option("--seconds", min=0, help="Leave after this many seconds.")
     ] = None,
@@ -200,10 +214,10 @@ async def watch(
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
-    """Join ROOM and keep a local player in sync with it (Ctrl-C leaves).
+    """Join ROOM and keep a local player in sync with it.
 
-    The host controls the room from its own mpv: pause, seek and speed in the mpv window become
-    the room's.
+    As the host, a pause, seek or speed change in the mpv window becomes the room's.
+    Ctrl-C (or --seconds) leaves the room and prints the drift the sync engine measured.
     """
     target = resolve_target(url, key)
     name = username or default_username()
@@ -217,39 +231,78 @@ async def watch(
             video_url=video_url or f"https://example.com/{quote(file.name)}",
             is_public=not private,
         )
-    async with explained(target, None if create else room, access_key=access_key):
-        client = await open_client(target)
-        try:
-            player = await _launch(player_choice, file, headless=headless, mpv=mpv)
-        except BaseException:
-            await client.close()
+    restore_signals = _leave_on_hangup()
+    interrupted = False
+    try:
+        async with explained(target, None if create else room, access_key=access_key):
+            client = await open_client(target)
+            try:
+                player = await _launch(
+                    player_choice, file, headless=headless, mpv=mpv, mpv_args=mpv_args or []
+                )
+            except BaseException:
+                await client.close()
+                raise
+            session = RoomSession(
+                client,
+                spec,
+                username=name,
+                access_key=access_key,
+                player=player,
+                group_wait=GroupWaitPolicy() if group_wait else None,
+                replay=_REPLAY_MODES[replay],
+            )
+            try:
+                with console.status("Joining the room..."):
+                    await session.open()
+                interrupted = await _watch(session, player, play=play, seconds=seconds)
+            finally:
+                await session.close()
+                await save_session(client, target)
+                with contextlib.suppress(PlayerError):
+                    await player.close()
+                await client.close()
+            for line in summary_lines(session):
+                console.print(line)
+    except asyncio.CancelledError:
+        # Interrupted before watching (while joining): left and closed above, nothing to sum up.
+        current = asyncio.current_task()
+        if current is None or current.uncancel() > 0:
             raise
-        session = RoomSession(
-            client,
-            spec,
-            username=name,
-            access_key=access_key,
-            player=player,
-            group_wait=GroupWaitPolicy() if group_wait else None,
-            replay=_REPLAY_MODES[replay],
-        )
+        interrupted = True
+    finally:
+        restore_signals()
+    if interrupted:
+        raise typer.Exit(130)  # what a shell expects after Ctrl-C
+
+
+def _leave_on_hangup() -> Callable[[], None]:
+    """A closed terminal (SIGHUP) or a polite kill (SIGTERM) leaves like Ctrl-C does: mpv runs in
+    a session of its own, so it would otherwise outlive the command. Returns what undoes this."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    installed: list[signal.Signals] = []
+    if task is None:
+        return lambda: None
+    for sig in (signal.SIGHUP, signal.SIGTERM):
         try:
-            with console.status("Joining the room..."):
-                await session.open()
-            await _watch(session, player, play=play, seconds=seconds)
-        finally:
-            await session.close()
-            await save_session(client, target)
-            with contextlib.suppress(PlayerError):
-                await player.close()
-            await client.close()
-        for line in summary_lines(session):
-            console.print(line)
+            loop.add_signal_handler(sig, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # no such signal here, or not the main thread: the default stays
+        installed.append(sig)
+
+    def restore() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return restore
 
 
 async def _watch(
     session: RoomSession, player: Player, *, play: bool, seconds: float | None
-) -> None:
+) -> bool:
+    """Watches until the room or the player goes away, ``seconds`` pass or Ctrl-C; returns
+    whether it was Ctrl-C."""
     room_id = session.room_id
     if session.is_host:
         console.print(
@@ -288,7 +341,16 @@ async def _watch(
                     timeout = min(timeout, max(0.0, deadline - time.monotonic()))
                     if timeout == 0:
                         break
-                await wait_event(ended, timeout)
+                try:
+                    await wait_event(ended, timeout)
+                except asyncio.CancelledError:
+                    # Ctrl-C: asyncio.run cancels this task. Leave like any other way out, so
+                    # that the room is left and the summary printed; the caller exits with 130.
+                    current = asyncio.current_task()
+                    if current is None or current.uncancel() > 0:
+                        raise  # cancelled for another reason as well
+                    end("interrupted")
+                    break
                 live.update(status_table(session))
         if not console.is_terminal:
             console.print()  # the last rendering ends without a newline off a terminal
@@ -298,3 +360,4 @@ async def _watch(
             await watcher
     if reasons:
         console.print(f"Leaving: {reasons[0]}.")
+    return "interrupted" in reasons

@@ -263,11 +263,19 @@ class RoomChannel:
                 presence[key] = known[1]
                 continue
             try:
-                presence[key] = MemberPresence.model_validate(meta)
+                shown = MemberPresence.model_validate(meta)
             except ValueError:
                 logger.debug("ignoring a presence of %s that is not a member's", key)
                 continue
-            parsed[key] = (ref, presence[key])
+            if shown.user_id != key:
+                # A presence is keyed by its user (the server keys it by the token's user):
+                # one that speaks for someone else is not taken.
+                logger.debug(
+                    "ignoring a presence under %s that claims to be %s", key, shown.user_id
+                )
+                continue
+            presence[key] = shown
+            parsed[key] = (ref, shown)
         self._parsed = parsed
         self.presence = presence
         self._on_presence(dict(presence))

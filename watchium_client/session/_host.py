@@ -4,7 +4,9 @@ The database allows a host 2 playback changes per second (``sync_control``). A p
 seek bar produces many more; only the last target matters. So changes wait in a small queue: a
 seek (or speed change) that arrives while another of its kind is still waiting replaces it, and a
 ``RateLimited`` answer is waited out (``retry_after``) before the head of the queue is sent again,
-by which time it may carry a newer target.
+by which time it may carry a newer target. A change that could not be delivered (the server
+could not reach its database, or did not answer) is sent again a few times, waiting a little
+longer each time: it names its position and reference time, so sending it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from watchium_client._api import WatchiumClient
-from watchium_client._errors import RateLimited, WatchiumError
+from watchium_client._errors import (
+    ConnectionFailed,
+    RateLimited,
+    ServiceUnavailable,
+    WatchiumError,
+)
 from watchium_wire.responses import RoomSnapshot
 
 __all__ = ["HostControls"]
@@ -28,6 +35,8 @@ logger = logging.getLogger(__name__)
 # older one (a change that waited out rate limits) is sent without it, meaning "now".
 _MAX_REFERENCE_AGE = 4.0
 _COALESCING = frozenset({"seek", "speed"})
+# Waits before sending an undelivered change again (then it fails).
+_RETRY_WAITS = (0.2, 0.5, 1.0)
 
 
 @dataclass
@@ -39,6 +48,7 @@ class _Change:
     """Server time (epoch seconds) at which the room is at ``position``."""
     waiters: list[asyncio.Future[RoomSnapshot]] = field(default_factory=list)
     sending: bool = False
+    failures: int = 0
 
 
 class HostControls:
@@ -104,6 +114,11 @@ class HostControls:
         self._wake.set()
         return await future
 
+    @property
+    def busy(self) -> bool:
+        """Whether a change is waiting or being sent."""
+        return bool(self._queue)
+
     def cancel_pending(self, error: WatchiumError) -> None:
         """Fails every change not yet sent (e.g. when this user is no longer the host)."""
         keep = [change for change in self._queue if change.sending]
@@ -140,6 +155,19 @@ class HostControls:
                     "%s rate limited: retrying in %.2f s", change.action, limited.retry_after
                 )
                 await asyncio.sleep(limited.retry_after)
+                continue
+            except (ServiceUnavailable, ConnectionFailed) as exc:
+                if change.failures < len(_RETRY_WAITS):
+                    wait = _RETRY_WAITS[change.failures]
+                    change.failures += 1
+                    change.sending = False
+                    logger.info(
+                        "%s not delivered (%s): retrying in %.1f s", change.action, exc, wait
+                    )
+                    await asyncio.sleep(wait)
+                    continue
+                self._queue.pop(0)
+                _settle(change, error=exc)
                 continue
             except Exception as exc:  # a refusal, or a bug: never leave callers waiting
                 self._queue.pop(0)

@@ -5,17 +5,23 @@ own UI (the engine reports them as user actions). :class:`Hosting` turns both in
 :func:`plan_change` and sends them through one :class:`HostControls` queue, which coalesces bursts
 and waits out rate limits. It also owns the optional :class:`GroupWaiter`, which acts through the
 same actions. Anyone may call these; the server answers ``NotHost`` to all but the host.
+
+The host's player is the room's reference (:class:`~watchium_client.sync.RoomReference`): an
+action in its UI is sent as where the player is, read together with the time (after a seek, once
+it has landed), and when the player ends up off the room after an action, the room is moved to
+it rather than the player to the room.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from watchium_client._api import WatchiumClient
 from watchium_client._errors import NotHost, WatchiumError
-from watchium_client.players import PlayerError, PlayerEvent
+from watchium_client.players import Player, PlayerError, PlayerEvent, PlayerEventKind
 from watchium_client.session._context import RowSink, SessionContext
 from watchium_client.session._group_wait import GroupWaiter
 from watchium_client.session._host import HostControls
@@ -27,12 +33,18 @@ from watchium_client.session._reference import (
     plan_change,
     player_change,
 )
-from watchium_client.sync import GroupWaitPolicy, PlaybackState
+from watchium_client.sync import GroupWaitPolicy, PlaybackState, SyncThresholds
 from watchium_wire import MemberPresence, RoomSnapshot
 
 __all__ = ["Hosting"]
 
 logger = logging.getLogger(__name__)
+
+# Until its player has measured its own, the host assumes the engine's prior speed latency.
+_DEFAULT_SPEED_LATENCY = SyncThresholds().initial_speed_latency
+# A seek in the player's UI is sent once it has landed; one that never lands is sent anyway.
+_LANDING_TIMEOUT = 2.0
+_LANDING_POLL = 0.01
 
 
 class Hosting:
@@ -118,7 +130,10 @@ class Hosting:
         return await self.submit("seek", position=position, delay=delay)
 
     async def set_speed(self, speed: float) -> RoomSnapshot:
-        return await self.submit("speed", speed=speed)
+        # Everyone is told the new tempo ahead: the round trips of a scheduled start, plus the
+        # time the host's own player takes to be heard changing speed.
+        delay = self._ctx.timings.start_delay + self._speed_latency()
+        return await self.submit("speed", speed=speed, delay=delay)
 
     async def submit(
         self,
@@ -139,6 +154,31 @@ class Hosting:
         change = plan_change(action, state, now, position=position, speed=speed, delay=delay)
         return await _send(controls, change)
 
+    # ------------------------------------------------------------------ the room's reference
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether this session's player is the room's reference (its user hosts the room)."""
+        return self._mirror.is_host and not self._ctx.closing
+
+    def reanchor(self, position: float, at: float) -> None:
+        """The engine's report that the host's player is at ``position`` at server time ``at``,
+        off the room after the host's own action: the room moves there (in the background)."""
+        if not self.is_reference:
+            return
+        self._spawn(self._reanchor(position, at))
+
+    async def _reanchor(self, position: float, at: float) -> None:
+        controls = self.controls
+        state = self._state()
+        if controls is None or state is None or not state.is_playing or controls.busy:
+            return  # not playing, or a newer change is on its way: it sets the room anyway
+        change = plan_change("seek", state, at, position=position)
+        try:
+            await _send(controls, change)
+        except WatchiumError as exc:
+            logger.warning("moving the room to the host's player failed: %s", exc)
+
     def on_user_action(self, event: PlayerEvent) -> None:
         """The engine's report of an action in the player's own UI: the host's becomes the
         room's (in the background; the engine must not wait)."""
@@ -149,14 +189,24 @@ class Hosting:
 
     async def _apply_user_action(self, event: PlayerEvent) -> None:
         player = self._link.player
-        state = self._mirror.state
         controls = self.controls
-        if player is None or state is None or controls is None:
+        if player is None or controls is None:
             return
-        now = self._ctx.clock.server_now()
         try:
-            position = await player.position()
-            change = player_change(event, state, now, position=position, playing=player.is_playing)
+            if event.kind is PlayerEventKind.SEEKED:
+                await _landed(player)
+            position, now = await self._measure(player)
+            state = self._state()
+            if state is None:
+                return
+            change = player_change(
+                event,
+                state,
+                now,
+                position=position,
+                playing=player.is_playing,
+                speed_latency=self._speed_latency(),
+            )
             if change is not None:
                 await _send(controls, change)
         except WatchiumError as exc:
@@ -164,11 +214,40 @@ class Hosting:
         except PlayerError as exc:
             logger.warning("reading the player for %s failed: %s", event.kind, exc)
 
-    def _require(self) -> tuple[HostControls, PlaybackState]:
+    async def _measure(self, player: Player) -> tuple[float, float]:
+        """The player's position and the server time it was there, read together."""
+        clock = self._ctx.clock
+        before = clock.local_now()
+        position = await player.position()
+        return position, clock.to_server((before + clock.local_now()) / 2)
+
+    def _speed_latency(self) -> float:
+        engine = self._link.engine
+        return _DEFAULT_SPEED_LATENCY if engine is None else engine.status.speed_latency
+
+    def _state(self) -> PlaybackState | None:
+        """The room as last seen; the engine's copy when it is the same, since it also knows a
+        scheduled speed change from a scheduled start (`PlaybackState.continuing`)."""
         state = self._mirror.state
+        engine = self._link.engine
+        followed = None if engine is None else engine.room
+        if state is not None and followed is not None and followed.same_playback(state):
+            return followed
+        return state
+
+    def _require(self) -> tuple[HostControls, PlaybackState]:
+        state = self._state()
         if self.controls is None or state is None or self._ctx.closing:
             raise RuntimeError("the session is not open")
         return self.controls, state
+
+
+async def _landed(player: Player) -> None:
+    # The Player protocol reports no landing; a seek lands within tens of milliseconds.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _LANDING_TIMEOUT
+    while player.is_seeking and loop.time() < deadline:
+        await asyncio.sleep(_LANDING_POLL)
 
 
 async def _send(controls: HostControls, change: PlannedChange) -> RoomSnapshot:

@@ -52,6 +52,7 @@ class Membership:
         sink: where rows go.
         room: the room id to join, or a :class:`NewRoom` to create.
         username, access_key, avatar_url: as the member is known in the room.
+        invite_token: a host's invite to a private room (instead of its key).
         leave_on_close: whether closing the session leaves the room.
     """
 
@@ -67,6 +68,7 @@ class Membership:
         access_key: str | None,
         avatar_url: str | None,
         leave_on_close: bool,
+        invite_token: str | None = None,
     ) -> None:
         self._client = client
         self._ctx = ctx
@@ -76,6 +78,7 @@ class Membership:
         self.username = username
         self.access_key = access_key
         """A private room's key: the one given, or the new one when this session created it."""
+        self.invite_token = invite_token
         self.avatar_url = avatar_url
         self.leave_on_close = leave_on_close
         self.hints: RealtimeHints | None = None
@@ -86,7 +89,7 @@ class Membership:
         """Creates or joins the room and takes its row and this member's.
 
         Raises:
-            RoomNotFound, WrongAccessKey, RoomFull, RateLimited, ...: the join was refused.
+            RoomNotFound (also a wrong key), RoomFull, RateLimited, ...: the join was refused.
         """
         client = self._client
         sent = client.clock.local_now()
@@ -113,6 +116,7 @@ class Membership:
                 self._ctx.require_room_id(),
                 username=self.username,
                 access_key=self.access_key,
+                invite_token=self.invite_token,
                 avatar_url=self.avatar_url,
             )
             self.hints = joined.realtime
@@ -132,6 +136,7 @@ class Membership:
             self._ctx.require_room_id(),
             username=self.username,
             access_key=self.access_key,
+            invite_token=self.invite_token,
             avatar_url=self.avatar_url,
         )
         self.joined = True

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from watchium_client.players import Player, PlayerError, PlayerEvent
-from watchium_client.sync import ClockSync, PlaybackState, SyncEngine, SyncStatus, SyncThresholds
+from watchium_client.sync import (
+    ClockSync,
+    PlaybackState,
+    RoomReference,
+    SyncEngine,
+    SyncStatus,
+    SyncThresholds,
+)
 
 __all__ = ["PlayerLink"]
 
@@ -41,10 +48,13 @@ class PlayerLink:
         self._on_episode_change = on_episode_change
 
     def start(
-        self, state: PlaybackState | None, on_user_action: Callable[[PlayerEvent], None]
+        self,
+        state: PlaybackState | None,
+        on_user_action: Callable[[PlayerEvent], None],
+        reference: RoomReference | None = None,
     ) -> None:
         """Starts the engine on the room's ``state``; ``on_user_action`` gets what the user does
-        in the player's own UI."""
+        in the player's own UI; ``reference`` says when the player is the room's reference."""
         if self.player is None:
             return
         self.engine = SyncEngine(
@@ -53,6 +63,7 @@ class PlayerLink:
             thresholds=self._thresholds,
             on_user_action=on_user_action,
             on_episode_change=self._on_episode_change,
+            reference=reference,
         )
         if state is not None:
             self.engine.update_room(state)

@@ -10,10 +10,14 @@ cannot drift apart:
 * **pause** holds at the position, now.
 * **seek** in a playing room restarts ``delay`` seconds from now (every player lands first);
   in a paused room it just moves the position.
-* **speed** continues from the position at the new speed, now.
+* **speed** in a playing room changes tempo ``delay`` seconds from now, where the room will be
+  then (a scheduled speed change: every player is told early enough to be heard changing at
+  that instant); in a paused room it applies now.
 
 The position defaults to where the room is at ``now``. :func:`player_change` maps an action made
-in the player's UI onto the same function, with no delay: the host's player already moved.
+in the player's UI onto the same function: a pause, play or seek with the position the player
+has now (it already moved), a speed change at the instant it will be heard (its speed latency
+from now).
 """
 
 from __future__ import annotations
@@ -79,12 +83,14 @@ def plan_change(
         now: the server time now.
         position: where to (default: where the room is at ``now``).
         speed: the new speed, for ``speed`` (rounded to the hundredth; default: the room's).
-        delay: for ``play``, and ``seek`` while playing: how far ahead the room (re)starts.
+        delay: for ``play``, ``seek`` and ``speed`` while playing: how far ahead the room
+            (re)starts or changes tempo.
         playing: whether playback moves after a ``seek`` or ``speed`` (default: whether the
             room plays).
     """
     playing = state.is_playing if playing is None else playing
     new_speed = state.playback_speed if speed is None else round(speed, _SPEED_DECIMALS)
+    when = now
     if action == "play":
         if position is None and state.is_playing:
             return PlannedChange("play")
@@ -93,9 +99,15 @@ def plan_change(
         moving, at = 0.0, now
     elif action == "seek":
         moving, at = (state.playback_speed, now + delay) if playing else (0.0, now)
+    elif playing and state.is_playing:
+        # The room keeps its tempo until the change (never before a scheduled start), and the
+        # position is where it gets by then: rounding moves the instant along the old tempo.
+        at = max(now + delay, state.updated_at)
+        when = at
+        moving = state.speed_at(at - 1e-6) or new_speed
     else:
         moving, at = (new_speed if playing else 0.0), now
-    target = state.target_position(now) if position is None else position
+    target = state.target_position(when) if position is None else position
     stored, reference = storable_reference(target, at, moving)
     return PlannedChange(action, stored, new_speed if action == "speed" else None, reference)
 
@@ -109,7 +121,13 @@ _PLAYER_ACTIONS: dict[PlayerEventKind, HostAction] = {
 
 
 def player_change(
-    event: PlayerEvent, state: PlaybackState, now: float, *, position: float, playing: bool
+    event: PlayerEvent,
+    state: PlaybackState,
+    now: float,
+    *,
+    position: float,
+    playing: bool,
+    speed_latency: float = 0.0,
 ) -> PlannedChange | None:
     """The change for an action the host made in the player's own UI (None for an event that
     is not one).
@@ -117,14 +135,22 @@ def player_change(
     Args:
         event: the player's event.
         state: the room as last seen.
-        now: the server time when the event was handled.
-        position: the player's position then (a seek's own target wins when it has one).
+        now: the server time at which the player was at ``position``.
+        position: where the player is (after a seek, where it landed).
         playing: whether the player plays.
+        speed_latency: how long the player takes to apply a speed change: a new speed is heard
+            that long after it was set, and so the room's changes then.
     """
     action = _PLAYER_ACTIONS.get(event.kind)
     if action is None:
         return None
-    if event.kind is PlayerEventKind.SEEKED and event.position is not None:
-        position = event.position
+    if action == "speed":
+        # Heard ``speed_latency`` from now: the room changes tempo then, where it gets by then
+        # (a change of tempo, not of position). Not from the player's position: mpv reports its
+        # audio clock stepped by the speed latency times the change as soon as it is told, so a
+        # position read now may already be that far off where playback is heard.
+        return plan_change(
+            "speed", state, now, speed=event.value, delay=speed_latency, playing=playing
+        )
     # The host's player already moved: no scheduled start, the others catch up.
-    return plan_change(action, state, now, position=position, speed=event.value, playing=playing)
+    return plan_change(action, state, now, position=position, playing=playing)

@@ -93,6 +93,8 @@ class RoomSession:
         room: the room id to join, or a :class:`NewRoom` to create (and host).
         username: the name shown to the others.
         access_key: a private room's 6-digit key (not needed for a room you create).
+        invite_token: a host's invite to a private room, instead of its key
+            (``WatchiumClient.create_invite``).
         avatar_url: optional avatar.
         player: the player to keep in sync (none: the session only follows the room).
         thresholds: the sync engine's tunables.
@@ -118,6 +120,7 @@ class RoomSession:
         *,
         username: str,
         access_key: str | None = None,
+        invite_token: str | None = None,
         avatar_url: str | None = None,
         player: Player | None = None,
         thresholds: SyncThresholds | None = None,
@@ -151,6 +154,7 @@ class RoomSession:
             access_key=access_key,
             avatar_url=avatar_url,
             leave_on_close=leave_on_close,
+            invite_token=invite_token,
         )
         self._resync = Resync(
             self._membership,
@@ -342,7 +346,7 @@ class RoomSession:
 
         Raises:
             SignInRequired: the client has no session.
-            RoomNotFound, WrongAccessKey, RoomFull, RateLimited, ...: the join was refused.
+            RoomNotFound (also a wrong key), RoomFull, RateLimited, ...: the join was refused.
             ConnectionFailed: the server or Realtime did not answer.
         """
         ctx = self._ctx
@@ -367,7 +371,7 @@ class RoomSession:
             )
             await membership.take_clock_samples()
             self._host.start(self._client, room_id)
-            self._link.start(self.state, self._host.on_user_action)
+            self._link.start(self.state, self._host.on_user_action, self._host)
             await subscribing
             await self._resync.wait_first(ctx.timings.subscribe_timeout)
             self._spawn(self._heartbeat.run(), "heartbeat")
@@ -569,8 +573,9 @@ class RoomSession:
         return await self._host.seek(position, start_delay=start_delay)
 
     async def set_speed(self, speed: float) -> RoomSnapshot:
-        """Host: change the playback speed (0.25 to 4, to the hundredth), continuing from where
-        the room is now.
+        """Host: change the playback speed (0.25 to 4, to the hundredth), from where the room
+        is a moment ahead: every player is told early enough to be heard changing tempo at
+        that same instant.
 
         Raises:
             NotHost: this user is not the host.

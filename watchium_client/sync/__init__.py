@@ -8,6 +8,9 @@ correction policy, the engine that applies it, drift statistics, and the host's 
 | ``_thresholds`` | :class:`SyncThresholds`: every tunable of the engine |
 | ``_policy`` | the engine's decisions, pure functions of what was measured |
 | ``_group_wait`` | :class:`GroupWaitPolicy`: the host pausing the room while members buffer |
+| ``_policy_state`` | what the policy observes, remembers and decides |
+| ``_learning`` | the player's seek latency and clock trim, learned |
+| ``_speed_latency`` | :class:`SpeedLatency`: how long the player takes to change speed, learned |
 | ``_engine`` | :class:`SyncEngine`: measures a player, decides, applies |
 | ``_stats`` | :class:`DriftStats`: drift percentiles and correction counts |
 
@@ -17,7 +20,7 @@ docs/SYNC_ENGINE.md explains every threshold.
 from __future__ import annotations
 
 from watchium_client.sync._clock import ClockSample, ClockSync, ServerTime, parse_server_time
-from watchium_client.sync._engine import SyncEngine, SyncStatus
+from watchium_client.sync._engine import RoomReference, SyncEngine, SyncStatus
 from watchium_client.sync._group_wait import GroupWaitAction, GroupWaitDecision, GroupWaitPolicy
 from watchium_client.sync._playback import PlaybackState
 from watchium_client.sync._policy import Correction, SyncPhase
@@ -34,6 +37,7 @@ __all__ = [
     "GroupWaitDecision",
     "GroupWaitPolicy",
     "PlaybackState",
+    "RoomReference",
     "ServerTime",
     "SyncEngine",
     "SyncPhase",

@@ -1,10 +1,12 @@
 """The sync engine: keeps one player aligned with the room's authoritative playback model.
 
-It does not care whether its user is the host or a member: the room row is the authority for
-everyone (after the host seeks, the row carries the server time of the change and the host's own
-player aligns to it like any other). Each tick it reads the player's position, computes the room's
-position from the row and the server clock (`ClockSync`), and lets the pure policy
+The room row is the authority for everyone. Each tick it reads the player's position, computes
+the room's position from the row and the server clock (`ClockSync`), and lets the pure policy
 (`watchium_client.sync._policy.decide`) choose what to do.
+
+One player is the room's *reference*: its user hosts the room, so every change of the room is
+that user's own action, made from that player or applied to it. The reference is not corrected
+for the room's change; if it ends up off the room, the room is moved to it (`RoomReference`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import contextlib
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from watchium_client._aio import wait_event
 from watchium_client.players import (
@@ -33,10 +36,11 @@ from watchium_client.sync._policy import (
     SyncPhase,
     decide,
 )
+from watchium_client.sync._speed_latency import SpeedLatency
 from watchium_client.sync._stats import DriftStats, DriftSummary
 from watchium_client.sync._thresholds import SyncThresholds
 
-__all__ = ["SyncEngine", "SyncStatus"]
+__all__ = ["RoomReference", "SyncEngine", "SyncStatus"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +67,26 @@ class SyncStatus:
     """Learned correction of the player's clock rate (relative)."""
     seek_latency: float
     """Learned seek latency of the player, seconds."""
+    speed_latency: float
+    """Learned time the player takes to apply a speed change, seconds."""
     clock_error_bound: float
     """Worst-case error of the server clock estimate, seconds."""
     measured_at: float | None
     """Local time (`ClockSync.local_now`) of the last tick."""
+
+
+class RoomReference(Protocol):
+    """The side of a session that may move the room to where its player is: the host's."""
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether the engine's player is the room's reference now (its user hosts the room)."""
+        ...
+
+    def reanchor(self, position: float, at: float) -> None:
+        """Moves the room so that it is at ``position`` at server time ``at`` (without waiting:
+        the engine must not)."""
+        ...
 
 
 class SyncEngine:
@@ -84,6 +104,7 @@ class SyncEngine:
             own UI (a host's SDK turns it into a room action; a member's may show a notice).
         on_episode_change: awaited when the room moves to another episode, before aligning
             (load the new episode into the player there).
+        reference: when the player is the room's reference, and how to move the room to it.
     """
 
     def __init__(
@@ -94,13 +115,18 @@ class SyncEngine:
         thresholds: SyncThresholds | None = None,
         on_user_action: Callable[[PlayerEvent], None] | None = None,
         on_episode_change: Callable[[PlaybackState], Awaitable[None]] | None = None,
+        reference: RoomReference | None = None,
     ) -> None:
         self._player = player
         self._clock = clock
         self._th = thresholds or SyncThresholds()
         self._on_user_action = on_user_action
         self._on_episode_change = on_episode_change
+        self._reference = reference
         self._state = PolicyState.initial(self._th)
+        self._speed_latency = SpeedLatency(
+            self._th.initial_speed_latency, limit=self._th.max_speed_latency
+        )
         self._stats = DriftStats(self._th.sync_tolerance)
         self._room: PlaybackState | None = None
         self._room_changed = False
@@ -122,7 +148,9 @@ class SyncEngine:
 
         A state that changes the playback (position, reference time, play/pause, speed,
         episode) is a host action: it ends any hold, clears the seek cooldown and is applied at
-        the next tick, which a running engine does at once. A state of the same room older than
+        the next tick, which a running engine does at once. A state whose previous one reaches
+        its position at its reference time is a scheduled speed change
+        (`PlaybackState.continuing`). A state of the same room older than
         the current one (an earlier ``updated_at``: a late reply overtaken by a Realtime change)
         is ignored, unless ``ordered``: the caller already keeps states in the order they were
         written (e.g. by the row's own ``updated_at``), which the reference time alone cannot
@@ -140,9 +168,12 @@ class SyncEngine:
                 "ignoring a stale room state (%.3f < %.3f)", state.updated_at, previous.updated_at
             )
             return False
-        self._room = state
         if previous is not None and previous.same_playback(state):
+            self._room = replace(state, lead_in_speed=previous.lead_in_speed)
             return False
+        if previous is not None:
+            state = state.continuing(previous)
+        self._room = state
         if previous is not None and previous.episode_number != state.episode_number:
             self._episode_pending = True
         self._room_changed = True
@@ -153,6 +184,8 @@ class SyncEngine:
     def handle_player_event(self, event: PlayerEvent) -> None:
         """Takes one player event (`run` feeds them from the player; call it yourself when
         ticking by hand)."""
+        if event.kind is PlayerEventKind.SPEED_CHANGED and event.value is not None:
+            self._speed_latency.changed(self._clock.local_now(), event.value)
         if event.is_user_action:
             self._hold_until = self._clock.local_now() + self._th.user_hold
             logger.debug(
@@ -221,6 +254,7 @@ class SyncEngine:
             speed=self._player.speed,
             trim=self._state.trim,
             seek_latency=self._state.seek_latency,
+            speed_latency=self._speed_latency.value,
             clock_error_bound=self._clock.error_bound,
             measured_at=self._measured_at,
         )
@@ -257,8 +291,22 @@ class SyncEngine:
             position = await self._player.position()
             # The position was read somewhere in [before, after]: the midpoint halves the error.
             now = (before + self._clock.local_now()) / 2
+            # An action in the player's UI changes its state and publishes its event in the same
+            # step; let events already published be handled before that state is read, so that
+            # a hold starts before anything can undo what the user did.
+            await asyncio.sleep(0)
+            room = self._room  # a room change may have arrived meanwhile: decide on it
+            assert room is not None  # once set, never unset
             server_now = self._clock.to_server(now)
             started = room.has_started(server_now)
+            latency = self._speed_latency.value
+            command, switch_in = _command_speed(room, server_now, latency)
+            playing = self._player.is_playing
+            seeking = self._player.is_seeking
+            buffering = self._player.is_buffering
+            self._speed_latency.observe(
+                now, position, self._player.speed, playing and not (seeking or buffering)
+            )
             obs = Observation(
                 now=now,
                 target=room.target_position(server_now),
@@ -266,11 +314,15 @@ class SyncEngine:
                 room_playing=started,
                 room_scheduled=room.is_playing and not started,
                 starts_in=max(0.0, room.updated_at - server_now),
-                room_speed=room.playback_speed,
-                player_playing=self._player.is_playing,
+                room_speed=room.speed_at(server_now) or room.playback_speed,
+                command_speed=command,
+                command_switch_in=switch_in,
+                speed_latency=latency,
+                reference=self._reference is not None and self._reference.is_reference,
+                player_playing=playing,
                 player_speed=self._player.speed,
-                seeking=self._player.is_seeking,
-                buffering=self._player.is_buffering,
+                seeking=seeking,
+                buffering=buffering,
                 room_changed=self._room_changed,
                 hold=now < self._hold_until,
                 clock_offset=self._clock.offset,
@@ -288,10 +340,15 @@ class SyncEngine:
                 logger.debug(
                     "correction %s at drift %+.1f ms", decision.correction, decision.drift * 1000
                 )
-            await self._apply(decision)
+            if decision.reanchor and self._reference is not None:
+                logger.debug(
+                    "reference off the room by %+.1f ms: moving the room", obs.drift * 1000
+                )
+                self._reference.reanchor(position, server_now)
+            await self._apply(decision, now)
             return decision
 
-    async def _apply(self, decision: SyncDecision) -> None:
+    async def _apply(self, decision: SyncDecision, now: float) -> None:
         # Pause before seeking (a paused seek shows the exact frame) and seek before playing
         # (so playback starts at the right place).
         if decision.set_playing is False:
@@ -300,6 +357,7 @@ class SyncEngine:
             await self._player.seek(decision.seek_to)
         if decision.set_speed is not None:
             await self._player.set_speed(decision.set_speed)
+            self._speed_latency.changed(now, decision.set_speed)
         if decision.set_playing is True:
             await self._player.play()
 
@@ -357,3 +415,15 @@ class SyncEngine:
             timeout = min(timeout, self._last.wake_in)
         await wait_event(self._wake, timeout)
         self._wake.clear()
+
+
+def _command_speed(
+    room: PlaybackState, server_now: float, latency: float
+) -> tuple[float, float | None]:
+    """The room speed to tell the player now, and seconds until that changes: ahead of a
+    scheduled speed change the new speed is told ``latency`` early, so it is heard on time."""
+    if room.is_playing and room.lead_in_speed is not None and server_now < room.updated_at:
+        switch_at = room.updated_at - latency
+        if server_now < switch_at:
+            return room.lead_in_speed, switch_at - server_now
+    return room.playback_speed, None

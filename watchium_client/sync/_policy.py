@@ -14,15 +14,31 @@ Tiers, by the drift d = player position - room target position:
   picture is interrupted anyway; in steady playback it is high, since a seek is a visible glitch.
   A cooldown that doubles on repeated seeks keeps it from ever seeking in a loop.
 
+Two rules for transitions come before the tiers:
+
+* a change of the room's speed is told to the player its speed latency ahead, and no nudge
+  begins while it takes effect;
+* the room's reference player (its host's) is not corrected after the room's change, which is
+  its own action: once it has settled, an offset is handed to the room (a re-anchor) instead.
+
 docs/SYNC_ENGINE.md explains every threshold and how it was chosen.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
+from watchium_client.sync._learning import land_seek, learn_trim
+from watchium_client.sync._policy_state import (
+    Correction,
+    Observation,
+    PendingSeek,
+    PolicyState,
+    SyncDecision,
+    SyncPhase,
+    TrimCycle,
+)
 from watchium_client.sync._thresholds import SyncThresholds
 
 __all__ = [
@@ -35,134 +51,6 @@ __all__ = [
     "TrimCycle",
     "decide",
 ]
-
-
-class SyncPhase(StrEnum):
-    """What the engine is doing."""
-
-    WAITING = "waiting"
-    """No room state or no clock sample yet."""
-    PAUSED = "paused"
-    """The room is paused: the player is held at the room's position."""
-    STARTING = "starting"
-    """The room starts playing at a scheduled server time: the player waits for it."""
-    IN_SYNC = "in_sync"
-    """Tier 0: playing within the band."""
-    CORRECTING = "correcting"
-    """Tier 1: playing with a speed nudge."""
-    SEEKING = "seeking"
-    """Tier 2: a seek is in flight."""
-    BUFFERING = "buffering"
-    """The player is stalled waiting for data."""
-    HOLD = "hold"
-    """The user acted in the player's UI: hands off until the room answers or the hold ends."""
-
-
-class Correction(StrEnum):
-    """A correction, as counted in the statistics."""
-
-    SPEED = "speed"
-    """A speed-nudge episode began."""
-    SEEK = "seek"
-    """A seek right after a transition (join, host action, stall, hold) or while paused."""
-    STEADY_SEEK = "steady_seek"
-    """A seek during otherwise steady playback (drift beyond ``seek_threshold``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PendingSeek:
-    """A seek the engine issued and has not yet seen land."""
-
-    aim: float
-    issued_at: float
-    playing: bool
-    room_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class TrimCycle:
-    """A stretch of steady playback over which the player's clock-rate error is measured."""
-
-    started_at: float
-    start_drift: float
-    """Drift at the start, corrected for the clock offset estimate (see `decide`)."""
-    nudge_integral: float = 0.0
-    """Integral of the applied nudge over the stretch (relative speed x seconds)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyState:
-    """What the policy remembers between ticks (immutable: `decide` returns a new one)."""
-
-    phase: SyncPhase = SyncPhase.WAITING
-    correcting: bool = False
-    nudge: float = 0.0
-    trim: float = 0.0
-    seek_latency: float = 0.05
-    latency_samples: int = 0
-    last_seek_at: float = -math.inf
-    seek_cooldown: float = 1.0
-    pending_seek: PendingSeek | None = None
-    transient_until: float = -math.inf
-    last_tick: float | None = None
-    cycle: TrimCycle | None = None
-    room_version: int = 0
-
-    @classmethod
-    def initial(cls, thresholds: SyncThresholds) -> PolicyState:
-        """The state before the first tick."""
-        return cls(
-            seek_latency=thresholds.initial_seek_latency, seek_cooldown=thresholds.seek_cooldown
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Observation:
-    """One measurement, taken at local time ``now``."""
-
-    now: float
-    target: float
-    """Where the room is (seconds of media) at ``now``."""
-    position: float
-    """Where the player is."""
-    room_playing: bool
-    """The room plays and its start time has passed."""
-    room_scheduled: bool = False
-    """The room plays from a start time still in the future."""
-    starts_in: float = 0.0
-    """With ``room_scheduled``: seconds until the start."""
-    room_speed: float = 1.0
-    player_playing: bool
-    player_speed: float
-    seeking: bool = False
-    buffering: bool = False
-    room_changed: bool = False
-    """A new room state (a host action) arrived since the previous observation."""
-    hold: bool = False
-    """The user acted in the player's UI recently (see `SyncThresholds.user_hold`)."""
-    clock_offset: float = 0.0
-    """The server clock offset estimate used for ``target`` (lets the rate estimate discount
-    the jumps of the target that come from a better offset estimate)."""
-
-    @property
-    def drift(self) -> float:
-        """Player position minus room position: positive when the player is ahead."""
-        return self.position - self.target
-
-
-@dataclass(frozen=True, slots=True)
-class SyncDecision:
-    """What to tell the player after one observation (None: leave as is)."""
-
-    phase: SyncPhase
-    drift: float
-    seek_to: float | None = None
-    set_speed: float | None = None
-    set_playing: bool | None = None
-    correction: Correction | None = None
-    wake_in: float | None = None
-    """Run the next tick after this many seconds (sooner than the tick interval), to start
-    playback exactly when the room reaches the player's position."""
 
 
 # A paused player this little ahead of the room starts now rather than after another tick.
@@ -178,14 +66,16 @@ _Step = tuple[PolicyState, SyncDecision]
 def decide(state: PolicyState, obs: Observation, th: SyncThresholds) -> _Step:
     """One step of the sync policy: the new state and what to tell the player.
 
-    A host action and a seek that has landed update the state first; then the first of these
-    that applies decides: the user's hold, buffering, a seek in flight, a paused room, a paused
-    player starting on time, the seek tier, the nudge tier.
+    A host action, a change of the room's speed and a seek that has landed update the state
+    first; then the first of these that applies decides: the user's hold, buffering, a seek in
+    flight, a paused room, a paused player starting on time, the reference player after its own
+    action, the seek tier, the nudge tier.
     """
     dt = 0.0 if state.last_tick is None else max(0.0, obs.now - state.last_tick)
-    s = replace(state, last_tick=obs.now)
+    s = replace(state, last_tick=obs.now, steady_since=_steady_since(state, obs))
     if obs.room_changed:
         s = _after_host_action(s, obs, th)
+    s = _follow_room_speed(s, obs, th)
     if obs.hold:
         return _user_hold(s, obs)
     play_change = None if obs.player_playing == obs.room_playing else obs.room_playing
@@ -194,15 +84,17 @@ def decide(state: PolicyState, obs: Observation, th: SyncThresholds) -> _Step:
     if s.phase in _TRANSITION_PHASES:
         s = replace(s, transient_until=obs.now + th.transient_window)
     if s.pending_seek is not None and not obs.seeking:
-        s = _land_seek(s, s.pending_seek, obs, th)
+        s = land_seek(s, s.pending_seek, obs, th, dt)
     if obs.seeking:
-        return _seek_in_flight(s, obs, play_change)
+        return _seek_in_flight(s, obs, th, play_change)
     if not obs.room_playing:
         return _room_paused(s, obs, th, play_change)
     if not obs.player_playing:
         starting = _start_on_time(s, obs, th)
         if starting is not None:
             return starting
+    if _reference_settling(s, obs, th):
+        return _reference_settle(s, obs, th, play_change)
     seeking = _seek_tier(s, obs, th, play_change)
     if seeking is not None:
         return seeking
@@ -219,16 +111,42 @@ def _after_host_action(s: PolicyState, obs: Observation, th: SyncThresholds) -> 
         seek_cooldown=th.seek_cooldown,
         cycle=None,
         transient_until=obs.now + th.transient_window,
+        own_change_at=obs.now if obs.reference else s.own_change_at,
     )
+
+
+def _steady_since(s: PolicyState, obs: Observation) -> float | None:
+    moving = (
+        obs.player_playing and obs.room_playing and not (obs.seeking or obs.buffering or obs.hold)
+    )
+    if not moving:
+        return None
+    return obs.now if s.steady_since is None else s.steady_since
+
+
+def _follow_room_speed(s: PolicyState, obs: Observation, th: SyncThresholds) -> PolicyState:
+    # A new room speed takes the player's speed latency to be heard, with a transient in what
+    # it reports: a nudge under way ends, and none begins (nor is trim measured) until that
+    # has passed.
+    command = _command_speed(obs)
+    if s.command_speed is not None and abs(command - s.command_speed) > 1e-9 * command:
+        s = replace(
+            s,
+            settle_until=obs.now + obs.speed_latency + th.speed_settle,
+            cycle=None,
+            correcting=False,
+            nudge=0.0,
+        )
+    return replace(s, command_speed=command)
 
 
 def _user_hold(s: PolicyState, obs: Observation) -> _Step:
     # Hands off what the user did; but a speed nudge of ours still running is ours to end
     # (unless the user changed the speed too: then it is theirs).
-    ours = obs.room_speed * (1.0 + s.trim + s.nudge)
+    ours = _command_speed(obs) * (1.0 + s.trim + s.nudge)
     restore = None
     if s.nudge != 0.0 and _speed_change(obs, ours) is None:
-        restore = obs.room_speed * (1.0 + s.trim)
+        restore = _rest_speed(s, obs)
     s = replace(s, phase=SyncPhase.HOLD, cycle=None, pending_seek=None, correcting=False, nudge=0.0)
     return s, SyncDecision(SyncPhase.HOLD, obs.drift, set_speed=restore)
 
@@ -242,42 +160,17 @@ def _buffering(s: PolicyState, obs: Observation, play_change: bool | None) -> _S
     )
 
 
-def _land_seek(
-    s: PolicyState, seek: PendingSeek, obs: Observation, th: SyncThresholds
-) -> PolicyState:
-    """Forgets the seek that has landed, and learns the seek latency from where it landed."""
-    # The cooldown runs from the landing: a slow seek must not eat it.
-    s = replace(s, pending_seek=None, last_seek_at=obs.now)
-    d = obs.drift
-    if (
-        seek.playing
-        and obs.room_playing
-        and obs.player_playing
-        and seek.room_version == s.room_version
-        and abs(d) < th.latency_learn_limit
-    ):
-        # Landed d seconds off: the latency was misjudged by d / speed. The first landing
-        # replaces the prior outright; later ones are smoothed against seek-time jitter.
-        gain = th.latency_gain if s.latency_samples else 1.0
-        latency = s.seek_latency - gain * d / obs.room_speed
-        return replace(
-            s,
-            seek_latency=min(th.max_seek_latency, max(th.min_seek_latency, latency)),
-            latency_samples=s.latency_samples + 1,
-        )
-    if not seek.playing and not s.latency_samples:
-        # Until a seek during playback measures it, the time a paused seek took (known to
-        # within a tick) is a better guess than the prior.
-        latency = obs.now - seek.issued_at - th.tick_interval / 2
-        return replace(s, seek_latency=min(th.max_seek_latency, max(0.0, latency)))
-    return s
-
-
-def _seek_in_flight(s: PolicyState, obs: Observation, play_change: bool | None) -> _Step:
-    # A seek made while paused (to start on time) must not be followed by play yet.
+def _seek_in_flight(
+    s: PolicyState, obs: Observation, th: SyncThresholds, play_change: bool | None
+) -> _Step:
+    # A seek made while paused (to start on time) must not be followed by play yet. Look
+    # again soon: the landing is timed (the seek latency) to within that.
     armed = s.pending_seek is not None and not s.pending_seek.playing
     return replace(s, phase=SyncPhase.SEEKING, cycle=None), SyncDecision(
-        SyncPhase.SEEKING, obs.drift, set_playing=None if armed and play_change else play_change
+        SyncPhase.SEEKING,
+        obs.drift,
+        set_playing=None if armed and play_change else play_change,
+        wake_in=th.seek_poll,
     )
 
 
@@ -285,12 +178,20 @@ def _room_paused(
     s: PolicyState, obs: Observation, th: SyncThresholds, play_change: bool | None
 ) -> _Step:
     """The room is paused, or plays from a start time still ahead: hold the player at the
-    room's position, exactly (no latency lead: nothing moves)."""
+    room's position, exactly (no latency lead: nothing moves). Once sought there, the player
+    stays where it landed unless that is beyond ``paused_landing``: one seek, not a loop of
+    seeks landing on the same frame."""
     phase = SyncPhase.STARTING if obs.room_scheduled else SyncPhase.PAUSED
     s = replace(s, phase=phase, correcting=False, nudge=0.0, cycle=None)
     set_speed = _speed_change(obs, _rest_speed(s, obs))
-    if abs(obs.drift) > th.paused_tolerance and _cooled(s, obs):
-        s = replace(_start_seek(s, obs, th, obs.target, playing=False), phase=phase)
+    sought = s.paused_seek_target is not None and abs(s.paused_seek_target - obs.target) < 1e-6
+    tolerance = th.paused_landing if sought else th.paused_tolerance
+    if abs(obs.drift) > tolerance and _cooled(s, obs):
+        s = replace(
+            _start_seek(s, obs, th, obs.target, playing=False),
+            phase=phase,
+            paused_seek_target=obs.target,
+        )
         return s, SyncDecision(
             phase,
             obs.drift,
@@ -329,6 +230,49 @@ def _start_on_time(s: PolicyState, obs: Observation, th: SyncThresholds) -> _Ste
     return None
 
 
+def _reference_settling(s: PolicyState, obs: Observation, th: SyncThresholds) -> bool:
+    # Within a transition window of its own action, unless something moved it by more than a
+    # steady-state seek would fix (then the room's row is right and the player is not).
+    return (
+        obs.reference
+        and obs.now < s.own_change_at + th.transient_window
+        and abs(obs.drift) <= th.seek_threshold
+    )
+
+
+def _reference_settle(
+    s: PolicyState, obs: Observation, th: SyncThresholds, play_change: bool | None
+) -> _Step:
+    """The room's reference player after its own action: the room follows it, not the other way
+    round. No nudge and no seek; once it has played steadily for ``reference_settle`` (and a
+    change of speed has taken effect), an offset beyond ``reference_tolerance`` is handed to the
+    room, once per host action (not again for the room's answer to it)."""
+    since = max(s.own_change_at, math.inf if s.steady_since is None else s.steady_since)
+    settled = obs.now >= since + th.reference_settle and obs.now >= s.settle_until
+    reanchor = (
+        settled
+        and play_change is None
+        and abs(obs.drift) > th.reference_tolerance
+        and s.reanchored_version < s.room_version - 1
+    )
+    s = replace(
+        s,
+        phase=SyncPhase.IN_SYNC,
+        correcting=False,
+        nudge=0.0,
+        cycle=None,
+        reanchored_version=s.room_version if reanchor else s.reanchored_version,
+    )
+    return s, SyncDecision(
+        SyncPhase.IN_SYNC,
+        obs.drift,
+        set_speed=_speed_change(obs, _rest_speed(s, obs)),
+        set_playing=play_change,
+        reanchor=reanchor,
+        wake_in=obs.command_switch_in,
+    )
+
+
 def _seek_tier(
     s: PolicyState, obs: Observation, th: SyncThresholds, play_change: bool | None
 ) -> _Step | None:
@@ -358,7 +302,9 @@ def _nudge_tier(
     d = obs.drift
     correction = None
     correcting = s.correcting
-    if not correcting and abs(d) > th.outer:
+    settling = obs.now < s.settle_until
+    outer = th.transient_outer if obs.now < s.transient_until else th.outer
+    if not correcting and abs(d) > outer and not settling:
         correcting = True
         correction = Correction.SPEED
     elif correcting and abs(d) <= th.inner:
@@ -369,67 +315,55 @@ def _nudge_tier(
         goal = max(-th.max_nudge, min(th.max_nudge, goal))
     nudge = _approach(s.nudge, goal, th.nudge_slew * dt)
     episode_ended = s.nudge != 0.0 and nudge == 0.0 and not correcting
-    trim, cycle = _learn_trim(s, obs, th, dt, episode_ended)
+    if settling:
+        trim, cycle = s.trim, None
+    else:
+        trim, cycle = learn_trim(s, obs, th, dt, episode_ended)
 
     phase = SyncPhase.CORRECTING if correcting or nudge != 0.0 else SyncPhase.IN_SYNC
     s = replace(s, phase=phase, correcting=correcting, nudge=nudge, trim=trim, cycle=cycle)
-    set_speed = _speed_change(obs, obs.room_speed * (1.0 + trim + nudge))
+    command = _command_speed(obs)
+    set_speed = _speed_change(obs, command * (1.0 + trim + nudge))
     if (
         set_speed is not None
         and nudge != 0.0
-        and abs(set_speed - obs.player_speed) < th.speed_step * obs.room_speed
+        and abs(set_speed - obs.player_speed) < th.speed_step * command
     ):
         # Each speed change costs a small glitch in a real player; skip the tiny ones.
         set_speed = None
     return s, SyncDecision(
-        phase, d, set_speed=set_speed, set_playing=play_change, correction=correction
+        phase,
+        d,
+        set_speed=set_speed,
+        set_playing=play_change,
+        correction=correction,
+        wake_in=obs.command_switch_in,
     )
-
-
-def _learn_trim(
-    s: PolicyState, obs: Observation, th: SyncThresholds, dt: float, episode_ended: bool
-) -> tuple[float, TrimCycle]:
-    """The trim and the measurement stretch after this tick (see `TrimCycle`).
-
-    Over a stretch of steady playback,
-        drift change = speed * (trim + rate_error) * T + speed * integral(nudge)
-    so (trim + rate_error) follows from the measured change, and the trim moves to cancel it.
-    A stretch ends with a nudge episode, once it is ``trim_min_cycle`` long.
-    """
-    # Drift on the server's clock as first estimated: a better offset estimate moves the
-    # target, and that jump is no rate error of the player.
-    offset_drift = obs.drift + obs.clock_offset * obs.room_speed
-    if s.cycle is None:
-        return s.trim, TrimCycle(obs.now, offset_drift)
-    # The nudge in effect over the last dt is the one the player actually ran at.
-    applied = obs.player_speed / obs.room_speed - 1.0 - s.trim
-    cycle = replace(s.cycle, nudge_integral=s.cycle.nudge_integral + applied * dt)
-    span = obs.now - cycle.started_at
-    if not (episode_ended and span >= th.trim_min_cycle and obs.player_playing):
-        return s.trim, cycle
-    residual = (offset_drift - cycle.start_drift) / (
-        obs.room_speed * span
-    ) - cycle.nudge_integral / span
-    trim = max(-th.max_trim, min(th.max_trim, s.trim - th.trim_gain * residual))
-    return trim, TrimCycle(obs.now, offset_drift)
 
 
 def _seek_threshold(
     s: PolicyState, obs: Observation, th: SyncThresholds
 ) -> tuple[float, Correction]:
     # Within the transient window the picture just jumped anyway: a seek costs little more.
-    if obs.now < s.transient_until:
+    # But not while a change of speed takes effect: the drift is still moving then.
+    transient = obs.now < s.transient_until
+    if transient and obs.now >= s.settle_until:
         return th.transient_seek_threshold, Correction.SEEK
-    return th.seek_threshold, Correction.STEADY_SEEK
+    return th.seek_threshold, Correction.SEEK if transient else Correction.STEADY_SEEK
 
 
 def _cooled(s: PolicyState, obs: Observation) -> bool:
     return obs.now - s.last_seek_at >= s.seek_cooldown
 
 
+def _command_speed(obs: Observation) -> float:
+    return obs.room_speed if obs.command_speed is None else obs.command_speed
+
+
 def _rest_speed(s: PolicyState, obs: Observation) -> float:
-    # The room's speed corrected by the player's learned clock error.
-    return obs.room_speed * (1.0 + s.trim)
+    # The room's speed (as the player must be told it now) corrected by the player's learned
+    # clock error.
+    return _command_speed(obs) * (1.0 + s.trim)
 
 
 def _approach(value: float, goal: float, step: float) -> float:

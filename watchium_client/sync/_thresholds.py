@@ -23,10 +23,16 @@ class SyncThresholds:
 
     tick_interval: float = 0.1
     """How often the engine measures and decides."""
+    seek_poll: float = 0.02
+    """How often while a seek is in flight: its landing is timed to within this."""
     inner: float = 0.010
     """Tier 1 ends when |drift| falls below this."""
     outer: float = 0.030
     """Tier 1 begins when |drift| rises above this."""
+    transient_outer: float = 0.015
+    """Within ``transient_window`` after a transition, tier 1 begins above this instead: what
+    a seek or a start leaves is removed while the picture settles anyway, so steady playback
+    starts near zero rather than anywhere in the band."""
     nudge_time_constant: float = 1.0
     """Proportional gain of tier 1: the nudge would remove the drift in this time."""
     max_nudge: float = 0.05
@@ -50,6 +56,10 @@ class SyncThresholds:
     ``start_lead``) plus this waits for the room instead of seeking."""
     paused_tolerance: float = 0.030
     """While the room is paused, the player is moved to the room position beyond this."""
+    paused_landing: float = 0.100
+    """Once the player was sought to the paused room's position, where it landed stands up to
+    this far off: an exact seek lands on the frame at or after its target (up to a frame late:
+    42 ms at 24 fps), and seeking again would land on the same frame, again and again."""
     seek_cooldown: float = 1.0
     """Least time from a seek's landing to the next drift-driven seek; doubles on each seek
     within ``cooldown_reset_after`` of the previous one."""
@@ -71,6 +81,19 @@ class SyncThresholds:
     trim_gain: float = 0.5
     trim_min_cycle: float = 10.0
     """Shortest stretch of steady playback from which a clock-rate error is estimated."""
+    initial_speed_latency: float = 0.3
+    """How long a speed change takes to be heard, until the player's own is measured (mpv with
+    its null audio output: 0.3-0.4 s)."""
+    max_speed_latency: float = 1.5
+    speed_settle: float = 0.5
+    """After a change of the room's speed reaches the player, no nudge begins for its speed
+    latency plus this: the change is taking effect (and its latency is measured)."""
+    reference_settle: float = 0.5
+    """The room's reference player (its host's) is measured against the room this long after
+    its own action, once it plays steadily."""
+    reference_tolerance: float = 0.015
+    """Farther than this from the room then, the reference player moves the room (a re-anchor)
+    instead of being corrected."""
     user_hold: float = 2.0
     """After a pause, play, seek or speed change in the player's UI, the engine keeps its hands
     off this long (or until a new room state arrives), so the host's own action is not undone
@@ -81,6 +104,7 @@ class SyncThresholds:
     def __post_init__(self) -> None:
         for name in (
             "tick_interval",
+            "seek_poll",
             "inner",
             "outer",
             "nudge_time_constant",
@@ -95,14 +119,16 @@ class SyncThresholds:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not self.inner < self.outer:
-            raise ValueError("inner must be below outer (the hysteresis band)")
+        if not self.inner < self.transient_outer <= self.outer:
+            raise ValueError("need inner < transient_outer <= outer (the hysteresis bands)")
         if not self.outer < self.transient_seek_threshold <= self.seek_threshold:
             raise ValueError("need outer < transient_seek_threshold <= seek_threshold")
         if not self.max_nudge < 0.5:
             raise ValueError("max_nudge must be below 0.5")
         if not 0 <= self.max_trim < self.max_nudge:
             raise ValueError("max_trim must be within [0, max_nudge)")
+        if not self.paused_tolerance <= self.paused_landing:
+            raise ValueError("need paused_tolerance <= paused_landing")
         if not self.seek_cooldown <= self.max_seek_cooldown:
             raise ValueError("seek_cooldown must not exceed max_seek_cooldown")
         if not self.min_seek_latency <= self.initial_seek_latency <= self.max_seek_latency:
@@ -115,3 +141,9 @@ class SyncThresholds:
             raise ValueError("start_lead and max_start_wait must be >= 0")
         if self.transient_window < 0 or self.user_hold < 0 or self.trim_min_cycle <= 0:
             raise ValueError("transient_window and user_hold must be >= 0, trim_min_cycle > 0")
+        if not 0 <= self.initial_speed_latency <= self.max_speed_latency:
+            raise ValueError("initial_speed_latency must be within [0, max_speed_latency]")
+        if self.speed_settle < 0 or self.reference_settle < 0:
+            raise ValueError("speed_settle and reference_settle must be >= 0")
+        if not 0 < self.reference_tolerance < self.outer:
+            raise ValueError("reference_tolerance must be within (0, outer)")

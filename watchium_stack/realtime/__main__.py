@@ -18,7 +18,7 @@ import uvicorn
 
 from watchium_functions.jwks import RemoteJwks
 
-from . import RealtimeService
+from . import Limits, RealtimeService
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -53,6 +53,22 @@ def _mounted(app: ASGIApp, prefix: str) -> ASGIApp:
     return mounted
 
 
+def _limits(args: argparse.Namespace) -> Limits:
+    per_address: dict[str, int] = {}
+    if args.max_per_address is not None:
+        sockets = args.max_per_address
+        per_address = {
+            "max_sockets_per_address": sockets,
+            "max_channels_per_address": 2 * sockets,
+            "max_bindings_per_address": 6 * sockets,
+        }
+    return Limits(
+        allow_public_channels=args.allow_public_channels,
+        client_address_header=args.client_address_header,
+        **per_address,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m watchium_stack.realtime")
     parser.add_argument("--db-url", required=True, help="superuser URL")
@@ -65,6 +81,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slot", default=None, help="replication slot name")
     parser.add_argument("--prefix", default="/realtime/v1", help="mount path, as the gateway's")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--allow-public-channels",
+        action="store_true",
+        help="accept channels without config.private (hosted Supabase's 'Allow public access')",
+    )
+    parser.add_argument(
+        "--max-per-address",
+        type=int,
+        default=None,
+        metavar="SOCKETS",
+        help="sockets one client address may hold (channels x2, bindings x6; default 256), "
+        "for load tests that open thousands from one machine",
+    )
+    parser.add_argument(
+        "--client-address-header",
+        default=None,
+        help="behind a proxy: the header whose last address is the client's (x-forwarded-for)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     if not (args.jwt_secret or args.jwks_url):
@@ -76,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         jwt_secret=args.jwt_secret,
         api_keys=args.api_key,
         jwks=RemoteJwks(args.jwks_url) if args.jwks_url else None,
+        limits=_limits(args),
         **kwargs,
     )
     app: ASGIApp = service.app

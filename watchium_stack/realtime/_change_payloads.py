@@ -10,7 +10,6 @@ needs it: a room's 500 members with the same bindings and role share one encoded
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +28,6 @@ __all__ = [
     "commit_timestamp",
     "key_text",
     "change_sends",
-    "error_sends",
 ]
 
 MAX_RECORD_BYTES = 1024 * 1024
@@ -116,28 +114,6 @@ def change_sends(
             frames = ChangeFrames(topic, payload)
             frame_cache[fkey] = frames
         out.append((member, frames))
-    return out
-
-
-def error_sends(
-    info: RelationInfo, kind: str, subs: list[Subscription], timestamp: str, error: str
-) -> list[Send]:
-    """What each member of ``subs`` is sent instead of a change it may not see: ``error``."""
-    by_member: dict[ChannelMember, list[int]] = defaultdict(list)
-    for sub in subs:
-        by_member[sub.member].append(sub.id)
-    out = []
-    for member, ids in by_member.items():
-        data: ChangeData = {
-            "schema": info.schema,
-            "table": info.table,
-            "commit_timestamp": timestamp,
-            "type": "INSERT" if kind == "INSERT" else "UPDATE",
-            "columns": [],
-            "errors": [error],
-        }
-        topic = member.topic
-        out.append((member, ChangeFrames(topic, {"ids": sorted(set(ids)), "data": data})))
     return out
 
 

@@ -25,7 +25,7 @@ from ._socket import Socket
 from ._tokens import expired_message
 from ._topics import Topics
 
-__all__ = ["Handlers", "SocketChannels", "Connections"]
+__all__ = ["AddressLoad", "Handlers", "SocketChannels", "Connections"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +43,32 @@ class Handlers:
     limits: Limits
 
 
+class AddressLoad:
+    """What one client address holds now (sockets, channels, postgres_changes bindings), against
+    the per-address limits: many sockets and subscriptions from one address slow down every other
+    member's changes, and a real party never needs many."""
+
+    __slots__ = ("sockets", "channels", "bindings")
+
+    def __init__(self) -> None:
+        self.sockets = 0
+        self.channels = 0
+        self.bindings = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sockets or self.channels or self.bindings)
+
+
 class SocketChannels:
     """The channels joined on one socket, and the handling of everything its client sends."""
 
-    def __init__(self, socket: Socket, api_token: str, handlers: Handlers) -> None:
+    def __init__(
+        self, socket: Socket, api_token: str, handlers: Handlers, load: AddressLoad | None = None
+    ) -> None:
         self.socket = socket
+        self._load = load if load is not None else AddressLoad()
+        self._limits = handlers.limits
+        self._bindings: dict[ChannelMember, int] = {}
         self._api_token = api_token
         limits = handlers.limits
         self._max_channels = limits.max_channels_per_socket
@@ -58,6 +79,7 @@ class SocketChannels:
         self._presence = handlers.presence
         self._router = handlers.router
         self._channels: dict[str, ChannelMember] = {}
+        self._closed = False
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -111,12 +133,32 @@ class SocketChannels:
                 msg, "error", {"reason": "ChannelRateLimitReached: Too many channels"}
             )
             return
+        if self._load.channels >= self._limits.max_channels_per_address:
+            self.socket.reply(
+                msg,
+                "error",
+                {"reason": "ChannelRateLimitReached: Too many channels from this address"},
+            )
+            return
         try:
             admission = await self._membership.admit(self.socket, msg, subtopic, self._api_token)
         except JoinRefused as refused:
             self.socket.reply(msg, "error", {"reason": refused.reason})
             return
         member = admission.member
+        bindings = len(admission.subscriptions)
+        if self._load.bindings + bindings > self._limits.max_bindings_per_address:
+            self.socket.reply(
+                msg,
+                "error",
+                {"reason": "ChannelRateLimitReached: Too many subscriptions from this address"},
+            )
+            return
+        if self._channels.get(msg.topic) is not None or not self.socket_open():
+            return  # the socket moved on while the join was decided
+        self._load.channels += 1
+        self._load.bindings += bindings
+        self._bindings[member] = bindings
 
         # Live from here: the bindings are in the router before the client hears of the join.
         self._channels[member.topic] = member
@@ -152,6 +194,7 @@ class SocketChannels:
 
     def close_all(self) -> None:
         """The socket is gone: leave every channel (presences leave with them)."""
+        self._closed = True
         for member in list(self._channels.values()):
             self._remove(member)
 
@@ -162,9 +205,16 @@ class SocketChannels:
         self._remove(member)
         member.send_close("phx_close")
 
+    def socket_open(self) -> bool:
+        return not self._closed
+
     def _remove(self, member: ChannelMember) -> None:
         if not member.deactivate():
             return
+        bindings = self._bindings.pop(member, None)
+        if bindings is not None:
+            self._load.channels -= 1
+            self._load.bindings -= bindings
         if self._channels.get(member.topic) is member:
             del self._channels[member.topic]
         self._router.remove(member)
@@ -179,6 +229,8 @@ class Connections:
     def __init__(self, handlers: Handlers) -> None:
         self._handlers = handlers
         self._open: dict[Socket, SocketChannels] = {}
+        self._addresses: dict[str, AddressLoad] = {}
+        self._address_of: dict[Socket, str] = {}
 
     def __len__(self) -> int:
         return len(self._open)
@@ -186,9 +238,19 @@ class Connections:
     def sockets(self) -> list[Socket]:
         return list(self._open)
 
-    def open(self, socket: Socket, api_token: str) -> SocketChannels:
-        """A socket connected with ``api_token``: its (empty) channels."""
-        channels = SocketChannels(socket, api_token, self._handlers)
+    def may_connect(self, address: str) -> bool:
+        """Whether ``address`` may open another socket (``max_sockets_per_address``)."""
+        load = self._addresses.get(address)
+        return load is None or load.sockets < self._handlers.limits.max_sockets_per_address
+
+    def open(self, socket: Socket, api_token: str, address: str = "") -> SocketChannels:
+        """A socket connected with ``api_token`` from ``address``: its (empty) channels."""
+        load = self._addresses.get(address)
+        if load is None:
+            load = self._addresses[address] = AddressLoad()
+        load.sockets += 1
+        self._address_of[socket] = address
+        channels = SocketChannels(socket, api_token, self._handlers, load)
         self._open[socket] = channels
         return channels
 
@@ -197,6 +259,27 @@ class Connections:
         channels = self._open.pop(socket, None)
         if channels is not None:
             channels.close_all()
+        address = self._address_of.pop(socket, None)
+        if address is not None:
+            load = self._addresses[address]
+            load.sockets -= 1
+            if not load:
+                del self._addresses[address]
+
+    def revoke(self, subtopic: str, user: str, message: str) -> int:
+        """Shut down every channel on ``subtopic`` that acts for ``user`` (its membership is
+        gone); how many were."""
+        closed = 0
+        for private in (True, False):
+            topic = self._handlers.topics.get(subtopic, private)
+            if topic is None:
+                continue
+            for member in [m for m in topic.members if m.user == user]:
+                channels = self._open.get(member.socket)
+                if channels is not None:
+                    channels.shutdown(member, message)
+                    closed += 1
+        return closed
 
     def shutdown(self, code: int, reason: str) -> None:
         """Leave every channel and close every socket (the server stops)."""

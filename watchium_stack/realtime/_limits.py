@@ -24,6 +24,18 @@ class Limits:
     max_buffer_bytes: int = 4 * 1024 * 1024
     # Seconds a close frame may wait for the transport before the connection is aborted.
     close_timeout: float = 5.0
+    # Per client address (an IPv6 address by its /56, a customer's usual share): what one
+    # address may hold at once. A party's member holds one socket, one channel and three
+    # bindings; a household, or a whole watch party behind one NAT, stays far below these.
+    max_sockets_per_address: int = 256
+    max_channels_per_address: int = 512
+    max_bindings_per_address: int = 1536
+    # Behind a proxy: the header it appends the client's address to (its last address counts).
+    client_address_header: str | None = None
+    # Whether channels without ``config.private`` may be joined (hosted Supabase's "Allow public
+    # access"). Off, as a Watchium project is configured: every channel is private, and
+    # realtime.messages' policies decide who may join, send and track.
+    allow_public_channels: bool = False
 
 
 class TokenBucket:

@@ -43,7 +43,7 @@ class ChannelOptions:
     private: bool
     self_broadcast: bool
     ack: bool
-    presence_key: str
+    presence_key: str  # the token's sub ("" without a user, who may not track)
 
 
 class ChannelMember:
@@ -98,6 +98,15 @@ class ChannelMember:
         return self.options.subtopic
 
     @property
+    def socket(self) -> Socket:
+        return self._socket
+
+    @property
+    def user(self) -> str | None:
+        """The user the channel acts for (the token's ``sub``), None for an API key alone."""
+        return self.credentials.sub
+
+    @property
     def join_ref(self) -> str | None:
         return self.options.join_ref
 
@@ -131,6 +140,10 @@ class ChannelMember:
 
     @property
     def may_track(self) -> bool:
+        """Whether it may track presence: a user (presence is keyed by the token's ``sub``) whom
+        a private channel's policies allow to write."""
+        if self.credentials.sub is None:
+            return False
         return not self.private or (self.policies is not None and self.policies.presence_write)
 
     def take_presence_turn(self) -> bool:

@@ -9,8 +9,8 @@ whose read permission was revoked is shut down. Refusals carry upstream's reason
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,8 +103,12 @@ class Membership:
             raise JoinRefused(problem.reason) from None
 
         config = join.config
+        if not config.private and not self._limits.allow_public_channels:
+            raise JoinRefused("PrivateOnly: This project only allows private channels")
         presence = config.presence
-        key = presence.key if presence is not None else None
+        # Presence is keyed by the user the token names, whatever key the client asks for: no
+        # one tracks under another user's id or under made-up keys (without a user, no track).
+        key = credentials.sub
         options = ChannelOptions(
             topic=msg.topic,
             subtopic=subtopic,
@@ -112,7 +116,7 @@ class Membership:
             private=config.private,
             self_broadcast=bool(config.broadcast and config.broadcast.self_),
             ack=bool(config.broadcast and config.broadcast.ack),
-            presence_key=str(key) if key not in (None, "") else str(uuid.uuid1()),
+            presence_key=key or "",
         )
         policies: ChannelPolicies | None = None
         if options.private:
@@ -169,6 +173,9 @@ class Membership:
             credentials = await self._auth.credentials(token)
         except TokenProblem as problem:
             raise ChannelShutdown(problem.message) from None
+        if credentials.sub != member.credentials.sub:
+            # Presence and membership belong to the user the channel was joined as.
+            raise ChannelShutdown("The access token belongs to another user: join again")
         previous = member.policies
         if not member.private:
             member.renew(credentials, None)
@@ -206,4 +213,10 @@ class Membership:
             tables = self._catalog.published_tables_cached()
             if not tables:
                 raise
-        return [subscription_for(member, binding, tables) for binding in bindings]
+        try:
+            return [subscription_for(member, binding, tables) for binding in bindings]
+        except BindingError:
+            # The list is cached for a second: a table published since may not be in it yet.
+            with contextlib.suppress(CatalogError):
+                tables = await self._catalog.published_tables(refresh=True)
+            return [subscription_for(member, binding, tables) for binding in bindings]

@@ -4,7 +4,9 @@ gets after joining, and the ``presence_diff`` every member of the topic gets on 
 
 As upstream's presence handler: a client tracks at a bounded rate (past it the channel is shut
 down), a track payload is bounded in size, and on a private channel tracking needs the write
-policy and receiving presence the read policy.
+policy and receiving presence the read policy. Stricter than upstream: a presence is keyed by the
+token's user (``sub``), never by the key the client asked for, and a channel joined without a
+user (an API key alone) may not track.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ class PresenceHandler:
             return
         if event == "track":
             if not member.may_track:
-                member.reply(msg, "error", {})
+                reason = (
+                    "Presence is tracked for a signed-in user only"
+                    if member.user is None
+                    else "You do not have permissions to track presence on this Channel topic"
+                )
+                member.reply(msg, "error", {"reason": reason})
                 return
             body = payload.get("payload", {})
             if not isinstance(body, dict):

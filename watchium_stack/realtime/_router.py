@@ -6,19 +6,29 @@ arrives (subscribers matched, filters evaluated, one RLS check of the row for al
 :mod:`._row_checks`), several changes at once; a single delivery task then sends the prepared
 changes strictly in order and confirms the transaction's LSN to the slot.
 
-What happens to a subscriber depends on its role until the RLS check: a role that may not
-select the row's key gets upstream's ``Error 401: Unauthorized``; a role that bypasses RLS, a
-table without RLS and a DELETE need no check.
+What happens to a subscriber depends on its role until the RLS check: a role that bypasses RLS
+and a table without RLS need no check; every other subscriber gets a row only when it may see
+it, and nothing at all otherwise. Unlike upstream, a role that may not select the row's key gets
+no ``Error 401: Unauthorized`` frame: a frame for each change its filter matches would tell it
+about rows it may not read (a filter such as ``room_id=eq.<id>`` would be an oracle).
+
+A deleted row cannot be checked any more. A DELETE on a table with RLS reaches a subscriber
+that does not bypass RLS only through a *delete scope*: the table's row belongs to a row of
+another table (a member to its room), and the subscriber must be allowed to see that row now.
+Without a scope only the key is sent, as upstream does, and the filter is tested on the key
+alone: a filter on any other column never matches, so it learns nothing about a row it could
+not read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from ._catalog import Catalog
-from ._change_payloads import Send, change_sends, commit_timestamp, error_sends, key_text
+from ._catalog import Catalog, RelationInfo
+from ._change_payloads import Send, change_sends, commit_timestamp, key_text
 from ._change_reader import RowChange, Transaction
 from ._member import ChannelMember
 from ._row_checks import RowChecks
@@ -35,6 +45,9 @@ class ChangeRouter:
     Args:
         confirm: called with a transaction's end LSN once it is delivered.
         max_in_flight: transactions prepared ahead of delivery at most.
+        delete_scopes: for a table with RLS, ``(schema, table) -> (parent schema, parent table,
+            column)``: a DELETE of a row is shown to the subscribers who may see the parent row
+            whose ``column`` has the deleted row's value of ``column``.
     """
 
     def __init__(
@@ -44,10 +57,13 @@ class ChangeRouter:
         checks: RowChecks,
         confirm: Callable[[int], None],
         max_in_flight: int = 64,
+        delete_scopes: Mapping[tuple[str, str], tuple[str, str, str]] | None = None,
     ) -> None:
         self._catalog = catalog
         self._checks = checks
         self._confirm = confirm
+        self._delete_scopes = dict(delete_scopes or {})
+        self._parents: dict[tuple[str, str], RelationInfo] = {}
         self._index = SubscriptionIndex()
         self._pending: asyncio.Queue[tuple[list[asyncio.Task[list[Send]]], int] | None] = (
             asyncio.Queue(maxsize=max_in_flight)
@@ -131,23 +147,37 @@ class ChangeRouter:
             return []
 
         key = info.key_columns
+        if not key:
+            return []  # no key, no RLS check possible: nothing is sent (upstream sends a 400)
         visible: list[Subscription] = []
-        denied: list[Subscription] = []  # role lacks SELECT on the key: upstream's 401
         needs_check: list[Subscription] = []
+        scoped: list[Subscription] = []  # a DELETE checked against the row it belonged to
         # What happens to a subscriber depends on its role only (until the RLS check).
-        lists_by_role: dict[str, list[Subscription]] = {}
+        lists_by_role: dict[str, list[Subscription] | None] = {}
+        scope = self._delete_scopes.get((info.schema, info.table)) if kind == "DELETE" else None
+        key_only = {k: subject_row.get(k) for k in key}
         for sub in candidates:
             role = sub.member.role
-            target = lists_by_role.get(role)
-            if target is None:
+            if role in lists_by_role:
+                target = lists_by_role[role]
+            else:
                 cols = info.selectable.get(role, frozenset())
-                if not key or not all(k in cols for k in key):
-                    target = denied
-                elif kind == "DELETE" or not info.rls_enabled or self._catalog.bypasses_rls(role):
+                if not all(k in cols for k in key):
+                    target = None  # may not read the table: never told anything about it
+                elif not info.rls_enabled or self._catalog.bypasses_rls(role):
                     target = visible
-                else:
+                elif kind != "DELETE":
                     target = needs_check
+                elif scope is not None:
+                    target = scoped
+                else:
+                    target = visible
                 lists_by_role[role] = target
+            if target is None:
+                continue
+            if target is visible and kind == "DELETE" and info.rls_enabled and scope is None:
+                if not self._catalog.bypasses_rls(role) and not sub.matches(key_only):
+                    continue  # a filter is tested on what the subscriber may see: the key
             target.append(sub)
 
         if needs_check:
@@ -157,12 +187,36 @@ class ChangeRouter:
                 info, key, key_values, {s.member.subject for s in needs_check}, xid
             )
             visible.extend([s for s in needs_check if answers.get(s.member.subject)])
+        if scoped and scope is not None:
+            visible.extend(await self._scoped_visible(scope, old, scoped, xid))
 
         timestamp = commit_timestamp(commit_time)
-        sends = change_sends(info, kind, visible, new, old, timestamp)
-        if denied and kind != "DELETE":
-            error = (
-                "Error 400: Bad Request, no primary key" if not key else "Error 401: Unauthorized"
+        return change_sends(info, kind, visible, new, old, timestamp)
+
+    async def _scoped_visible(
+        self,
+        scope: tuple[str, str, str],
+        old: dict[str, Any],
+        subs: list[Subscription],
+        xid: int,
+    ) -> list[Subscription]:
+        """The subscriptions among ``subs`` whose subscriber may see the parent row of a
+        deleted row (see ``delete_scopes``)."""
+        schema, table, column = scope
+        value = old.get(column)
+        if value is None:
+            return []
+        parent = self._parents.get((schema, table))
+        if parent is None:
+            rows = await self._catalog.execute(
+                "select to_regclass(format('%%I.%%I', %s::text, %s::text))::oid", (schema, table)
             )
-            sends.extend(error_sends(info, kind, denied, timestamp, error))
-        return sends
+            if not rows or rows[0][0] is None:
+                logger.warning("delete scope %s.%s does not exist", schema, table)
+                return []
+            parent = RelationInfo(int(rows[0][0]), schema, table, (), (), (), (column,), True)
+            self._parents[(schema, table)] = parent
+        answers = await self._checks.visible(
+            parent, (column,), (str(value),), {s.member.subject for s in subs}, xid
+        )
+        return [s for s in subs if answers.get(s.member.subject)]

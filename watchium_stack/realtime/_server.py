@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from watchium_functions.apikeys import is_api_key
-from watchium_functions.asgi import BodyTooLarge, read_body, run_lifespan
+from watchium_functions.asgi import BodyTooLarge, client_address, read_body, run_lifespan
 
 from ._broadcast_handler import Broadcast, BroadcastHandler
 from ._channels import Connections, SocketChannels
@@ -177,6 +177,15 @@ class RealtimeApp:
         if not self._ready():
             await self._deny(scope, send, 500, "Error connecting to Realtime")
             return
+        address = client_address(scope, self._limits.client_address_header)
+        if not self._connections.may_connect(address):
+            await self._deny(
+                scope,
+                send,
+                429,
+                "ConnectionRateLimitReached: Too many connections from this address",
+            )
+            return
         await send({"type": "websocket.accept"})
 
         async def send_frame(frame: str | bytes) -> None:
@@ -203,7 +212,7 @@ class RealtimeApp:
             peer=f"{client[0]}:{client[1]}",
             traffic=self._traffic,
         )
-        channels = self._connections.open(socket, apikey)
+        channels = self._connections.open(socket, apikey, address)
         # The frames are read by a task of their own: the connection is over when the peer
         # leaves *or* when the server has closed it, and a peer that stopped reading may never
         # send the disconnect this loop would otherwise wait for.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from watchium_functions.apikeys import ApiKeys
@@ -28,12 +29,31 @@ from ._tokens import ChannelAuth
 from ._topics import Topics
 from ._traffic import Traffic
 
-__all__ = ["RealtimeService", "DEFAULT_SLOT", "PUBLICATION"]
+__all__ = ["RealtimeService", "Revocation", "DEFAULT_SLOT", "PUBLICATION"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SLOT = "watchium_realtime"
 PUBLICATION = "supabase_realtime"
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A membership table: when one of its rows is deleted, the user it names
+    (``user_column``) loses the channel ``topic`` (formatted with the row's values) at once,
+    before any token refresh: its channels there are shut down (a ``system`` error, then
+    ``phx_close``) and it has to join again, which the channel's policies then refuse."""
+
+    schema: str
+    table: str
+    topic: str
+    user_column: str
+
+
+WATCHIUM_REVOCATIONS = (Revocation("public", "room_members", "room:{room_id}", "user_id"),)
+"""A member who leaves or is removed loses the room's channel."""
+WATCHIUM_DELETE_SCOPES = {("public", "room_members"): ("public", "rooms", "room_id")}
+"""A member's deletion is shown to whoever may see the room (see :class:`ChangeRouter`)."""
 
 
 class RealtimeService:
@@ -50,8 +70,11 @@ class RealtimeService:
             ``/api/broadcast`` (legacy JWT keys are recognised by ``jwt_secret``).
         jwks: the project's published signing keys (users' tokens), if any.
         slot_name: the replication slot this service owns (created at start, dropped at stop).
-        limits: per-socket and per-channel bounds.
+        limits: per-socket, per-channel and per-address bounds, and whether public channels
+            may be joined.
         authorizer_pool_size: connections for RLS checks (changes are checked concurrently).
+        revocations: membership tables whose deleted rows end a user's channel at once.
+        delete_scopes: which row a deleted row belonged to, for showing DELETEs under RLS.
 
     ``app`` is the ASGI application; ``start()`` and ``stop()`` belong in the host's lifespan.
     """
@@ -67,8 +90,11 @@ class RealtimeService:
         slot_name: str = DEFAULT_SLOT,
         limits: Limits | None = None,
         authorizer_pool_size: int = 4,
+        revocations: Iterable[Revocation] = WATCHIUM_REVOCATIONS,
+        delete_scopes: Mapping[tuple[str, str], tuple[str, str, str]] = WATCHIUM_DELETE_SCOPES,
     ) -> None:
         self.limits = limits or Limits()
+        self._revocations = {(r.schema, r.table): r for r in revocations}
         auth = ChannelAuth(ApiKeys.of(api_keys), TokenVerifier(jwks, jwt_secret))
         self.catalog = Catalog(db_url, publication=PUBLICATION, roles=sorted(API_ROLES))
         self.authorizer = Authorizer(url=authorizer_url, pool_size=authorizer_pool_size)
@@ -81,7 +107,10 @@ class RealtimeService:
         )
         self.checks = RowChecks(self.authorizer, on_gap=self._on_gap)
         self.router = ChangeRouter(
-            catalog=self.catalog, checks=self.checks, confirm=self.reader.confirm
+            catalog=self.catalog,
+            checks=self.checks,
+            confirm=self.reader.confirm,
+            delete_scopes=delete_scopes,
         )
         self.topics = Topics()
         self.traffic = Traffic()
@@ -114,6 +143,8 @@ class RealtimeService:
         )
         self._started = False
         self._lock = asyncio.Lock()
+        self.revoked_channels = 0
+        """Channels shut down because their user's membership was deleted."""
 
     @property
     def ready(self) -> bool:
@@ -177,13 +208,40 @@ class RealtimeService:
             **self.topics.counts(),
             "delivered_changes": self.router.delivered_changes,
             "rls_checks": self.checks.count,
+            "revoked_channels": self.revoked_channels,
             "stream_connected": self.reader.is_connected,
             "stream_reconnects": self.reader.reconnects,
             **self.traffic.snapshot(),
         }
 
     async def _on_transaction(self, txn: Transaction) -> None:
+        if self._revocations:
+            self._revoke(txn)
         await self.router.submit(txn)
+
+    def _revoke(self, txn: Transaction) -> None:
+        """Memberships deleted in ``txn``: their users' channels end now."""
+        for change in txn.changes:
+            if change.kind != "DELETE":
+                continue
+            info = change.relation
+            rule = self._revocations.get((info.schema, info.table))
+            if rule is None:
+                continue
+            old = self.catalog.render(info, change.old)
+            user = old.get(rule.user_column)
+            try:
+                subtopic = rule.topic.format(**old)
+            except (KeyError, IndexError, ValueError):
+                continue
+            if user is None:
+                continue
+            closed = self.connections.revoke(
+                subtopic,
+                str(user),
+                "You no longer have permission to read from this Channel topic: " + subtopic,
+            )
+            self.revoked_channels += closed
 
     def _on_gap(self, reason: str) -> None:
         # Changes may have been lost: make every postgres_changes channel rejoin (phx_error), so

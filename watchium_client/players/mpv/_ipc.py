@@ -128,7 +128,10 @@ class MpvConnection:
         try:
             self._writer.write(line.encode())
             await self._writer.drain()
-            return await asyncio.wait_for(future, self._request_timeout)
+            # Not asyncio.wait_for: on Python 3.11 it loses a cancellation that arrives with the
+            # reply, and a sync engine being stopped would tick on (watchium_client._aio).
+            async with asyncio.timeout(self._request_timeout):
+                return await future
         except TimeoutError as exc:
             raise PlayerError(
                 f"mpv did not answer {command[0]!r} within {self._request_timeout:g} s"

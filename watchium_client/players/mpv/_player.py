@@ -1,7 +1,9 @@
 """`MpvPlayer`: the `Player` protocol on top of an mpv JSON IPC connection.
 
 It keeps the properties mpv pushes (pause, speed, buffering, seeking, end of file), turns mpv's
-events into `PlayerEvent`s, and answers `position` without a round trip (`PositionEstimate`).
+events into `PlayerEvent`s, and answers `position` without a round trip: the position is where
+playback is heard (mpv's audio clock while playing, where it will resume while paused: which of
+mpv's clocks says so when is `MpvPosition`'s).
 
 Who did it. mpv reports a pause, a seek or a speed change the same way whoever asked for it.
 Pauses and speed changes this class requested are expected by value (`ExpectedChanges`); a seek
@@ -30,7 +32,7 @@ from watchium_client.players._protocol import (
 )
 from watchium_client.players.mpv._expected import ExpectedChanges, same_value
 from watchium_client.players.mpv._ipc import MpvConnection
-from watchium_client.players.mpv._position import PositionEstimate
+from watchium_client.players.mpv._position import MpvPosition
 from watchium_client.players.mpv._process import (
     find_mpv,
     open_ipc_socket,
@@ -40,7 +42,16 @@ from watchium_client.players.mpv._process import (
 
 __all__ = ["MpvPlayer"]
 
-_OBSERVED = ("pause", "playback-time", "speed", "paused-for-cache", "seeking", "eof-reached")
+_OBSERVED = (
+    "pause",
+    "vid",
+    "audio-pts",
+    "playback-time",
+    "speed",
+    "paused-for-cache",
+    "seeking",
+    "eof-reached",
+)
 
 
 class MpvPlayer:
@@ -74,7 +85,7 @@ class MpvPlayer:
         self._seeking_prop = False
         self._eof = False
         self._seen: set[str] = set()
-        self._position = PositionEstimate(clock)
+        self._position = MpvPosition(clock)
         self._expected = ExpectedChanges(clock, ("pause", "speed"))
         self._own_seek_pending = False
         self._user_seek = False
@@ -220,7 +231,11 @@ class MpvPlayer:
         """
         self._ipc.check_open()
         if self._position.value is None:
-            value = await self.get_property("playback-time")
+            value = None
+            for name in self._position.query():
+                value = await self.get_property(name)
+                if isinstance(value, int | float):
+                    break
             if not isinstance(value, int | float):
                 raise PlayerError("mpv has no playback position: no file is loaded")
             self._position.push(float(value))
@@ -242,10 +257,12 @@ class MpvPlayer:
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"seek target must be a finite number >= 0, got {seconds!r}")
         self._own_seek_pending = True
+        self._position.seek_started(float(seconds))
         try:
             await self.command("seek", seconds, "absolute+exact")
         except BaseException:
             self._own_seek_pending = False
+            self._position.seek_failed()
             raise
 
     async def set_speed(self, rate: float) -> None:
@@ -266,7 +283,8 @@ class MpvPlayer:
         """Disconnects; if `launch` started mpv, quits it (and kills it if it does not exit)."""
         if self._process is not None and not self._ipc.closed:
             with contextlib.suppress(PlayerError, TimeoutError):
-                await asyncio.wait_for(self._ipc.request(["quit"]), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._ipc.request(["quit"])
         await self._ipc.close("the player was closed")
         if self._process is not None:
             await stop_process(self._process)
@@ -288,7 +306,8 @@ class MpvPlayer:
         self._file_waiters.append(waiter)
         try:
             await self.command("loadfile", target, "replace")
-            error = await asyncio.wait_for(waiter, timeout)
+            async with asyncio.timeout(timeout):
+                error = await waiter
         except TimeoutError as exc:
             raise PlayerError(f"mpv did not open {target} within {timeout:g} s") from exc
         finally:
@@ -297,7 +316,9 @@ class MpvPlayer:
         if error is not None:
             raise PlayerError(f"mpv could not open {target}: {error}")
         self._eof = False
-        self._position.forget()
+        # The file is open (its first frame is ready); mpv may report the end of its opening
+        # seek a moment later: read it rather than wait for the report.
+        self._seeking_prop = bool(await self.get_property("seeking"))
 
     async def get_property(self, name: str) -> Any:
         """Reads an mpv property (None when mpv says it is unavailable).
@@ -342,8 +363,9 @@ class MpvPlayer:
             return
         self._rebase()
         self._paused = paused
-        # The position held while paused is valid up to now: extrapolate from here.
-        self._position.restart()
+        if not paused:
+            # The position held while paused is valid up to now: extrapolate from here.
+            self._position.resumed()
 
     def _apply_speed(self, speed: float) -> None:
         if speed == self._speed:
@@ -376,19 +398,14 @@ class MpvPlayer:
         if event == "seek":
             if not self._own_seek_pending:
                 self._user_seek = True
-            self._position.mark_seek()
+                self._position.seek_started(None)
         elif event == "playback-restart":
             own = self._own_seek_pending
             self._own_seek_pending = False
-            if self._position.value is not None and self._position.pushed_since_seek():
-                # mpv pushed the new position during the seek; playback was halted, so it
-                # holds until now.
-                self._position.restart()
-            else:
-                # No new position yet: the next read asks mpv (right after a seek its answer
-                # is exact) unless a push comes first.
-                self._position.forget()
+            self._position.restarted(paused=self._paused)
             if not own and self._user_seek:
+                # Where it landed is not known yet (a keyframe seek lands away from its target):
+                # the event has no position, and the next read asks mpv.
                 self._publish(PlayerEventKind.SEEKED)
             self._user_seek = False
             if self._file_loaded:
@@ -399,7 +416,7 @@ class MpvPlayer:
                         waiter.set_result(None)
         elif event == "file-loaded":
             self._file_loaded = True
-            self._position.mark_seek()
+            self._position.loaded()
         elif event == "end-file":
             reason = message.get("reason")
             if reason == "error":
@@ -414,11 +431,12 @@ class MpvPlayer:
     def _on_property(self, name: str, data: Any) -> None:
         first = name not in self._seen
         self._seen.add(name)
-        if name == "playback-time":
-            if isinstance(data, int | float):
-                self._position.push(float(data))
-            else:
-                self._position.forget()
+        if name == "audio-pts":
+            self._position.audio_pts(float(data) if isinstance(data, int | float) else None)
+        elif name == "playback-time":
+            self._position.playback_time(float(data) if isinstance(data, int | float) else None)
+        elif name == "vid":
+            self._position.video = isinstance(data, int) and not isinstance(data, bool)
         elif name == "pause":
             paused = bool(data)
             expected = self._expected.reported(name, paused)

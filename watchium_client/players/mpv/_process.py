@@ -97,7 +97,8 @@ class MpvProcess:
             # The socket appears within tens of ms of mpv starting; poll briefly rather than
             # depend on mpv's output format.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 0.02)
+                async with asyncio.timeout(0.02):
+                    await self.process.wait()
         detail = f" (last error: {last_error})" if last_error else ""
         raise PlayerError(
             f"mpv did not open its IPC socket at {self.socket_path} within {timeout:g} s"
@@ -138,8 +139,10 @@ async def start_mpv(
     args += list(extra_args)
     logger.debug("starting %s", " ".join(args))
     with (workdir / "mpv.log").open("wb") as log:
+        # A session of its own: Ctrl-C in the terminal goes to the program driving mpv, which
+        # leaves the room and then quits mpv, instead of mpv vanishing under it.
         process = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
     return MpvProcess(process, workdir)
 
@@ -156,9 +159,8 @@ async def open_ipc_socket(path: Path, timeout: float) -> _Streams:
     deadline = loop.time() + timeout
     while True:
         try:
-            return await asyncio.wait_for(
-                asyncio.open_unix_connection(str(path)), max(0.01, deadline - loop.time())
-            )
+            async with asyncio.timeout(max(0.01, deadline - loop.time())):
+                return await asyncio.open_unix_connection(str(path))
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             if loop.time() >= deadline:
                 what = (
@@ -189,12 +191,14 @@ async def stop_process(process: asyncio.subprocess.Process, grace: float = 3.0) 
         return
     if grace > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), grace)
+            async with asyncio.timeout(grace):
+                await process.wait()
             return
     with contextlib.suppress(ProcessLookupError):
         process.terminate()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(process.wait(), 3.0)
+        async with asyncio.timeout(3.0):
+            await process.wait()
         return
     with contextlib.suppress(ProcessLookupError):
         process.kill()

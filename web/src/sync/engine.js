@@ -1,0 +1,137 @@
+// The browser's sync engine: reads the player, computes where the room is from its row and
+// the server clock, lets the pure policy decide (policy.js, the Python engine's decisions)
+// and applies the decision, as watchium_client's SyncEngine does.
+import { decide, initialState, observation, Phase } from './policy.js';
+import { DEFAULT_THRESHOLDS } from './thresholds.js';
+import { hasStarted, samePlayback, targetPosition } from './playback.js';
+
+const MEASURED = new Set([Phase.IN_SYNC, Phase.CORRECTING]);
+
+export class SyncEngine {
+  /**
+   * @param player  {position(), isPlaying, speed, isSeeking, isBuffering, play(), pause(),
+   *                 seek(t), setSpeed(r)}
+   * @param clock   a ClockSync
+   */
+  constructor(player, clock, { thresholds = DEFAULT_THRESHOLDS, onTick = null } = {}) {
+    this.player = player;
+    this.clock = clock;
+    this.th = thresholds;
+    this.onTick = onTick;
+    this.state = initialState(thresholds);
+    this.room = null;
+    this.roomChanged = false;
+    this.holdUntil = -Infinity;
+    this.last = null;
+    this.timer = null;
+    this.running = false;
+    this.counts = { speed: 0, seek: 0, steady_seek: 0, speedCommands: 0 };
+  }
+
+  /** A new room state; true when it is a host action (a change of the playback). */
+  updateRoom(state) {
+    const previous = this.room;
+    this.room = state;
+    if (previous !== null && samePlayback(previous, state)) return false;
+    this.roomChanged = true;
+    this.holdUntil = -Infinity;
+    this.wake();
+    return true;
+  }
+
+  /** After the page was hidden or offline: align at once, as after a host action. */
+  realign() {
+    this.roomChanged = this.room !== null;
+    this.wake();
+  }
+
+  /** The user acted in the player: hands off for a moment (user_hold). */
+  hold() {
+    this.holdUntil = this.clock.now() + this.th.user_hold;
+  }
+
+  get drift() {
+    return this.last === null ? null : this.last.drift;
+  }
+
+  get phase() {
+    return this.state.phase;
+  }
+
+  get isSynced() {
+    const d = this.drift;
+    return d !== null && Math.abs(d) <= this.th.sync_tolerance;
+  }
+
+  tick() {
+    const room = this.room;
+    if (room === null || !this.clock.hasSamples || !this.player.ready) return null;
+    const now = this.clock.now();
+    // A paused video starts moving a moment after play() (startLatency, learned by the
+    // player): its decisions are taken for that moment, so a start lands on time. The only
+    // difference from the Python engine; the policy is the same.
+    const paused = !this.player.isPlaying && !this.player.isSeeking;
+    const serverNow = this.clock.toServer(now) + (paused ? this.player.startLatency || 0 : 0);
+    const started = hasStarted(room, serverNow);
+    const obs = observation({
+      now,
+      target: targetPosition(room, serverNow),
+      position: this.player.position(),
+      room_playing: started,
+      room_scheduled: room.isPlaying && !started,
+      starts_in: Math.max(0.0, room.updatedAt - serverNow),
+      room_speed: room.speed,
+      player_playing: this.player.isPlaying,
+      player_speed: this.player.speed,
+      seeking: this.player.isSeeking,
+      buffering: this.player.isBuffering,
+      room_changed: this.roomChanged,
+      hold: now < this.holdUntil,
+      clock_offset: this.clock.offset,
+    });
+    this.roomChanged = false;
+    let decision;
+    [this.state, decision] = decide(this.state, obs, this.th);
+    this.last = decision;
+    if (decision.correction) this.counts[decision.correction] += 1;
+    if (decision.set_speed !== null) this.counts.speedCommands += 1;
+    // Pause before seeking, seek before playing.
+    if (decision.set_playing === false) this.player.pause();
+    if (decision.seek_to !== null) this.player.seek(decision.seek_to);
+    if (decision.set_speed !== null) this.player.setSpeed(decision.set_speed);
+    if (decision.set_playing === true) this.player.play();
+    if (this.onTick) this.onTick(decision, obs, MEASURED.has(decision.phase));
+    return decision;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.loop();
+  }
+
+  stop() {
+    this.running = false;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  wake() {
+    if (!this.running) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.loop(), 0);
+  }
+
+  loop() {
+    this.timer = null;
+    if (!this.running) return;
+    try {
+      this.tick();
+    } catch (exc) {
+      console.warn('sync tick failed', exc);
+    }
+    let wait = this.th.tick_interval;
+    if (this.last !== null && this.last.wake_in !== null) wait = Math.min(wait, this.last.wake_in);
+    this.timer = setTimeout(() => this.loop(), Math.max(0, wait * 1000));
+  }
+}
