@@ -1,5 +1,7 @@
 // The episode's comment thread: newest at the bottom, each with the video time it was posted
 // at, live; comments that arrived while the connection was down are marked when it is back.
+// Comments stamped later in the episode than where the room is come from the server as spoilers
+// (marked, without their text) until the viewer asks to see them.
 import { call, explain } from './api.js';
 import { h, fill, clockText } from './dom.js';
 
@@ -26,14 +28,18 @@ export class CommentThread {
   }
 
   /** Loads the newest page; returns how many comments were not shown before. */
-  async load(room) {
+  async load(room, { revealSpoilers = false } = {}) {
     this.room = room;
     const page = await call(this.app.supabase, 'comments-get-by-episode', {
       anime_id: room.anime_id,
       episode_number: room.episode_number,
       room_id: this.roomId,
       limit: 100,
+      reveal_spoilers: revealSpoilers,
     });
+    if (revealSpoilers) {
+      for (const comment of page.comments) this.reveal(comment);
+    }
     const firstLoad = this.byId.size === 0;
     let added = 0;
     for (const comment of page.comments) if (this.add(comment, { missed: !firstLoad })) added += 1;
@@ -61,7 +67,9 @@ export class CommentThread {
       { dataset: { id: comment.id, created: comment.created_at } },
       stamp,
       h('span.author', {}, comment.is_system_message ? '' : comment.username),
-      h('span.text', {}, comment.message),
+      comment.is_spoiler && comment.message === null
+        ? h('span.text.spoiler', {}, 'Spoiler: written later in the episode. ', h('button.link', { type: 'button', onclick: () => this.load(this.room, { revealSpoilers: true }) }, 'Show'))
+        : h('span.text', {}, comment.message),
     );
     this.byId.set(comment.id, item);
     // Keep time order: a late arrival (refetched after a drop) goes where it belongs.
@@ -70,6 +78,13 @@ export class CommentThread {
     this.list.insertBefore(item, after || null);
     if (stick) this.list.scrollTop = this.list.scrollHeight;
     return true;
+  }
+
+  /** Puts a spoiler's text in place once it was asked for. */
+  reveal(comment) {
+    const item = this.byId.get(comment.id);
+    const hidden = item && item.querySelector('.spoiler');
+    if (hidden && comment.message !== null) hidden.replaceWith(h('span.text', {}, comment.message));
   }
 
   bind(positionNow) {
