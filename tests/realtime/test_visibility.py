@@ -24,15 +24,45 @@ pytestmark = pytest.mark.slow
 
 
 @contextlib.asynccontextmanager
-async def commits_wait_after_flush(admin: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
+async def commits_wait_after_flush(
+    admin: psycopg.AsyncConnection[Any], url: str
+) -> AsyncIterator[None]:
     """While in effect, every commit waits after its flush for a standby that never comes."""
     await admin.execute("alter system set synchronous_standby_names = 'nobody'")
     await admin.execute("select pg_reload_conf()")
     try:
+        await _until_commits_wait(admin, url)
         yield
     finally:
         await admin.execute("alter system reset synchronous_standby_names")
         await admin.execute("select pg_reload_conf()")
+
+
+async def _until_commits_wait(admin: psycopg.AsyncConnection[Any], url: str) -> None:
+    """The reload takes effect when the checkpointer gets to it: until then a commit does not
+    wait. Probe commits until one waits (then let it go)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while True:
+        async with await psycopg.AsyncConnection.connect(url) as probe:
+            # A transactional WAL record: a transaction that wrote none would not wait.
+            await probe.execute("select pg_catalog.pg_logical_emit_message(true, 'probe', '')")
+            committing = asyncio.create_task(probe.commit())
+            while not committing.done():
+                row = await (
+                    await admin.execute(
+                        "select 1 from pg_stat_activity where pid = %s and wait_event = 'SyncRep'",
+                        (probe.info.backend_pid,),
+                    )
+                ).fetchone()
+                if row is not None:
+                    await admin.execute("select pg_cancel_backend(%s)", (probe.info.backend_pid,))
+                    await committing
+                    return
+                await asyncio.sleep(0.01)
+            await committing
+        if loop.time() > deadline:
+            raise AssertionError("commits never started to wait for the standby")
 
 
 def admin_url(database: TestDatabase) -> str:
@@ -83,7 +113,7 @@ async def test_an_insert_streamed_before_it_is_visible_is_delivered(
             "p_message => 'held', p_username => 'host', p_room_id => %s)",
             (room_id,),
         )
-        async with commits_wait_after_flush(admin):
+        async with commits_wait_after_flush(admin, admin_url(database)):
             committing = asyncio.create_task(writer.commit())
             # The commit is flushed (and streamed) and waits, invisible to everyone else...
             await until_row(
