@@ -1,3 +1,4 @@
+# Over 500 lines: one typed method per API endpoint (nineteen of them), each a few lines.
 """``WatchiumClient``: typed calls to every Watchium function, on supabase-py's async client.
 
 There is no second HTTP stack: calls go through ``supabase.functions.invoke`` with the session's

@@ -27,15 +27,14 @@ def test_a_comment_from_later_in_the_episode_is_a_spoiler_until_shown(
     # The host skips ahead, says what happens there, and goes back to the start.
     for _ in range(3):
         before = rooms.row(room_id).position
-        host.locator("body").press("l")
+        host.get_by_role("button", name="Forward 10 seconds").click()
         until(lambda before=before: rooms.row(room_id).position >= before + 9, "the room seeked")
     host.get_by_role("textbox", name="Comment").fill("the twist at thirty seconds")
     host.get_by_role("textbox", name="Comment").press("Enter")
     host.get_by_text("the twist at thirty seconds").wait_for()
-    host.evaluate("document.activeElement.blur()")
     for _ in range(3):
         before = rooms.row(room_id).position
-        host.locator("body").press("j")
+        host.get_by_role("button", name="Back 10 seconds").click()
         until(lambda before=before: rooms.row(room_id).position <= before - 9, "the room seeked")
 
     member = browser.new_context().new_page()
