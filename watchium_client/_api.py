@@ -45,8 +45,8 @@ from watchium_wire import (
     ROOMS_JOIN,
     ROOMS_LEAVE,
     ROOMS_LIST_PUBLIC,
-    ROOMS_STATS,
     ROOMS_ROTATE_ACCESS_KEY,
+    ROOMS_STATS,
     SYNC_CONTROL,
     SYNC_GET_HOST_TIME,
     Comment,
@@ -66,8 +66,8 @@ from watchium_wire import (
     RoomsLeaveResult,
     RoomsListPublicResult,
     RoomSnapshot,
-    RoomStats,
     RoomsRotateAccessKeyResult,
+    RoomStats,
 )
 
 __all__ = ["WatchiumClient", "invite_room_id", "key_role"]

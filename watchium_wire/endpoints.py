@@ -30,8 +30,8 @@ from watchium_wire.requests import (
     RoomsJoinRequest,
     RoomsLeaveRequest,
     RoomsListPublicRequest,
-    RoomsStatsRequest,
     RoomsRotateAccessKeyRequest,
+    RoomsStatsRequest,
     SyncControlRequest,
     SyncGetHostTimeRequest,
 )
@@ -51,8 +51,8 @@ from watchium_wire.responses import (
     RoomsLeaveResult,
     RoomsListPublicResult,
     RoomSnapshot,
-    RoomStats,
     RoomsRotateAccessKeyResult,
+    RoomStats,
 )
 
 __all__ = [
