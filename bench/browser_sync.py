@@ -48,14 +48,13 @@ from bench._sync_report import (
     TARGET_CONVERGE,
     TARGET_P95,
     TARGET_P99,
-    _conv_summary,
-    _convergences,
     _distribution,
     _ms,
     _s,
     _steady,
     _table,
 )
+from bench._transitions import Transition, outcomes, summarise
 from bench.sync_accuracy import Participant, make_participants
 from watchium_stack.harness import Stack, throwaway_stack
 
@@ -93,7 +92,7 @@ class Page:
     page: Any
     proxy: DelayProxy | None
     joined_at: float | None = None
-    transitions: list[tuple[float, str]] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
     samples: list[tuple[float, float]] = field(default_factory=list)
     was_buffering: bool = False
     last_probe: dict[str, Any] = field(default_factory=dict)
@@ -184,7 +183,7 @@ async def _sample(pages: list[Page], history: RoomHistory) -> None:
             page.last_probe = probe
             at = float(probe["at"])
             if page.was_buffering and not probe["buffering"]:
-                page.transitions.append((at, "stall"))
+                page.transitions.append(Transition(at, "stall"))
             page.was_buffering = bool(probe["buffering"])
             row = history.at(at)
             if row is None or not row.playing or at < row.reference:
@@ -221,7 +220,7 @@ async def run_variant(
         for member in members:
             await member.page.goto(f"{_origin(stack, member)}/{fragment}")
             member.joined_at = time.time()
-            member.transitions.append((member.joined_at, "join"))
+            member.transitions.append(Transition(member.joined_at, "join"))
             await asyncio.sleep(1.0)
         for at, action, value in script:
             await asyncio.sleep(max(0.0, started + at - time.time()))
@@ -239,7 +238,7 @@ async def run_variant(
             history.actions.append((when, action))
             if action != "pause":  # nothing to converge to while paused: the play is next
                 for member in members:
-                    member.transitions.append((when, action))
+                    member.transitions.append(Transition(when, action))
         await asyncio.sleep(max(0.0, started + length - time.time()))
         ended = time.time()
         sampler.cancel()
@@ -274,7 +273,8 @@ def _analyse(
         member_steady = _steady(m)  # type: ignore[arg-type]
         steady.extend(member_steady)
         every.extend(abs(d) for _, d in m.samples)
-        convergences.extend(_convergences(m, ended))  # type: ignore[arg-type]
+        # Seek times are not recorded per page (its engine counts them): seeks come from counts.
+        convergences.extend(outcomes(m.samples, [], m.transitions, ended))
         counts = m.last_probe.get("counts", {})
         for key in totals:
             totals[key] += int(counts.get(key, 0))
@@ -299,7 +299,7 @@ def _analyse(
         "steady": _distribution(steady),
         "steady_samples": len(steady),
         "all": _distribution(every),
-        "convergence": {kind: _conv_summary(items) for kind, items in sorted(by_kind.items())},
+        "convergence": {kind: summarise(items) for kind, items in sorted(by_kind.items())},
         "per_member_hour": {
             "nudge_episodes": totals["speed"] / hours if hours else None,
             "rate_changes": totals["speedCommands"] / hours if hours else None,

@@ -128,17 +128,28 @@ def test_a_watch_party_in_three_browsers(
             "every member shown in sync",
         )
 
-    # Seek forward 10 s (the keyboard's L): the room jumps, every video with it.
+    # Seek forward 10 s (the keyboard's L): the room jumps, every video with it. The host's
+    # video is the room's reference: moved once by its own seek, then never corrected (no
+    # nudge, no second seek) while the transition settles; an offset moves the room instead.
+    _watch_video(host)
+    nudges = probe(host)["counts"]["speed"]
     before = rooms.row(room_id).live(probe(host)["at"])
     host.locator("body").press("l")
     until(lambda: rooms.row(room_id).position >= before + 9, "the room seeked")
     _all_in_step(pages, rooms, room_id, playing=True)
+    _transition_over(host)
+    assert _video_log(host) == {"seeks": 1, "rates": []}
+    assert probe(host)["counts"]["speed"] == nudges
 
-    # Speed 1.5x: the room's speed, and every video runs at it, in step.
+    # Speed 1.5x: scheduled at one instant, every video runs at it, in step. The host's video
+    # is told the new speed once, and neither nudged nor sought.
     host.get_by_label("Speed").select_option("1.5")
     until(lambda: rooms.row(room_id).speed == 1.5, "the room runs at 1.5x")
     _all_in_step(pages, rooms, room_id, playing=True)
     until(lambda: all(abs(probe(p)["rate"] - 1.5) < 0.08 for p in pages), "videos at ~1.5x")
+    _transition_over(host)
+    assert _video_log(host) == {"seeks": 0, "rates": [1.5]}
+    assert probe(host)["counts"]["speed"] == nudges
 
     # Pause: every video stops where the room stopped.
     host.get_by_role("button", name="Pause").click()
@@ -180,6 +191,33 @@ def test_a_watch_party_in_three_browsers(
     _all_in_step([rin, kai], rooms, room_id, playing=False)
     for page in pages:
         page.context.close()
+
+
+def _watch_video(page: Any) -> None:
+    """Records every seek and playbackRate change of the page's real <video> from now on."""
+    page.evaluate(
+        """() => {
+        const v = window.watchiumRoom.player.video;
+        window.videoLog = { seeks: 0, rates: [] };
+        v.addEventListener('seeking', () => { window.videoLog.seeks += 1; });
+        v.addEventListener('ratechange', () => { window.videoLog.rates.push(v.playbackRate); });
+    }"""
+    )
+
+
+def _video_log(page: Any) -> dict[str, Any]:
+    """What the page's <video> was told since the last look (see `_watch_video`)."""
+    log: dict[str, Any] = page.evaluate(
+        "() => { const log = window.videoLog; window.videoLog = { seeks: 0, rates: [] }; "
+        "return log; }"
+    )
+    return log
+
+
+def _transition_over(host: Any) -> None:
+    # The reference player is left alone for the transient window after each change of the
+    # room (its own action, or the re-anchor that answers it).
+    until(lambda: probe(host)["sinceRoomChange"] > 3.2, "the host's transition window passed")
 
 
 def probe_user(page: Any) -> str:

@@ -65,12 +65,23 @@ class RoomPage {
     });
     video.addEventListener('loadedmetadata', () => this.checkDuration());
     this.view.onLocalFile((file) => this.useSource(URL.createObjectURL(file), file.name));
-    this.engine = new SyncEngine(this.player, this.clock);
+    // The host's video is the room's reference: not corrected for the host's own actions; when
+    // it ends up off the room after one, the room is moved to it.
+    const page = this;
+    this.engine = new SyncEngine(this.player, this.clock, {
+      reference: {
+        get isReference() {
+          return page.isHost && !page.closed;
+        },
+        reanchor: (position, at) => page.isHost && page.controls.reanchor(position, at),
+      },
+    });
     this.controls = new HostControls(this.app, {
       roomId: this.roomId,
       clock: this.clock,
-      room: () => this.playback,
+      room: () => this.engine.room || this.playback,
       livePosition: () => this.livePosition(),
+      speedLatency: () => this.engine.speedLatency.value,
       duration: () => video.duration,
       onError: (text) => this.view.notice(text, 'error'),
     });
@@ -109,7 +120,8 @@ class RoomPage {
   }
 
   livePosition() {
-    return targetPosition(this.playback, this.clock.serverNow());
+    // The engine's copy of the room knows a scheduled speed change from a scheduled start.
+    return targetPosition(this.engine.room || this.playback, this.clock.serverNow());
   }
 
   shareLink(room) {
@@ -374,6 +386,9 @@ class RoomPage {
       phase: this.engine.phase,
       drift: this.engine.drift,
       counts: { ...this.engine.counts },
+      speedLatency: this.engine.speedLatency.value,
+      reference: this.engine.reference.isReference,
+      sinceRoomChange: this.clock.now() - this.engine.state.own_change_at,
       isHost: this.isHost,
       lost: this.lost,
     };

@@ -54,6 +54,41 @@ test('the case file covers every phase and correction', () => {
   for (const c of ['speed', 'seek', 'steady_seek']) assert.ok(corrections.has(c), `no ${c} correction`);
 });
 
+test('the case file covers every transition rule', () => {
+  const seen = new Set();
+  for (const c of data.cases) {
+    const th = c.thresholds;
+    c.steps.forEach(([o, d, s]) => {
+      const obs = record(data.fields.obs, o);
+      const decision = record(data.fields.decision, d);
+      const state = stateFrom(s);
+      const drift = Math.abs(decision.drift);
+      if (obs.command_switch_in !== null) seen.add('a speed change told ahead of its instant');
+      if (obs.now < state.settle_until && obs.room_playing) seen.add('a speed change taking effect');
+      if (decision.reanchor) seen.add('a re-anchor');
+      if (obs.reference && obs.now < state.own_change_at + th.transient_window && drift > th.outer && decision.seek_to === null) {
+        seen.add('the reference left alone after its own action');
+      }
+      if (decision.phase === 'paused' && drift > th.paused_tolerance && decision.seek_to === null) {
+        seen.add('a paused landing kept');
+      }
+      if (decision.correction === 'speed' && drift <= th.outer) seen.add('a nudge in the transient band');
+      if (decision.phase === 'seeking' && decision.wake_in === th.seek_poll) seen.add('a seek polled');
+    });
+  }
+  for (const rule of [
+    'a speed change told ahead of its instant',
+    'a speed change taking effect',
+    'a re-anchor',
+    'the reference left alone after its own action',
+    'a paused landing kept',
+    'a nudge in the transient band',
+    'a seek polled',
+  ]) {
+    assert.ok(seen.has(rule), `no step shows ${rule}`);
+  }
+});
+
 for (const c of data.cases) {
   test(`the browser engine decides as the Python engine: ${c.name}`, () => {
     const th = thresholds(c.thresholds);

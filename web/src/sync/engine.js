@@ -1,9 +1,14 @@
 // The browser's sync engine: reads the player, computes where the room is from its row and
 // the server clock, lets the pure policy decide (policy.js, the Python engine's decisions)
-// and applies the decision, as watchium_client's SyncEngine does.
+// and applies the decision, as watchium_client's SyncEngine (sync/_engine.py) does.
+//
+// One player is the room's reference: the host's. Every change of the room is its user's own
+// action, so it is not corrected for it; if it ends up off the room, the room is moved to it
+// (`reference.reanchor`, as the Python session's RoomReference).
 import { decide, initialState, observation, Phase } from './policy.js';
 import { DEFAULT_THRESHOLDS } from './thresholds.js';
-import { hasStarted, samePlayback, targetPosition } from './playback.js';
+import { continuing, hasStarted, samePlayback, speedAt, targetPosition } from './playback.js';
+import { SpeedLatency } from './speed_latency.js';
 
 const MEASURED = new Set([Phase.IN_SYNC, Phase.CORRECTING]);
 
@@ -12,27 +17,38 @@ export class SyncEngine {
    * @param player  {position(), isPlaying, speed, isSeeking, isBuffering, play(), pause(),
    *                 seek(t), setSpeed(r)}
    * @param clock   a ClockSync
+   * @param reference  {isReference, reanchor(position, at)}: when the player is the room's
+   *                   reference, and how to move the room to it (the host's page)
    */
-  constructor(player, clock, { thresholds = DEFAULT_THRESHOLDS, onTick = null } = {}) {
+  constructor(player, clock, { thresholds = DEFAULT_THRESHOLDS, onTick = null, reference = null } = {}) {
     this.player = player;
     this.clock = clock;
     this.th = thresholds;
     this.onTick = onTick;
+    this.reference = reference;
     this.state = initialState(thresholds);
+    this.speedLatency = new SpeedLatency(thresholds.initial_speed_latency, { limit: thresholds.max_speed_latency });
     this.room = null;
     this.roomChanged = false;
     this.holdUntil = -Infinity;
     this.last = null;
     this.timer = null;
     this.running = false;
-    this.counts = { speed: 0, seek: 0, steady_seek: 0, speedCommands: 0 };
+    this.counts = { speed: 0, seek: 0, steady_seek: 0, speedCommands: 0, reanchors: 0 };
   }
 
-  /** A new room state; true when it is a host action (a change of the playback). */
+  /**
+   * A new room state; true when it is a host action (a change of the playback). A state whose
+   * previous one reaches its position at its reference time is a scheduled speed change
+   * (continuing). The page keeps the states in the order they were written.
+   */
   updateRoom(state) {
     const previous = this.room;
-    this.room = state;
-    if (previous !== null && samePlayback(previous, state)) return false;
+    if (previous !== null && samePlayback(previous, state)) {
+      this.room = { ...state, leadInSpeed: previous.leadInSpeed };
+      return false;
+    }
+    this.room = previous === null ? state : continuing(state, previous);
     this.roomChanged = true;
     this.holdUntil = -Infinity;
     this.wake();
@@ -73,18 +89,29 @@ export class SyncEngine {
     const paused = !this.player.isPlaying && !this.player.isSeeking;
     const serverNow = this.clock.toServer(now) + (paused ? this.player.startLatency || 0 : 0);
     const started = hasStarted(room, serverNow);
+    const latency = this.speedLatency.value;
+    const [command, switchIn] = commandSpeed(room, serverNow, latency);
+    const position = this.player.position();
+    const playing = this.player.isPlaying;
+    const seeking = this.player.isSeeking;
+    const buffering = this.player.isBuffering;
+    this.speedLatency.observe(now, position, this.player.speed, playing && !(seeking || buffering));
     const obs = observation({
       now,
       target: targetPosition(room, serverNow),
-      position: this.player.position(),
+      position,
       room_playing: started,
       room_scheduled: room.isPlaying && !started,
       starts_in: Math.max(0.0, room.updatedAt - serverNow),
-      room_speed: room.speed,
-      player_playing: this.player.isPlaying,
+      room_speed: speedAt(room, serverNow) || room.speed,
+      command_speed: command,
+      command_switch_in: switchIn,
+      speed_latency: latency,
+      reference: this.reference !== null && this.reference.isReference,
+      player_playing: playing,
       player_speed: this.player.speed,
-      seeking: this.player.isSeeking,
-      buffering: this.player.isBuffering,
+      seeking,
+      buffering,
       room_changed: this.roomChanged,
       hold: now < this.holdUntil,
       clock_offset: this.clock.offset,
@@ -95,10 +122,18 @@ export class SyncEngine {
     this.last = decision;
     if (decision.correction) this.counts[decision.correction] += 1;
     if (decision.set_speed !== null) this.counts.speedCommands += 1;
+    if (decision.reanchor && this.reference !== null) {
+      // The host's video is off the room after the host's own action: move the room to it.
+      this.counts.reanchors += 1;
+      this.reference.reanchor(position, serverNow);
+    }
     // Pause before seeking, seek before playing.
     if (decision.set_playing === false) this.player.pause();
     if (decision.seek_to !== null) this.player.seek(decision.seek_to);
-    if (decision.set_speed !== null) this.player.setSpeed(decision.set_speed);
+    if (decision.set_speed !== null) {
+      this.player.setSpeed(decision.set_speed);
+      this.speedLatency.changed(now, decision.set_speed);
+    }
     if (decision.set_playing === true) this.player.play();
     if (this.onTick) this.onTick(decision, obs, MEASURED.has(decision.phase));
     return decision;
@@ -134,4 +169,17 @@ export class SyncEngine {
     if (this.last !== null && this.last.wake_in !== null) wait = Math.min(wait, this.last.wake_in);
     this.timer = setTimeout(() => this.loop(), Math.max(0, wait * 1000));
   }
+}
+
+/**
+ * The room speed to tell the player now, and seconds until that changes (_command_speed):
+ * ahead of a scheduled speed change the new speed is told `latency` early, so it is heard on
+ * time.
+ */
+function commandSpeed(room, serverNow, latency) {
+  if (room.isPlaying && (room.leadInSpeed ?? null) !== null && serverNow < room.updatedAt) {
+    const switchAt = room.updatedAt - latency;
+    if (serverNow < switchAt) return [room.leadInSpeed, switchAt - serverNow];
+  }
+  return [room.speed, null];
 }
