@@ -60,13 +60,19 @@ export class StatsPanel {
       fill(this.body, figures(stats), chart(stats.timeline || []));
       fill(this.status, `Updated at ${timeText(new Date())}.`);
     } catch (err) {
-      fill(this.body);
-      fill(this.status, err.code === 'WRH03' ? 'Only the host can see this room\'s stats.' : explain(err));
+      if (!err.network) fill(this.body); // offline: the last figures stay, the status says why they are old
+      fill(this.status, refusal(err));
     } finally {
       this.loading = false;
       this.refreshButton.disabled = false;
     }
   }
+}
+
+function refusal(err) {
+  if (err.code === 'WRH03') return 'Only the host can see this room\'s stats.';
+  if (err.network) return 'Cannot reach the server: check your connection, then Refresh.';
+  return explain(err);
 }
 
 /** The figures as a description list, each in words. */
