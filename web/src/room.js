@@ -12,6 +12,7 @@ import { CommentThread } from './comments.js';
 import { MemberList } from './members.js';
 import { HostControls } from './controls.js';
 import { RoomView } from './room_view.js';
+import { StatsPanel } from './stats.js';
 
 const HEARTBEAT_EVERY = 10000; // members-update-status (silent 30 s: removed)
 const CLOCK_EVERY = 5000; // a clock sample and a room refresh
@@ -57,7 +58,8 @@ class RoomPage {
     this.hints = joined.realtime;
     this.members = new MemberList(this.app.userId);
     this.comments = new CommentThread(this.app, { roomId: this.roomId, onSeekRequest: (t) => this.isHost && this.controls.seekTo(t) });
-    const video = this.view.build({ members: this.members.element, comments: this.comments.element, shareLink: this.shareLink(joined.room) });
+    this.stats = new StatsPanel(this.app, { roomId: this.roomId });
+    const video = this.view.build({ members: this.members.element, comments: this.comments.element, shareLink: this.shareLink(joined.room), stats: this.stats });
     this.player = new VideoPlayer(video, {
       onAutoplayBlocked: (how) => this.view.autoplayBlocked(how, () => this.player.resumeByUser({ unmute: true })),
       onError: () => this.view.videoError(this.row && this.row.video_url, this.app.config.demoClip, (src) => this.useSource(src)),
@@ -155,6 +157,7 @@ class RoomPage {
     if (before && before.episode_number !== this.row.episode_number) this.comments.load(this.row).catch(() => {});
     if (!before || wasHost !== this.isHost) {
       this.view.hostControls(this.isHost ? this.controls.element : null);
+      this.stats.setHost(this.isHost);
       if (before && this.isHost) this.view.notice('The host left: you are the host now.', 'info');
       this.publishStatus(true);
     }

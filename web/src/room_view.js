@@ -28,7 +28,7 @@ export class RoomView {
     fill(this.root, h('section.card.narrow', {}, parts));
   }
 
-  build({ members, comments, shareLink }) {
+  build({ members, comments, shareLink, stats }) {
     this.title = h('h1.room-title');
     this.subtitle = h('p.muted');
     this.bannerEl = h('div.banner', { role: 'status', 'aria-live': 'assertive', hidden: true });
@@ -50,7 +50,7 @@ export class RoomView {
         'header.top.room-head',
         {},
         h('div', {}, this.title, this.subtitle),
-        h('div.head-actions', {}, h('a.button', { href: '#/' }, 'Lobby'), h('button', { type: 'button', onclick: () => this.onLeave() }, 'Leave room')),
+        h('div.head-actions', {}, stats.button, h('a.button', { href: '#/' }, 'Lobby'), h('button', { type: 'button', onclick: () => this.onLeave() }, 'Leave room')),
       ),
       this.noticeEl,
       h(
@@ -67,7 +67,7 @@ export class RoomView {
           h('details.local', {}, h('summary', {}, 'Play a local file instead'), field('Video file', this.fileInput, 'Your own copy of the episode; it stays on your device.'), this.sourceEl),
           h('div.share-row', {}, h('label', {}, 'Invite: '), share, copy),
         ),
-        h('div.side', {}, members, comments),
+        h('div.side', {}, stats.element, members, comments),
       ),
     );
     return this.video;
