@@ -179,6 +179,7 @@ class RealtimeService:
             "rls_checks": self.checks.count,
             "stream_connected": self.reader.is_connected,
             "stream_reconnects": self.reader.reconnects,
+            "slot_invalidations": self.reader.invalidations,
             **self.traffic.snapshot(),
         }
 
