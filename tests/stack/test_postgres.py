@@ -60,9 +60,12 @@ def test_cluster_is_configured_for_realtime(cluster: Cluster) -> None:
         settings = dict(
             conn.execute(
                 "select name, setting from pg_settings where name in "
-                "('wal_level', 'max_replication_slots', 'listen_addresses', 'max_wal_senders')"
+                "('wal_level', 'max_replication_slots', 'listen_addresses', 'max_wal_senders', "
+                "'max_slot_wal_keep_size')"
             ).fetchall()
         )
+    # A slot whose reader died or lags keeps at most 2 GB of WAL, then PostgreSQL gives it up.
+    assert settings["max_slot_wal_keep_size"] == "2048"
     assert settings["wal_level"] == "logical"
     assert int(settings["max_replication_slots"]) >= 10 and int(settings["max_wal_senders"]) >= 10
     assert settings["listen_addresses"] == "127.0.0.1"
