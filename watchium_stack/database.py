@@ -261,13 +261,15 @@ class Database:
 
 @contextlib.contextmanager
 def throwaway_database(
-    project_dir: Path, *, settings: dict[str, str] | None = None
+    project_dir: Path, *, settings: dict[str, str] | None = None, parent: Path | None = None
 ) -> Iterator[Database]:
     """A migrated database in a new cluster (temporary directory, free port), deleted afterwards.
 
-    For tests and benchmarks: no seed data. ``settings`` go into the cluster's configuration.
+    For tests and benchmarks: no seed data. ``settings`` go into the cluster's configuration;
+    ``parent`` is where its directory is made (the system's temporary directory by default: a
+    fault test puts it on a small file system of its own).
     """
-    tmp = Path(tempfile.mkdtemp(prefix="watchium-"))
+    tmp = Path(tempfile.mkdtemp(prefix="watchium-", dir=parent))
     # Pinned rather than read from the environment: WATCHIUM_HOST or WATCHIUM_DB_URL set for a
     # developer's own stack must not move a throwaway database.
     config = StackSettings(
