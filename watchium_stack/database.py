@@ -31,7 +31,7 @@ from watchium_stack.migrate import (
     record_seed,
     run_sql_file,
 )
-from watchium_stack.postgres import Cluster, PostgresError, free_port
+from watchium_stack.postgres import Cluster, ClusterWatchdog, PostgresError, free_port
 
 __all__ = ["Database", "DatabaseError", "SUPERUSER", "throwaway_database"]
 
@@ -141,6 +141,14 @@ class Database:
         if self.cluster is None:
             return False
         return self.cluster.stop()
+
+    def supervised(self) -> contextlib.AbstractContextManager[object]:
+        """While in this context, the local cluster is started again whenever it goes down
+        without being stopped (:class:`~watchium_stack.postgres.ClusterWatchdog`); nothing for
+        an external database."""
+        if self.cluster is None:
+            return contextlib.nullcontext()
+        return ClusterWatchdog(self.cluster)
 
     def setup(
         self,

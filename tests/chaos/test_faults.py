@@ -21,6 +21,7 @@ realtime-py reads attributes ``websockets`` has deprecated when a connection dro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import time
@@ -131,8 +132,13 @@ def _fill(path: Path) -> int:
                     return written
 
 
-async def test_disk_full(small_disk: Path) -> None:
-    with chaos_stack(parent=small_disk) as chaos:
+@pytest.mark.parametrize("how_full", ["tables", "WAL"])
+async def test_disk_full(small_disk: Path, how_full: str) -> None:
+    """``tables``: the disk fills while the WAL still has room: a table cannot grow, small writes
+    go on. ``WAL``: the WAL cannot grow either: PostgreSQL panics, its crash recovery cannot
+    write, and the postmaster shuts down; the stack's watchdog starts it again once there is
+    space."""
+    with chaos_stack(parent=small_disk) as chaos, chaos.db.supervised():
         async with party(chaos.stack) as p:
             host, (aiko, ben) = await open_party(p)
             filler = small_disk / "filler"
@@ -145,23 +151,33 @@ async def test_disk_full(small_disk: Path) -> None:
                         "create table public.ballast as select repeat('x', 1000) "
                         "from generate_series(1, 100000)",
                     )
+                if how_full == "WAL":
+                    await asyncio.to_thread(_exhaust_wal, chaos)
                 # ...and what the party tries meanwhile may fail; what commits must arrive.
                 for n in range(3):
-                    try:
+                    with contextlib.suppress(WatchiumError):
                         await aiko.session.post_comment(f"on a full disk {n}")
-                    except WatchiumError:
-                        pass
-                try:
+                with contextlib.suppress(WatchiumError):
                     await host.session.seek(150.0)
-                except WatchiumError:
-                    pass
             finally:
                 filler.unlink()
             since = time.monotonic()
             await retrying(lambda: host.session.seek(400.0), "the host's seek")
             await retrying(lambda: ben.session.post_comment("space again"), "a comment")
-            await recovered(chaos, p, "disk full, then freed", since)
+            await recovered(chaos, p, f"disk full ({how_full}), then freed", since)
             assert chaos.cluster.running_pid() is not None
+
+
+def _exhaust_wal(chaos: Chaos) -> None:
+    """Writes WAL until PostgreSQL cannot, and shuts down."""
+    for _ in range(200):
+        try:
+            chaos.admin("select pg_logical_emit_message(true, 'chaos', repeat('x', 1048576))")
+        except psycopg.Error:
+            if chaos.cluster.running_pid() is None:
+                return
+            time.sleep(0.1)
+    raise AssertionError("PostgreSQL kept writing WAL on a full disk")
 
 
 async def test_replication_slot_falls_behind(chaos: Chaos) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,6 +14,7 @@ import pytest
 from watchium_stack.binaries import BinariesNotFound, find_binaries
 from watchium_stack.postgres import (
     Cluster,
+    ClusterWatchdog,
     PortInUse,
     PostgresError,
     VersionMismatch,
@@ -117,3 +119,24 @@ def test_crash_leaves_a_stale_pid_file_that_start_recovers(cluster: Cluster) -> 
     cluster.start()
     with psycopg.connect(cluster.url(), autocommit=True) as conn:
         assert conn.execute("select v from survivor").fetchone() == (42,)
+
+
+def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def test_the_watchdog_starts_a_crashed_server_again_but_not_a_stopped_one(
+    cluster: Cluster,
+) -> None:
+    with ClusterWatchdog(cluster, interval=0.1) as watchdog:
+        cluster.kill()
+        _wait_until(lambda: watchdog.restarts == 1, "the watchdog restarted PostgreSQL")
+        _wait_until(lambda: cluster.running_pid() is not None, "PostgreSQL runs")
+        # `watchium db stop` from another terminal: another Cluster object, a clean shutdown.
+        Cluster(cluster.pgdata, port=cluster.port).stop()
+        _wait_until(lambda: not cluster.wanted, "the watchdog saw the stop")
+        assert cluster.running_pid() is None and watchdog.restarts == 1
+    cluster.start()
