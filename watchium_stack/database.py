@@ -31,7 +31,8 @@ from watchium_stack.migrate import (
     record_seed,
     run_sql_file,
 )
-from watchium_stack.postgres import Cluster, ClusterWatchdog, PostgresError, free_port
+from watchium_stack.postgres import Cluster, PostgresError, free_port
+from watchium_stack.watchdog import ClusterWatchdog
 
 __all__ = ["Database", "DatabaseError", "SUPERUSER", "throwaway_database"]
 
@@ -144,7 +145,7 @@ class Database:
 
     def supervised(self) -> contextlib.AbstractContextManager[object]:
         """While in this context, the local cluster is started again whenever it goes down
-        without being stopped (:class:`~watchium_stack.postgres.ClusterWatchdog`); nothing for
+        without being stopped (:class:`~watchium_stack.watchdog.ClusterWatchdog`); nothing for
         an external database."""
         if self.cluster is None:
             return contextlib.nullcontext()

@@ -14,12 +14,12 @@ import pytest
 from watchium_stack.binaries import BinariesNotFound, find_binaries
 from watchium_stack.postgres import (
     Cluster,
-    ClusterWatchdog,
     PortInUse,
     PostgresError,
     VersionMismatch,
     free_port,
 )
+from watchium_stack.watchdog import ClusterWatchdog
 
 
 @pytest.fixture(scope="module")
