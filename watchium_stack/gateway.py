@@ -59,6 +59,7 @@ __all__ = [
     "main",
     "serve",
     "uvicorn_config",
+    "KEEP_ALIVE",
     "READY_LINE",
 ]
 
@@ -68,6 +69,9 @@ FUNCTIONS = "/functions/v1"
 AUTH = "/auth/v1"
 REALTIME = "/realtime/v1"
 READY_LINE = "WATCHIUM_GATEWAY_READY"
+
+KEEP_ALIVE = 30
+"""Seconds an idle HTTP connection is kept open (see ``uvicorn_config``)."""
 
 # Realtime that could not start (the database was down) is tried again after 0.5 s, doubling to 5 s.
 _REALTIME_RETRY_FIRST = 0.5
@@ -365,6 +369,10 @@ def uvicorn_config(app: Gateway, *, log_level: str = "warning") -> uvicorn.Confi
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=5,
+        # An idle keep-alive connection is kept longer than the SDK waits between its calls (a
+        # clock sample every 5 s, a heartbeat every 10 s): closed at uvicorn's default of 5 s,
+        # it was now and then closed just as a client reused it, and that request failed.
+        timeout_keep_alive=KEEP_ALIVE,
     )
 
 
