@@ -1,10 +1,10 @@
 """The soak test's process meter: memory and CPU of the stack's processes, read from /proc, and
 the slope that tells a leak from noise.
 
-* ``postgres``: the postmaster and every child; memory is their private memory summed (USS:
-  what a leak in a backend would grow; the shared buffers, which every backend maps and which
-  fill up to ``shared_buffers`` as tables are read, are left out), CPU the postmaster's own and
-  its reaped children's time plus the live children's;
+* ``postgres``: the postmaster and every child; memory is their own memory summed (private
+  pages of private mappings: what a leak in a backend would grow; the shared buffers, which fill
+  up to ``shared_buffers`` as the tables grow, are left out), CPU the postmaster's own and its
+  reaped children's time plus the live children's; ``backends`` counts the children;
 * ``walsender``: the WAL senders (Realtime's change stream), private memory and time;
 * ``gateway``: the gateway, which runs the functions, auth and Realtime in one process as
   ``watchium up`` does: RSS and time;
@@ -16,6 +16,7 @@ CPU is in percent of one core over the interval between two samples.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = ["ROWS", "ProcessMeter", "Reading", "slope"]
 ROWS = ("postgres", "walsender", "gateway", "clients")
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_MAPPING = re.compile(r"^[0-9a-f]+-[0-9a-f]+ (\S{4}) ")
 
 
 @dataclass
@@ -59,9 +61,23 @@ def _kib(pid: int, path: str, key: str) -> int:
 
 
 def _private_mib(pid: int) -> float:
-    return (
-        _kib(pid, "smaps_rollup", "Private_Clean:") + _kib(pid, "smaps_rollup", "Private_Dirty:")
-    ) / 1024
+    """The process's own memory in MiB: private pages of its private mappings. Shared mappings
+    are left out whole: a page of the shared buffers that only this backend has touched yet
+    counts as "private" in smaps, and the buffers fill up (to ``shared_buffers``) as the tables
+    grow, which is no leak."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps").read_text().splitlines()
+    except OSError:
+        return 0.0
+    total = 0
+    shared = False
+    for line in lines:
+        head = _MAPPING.match(line)
+        if head is not None:
+            shared = head.group(1)[3] == "s"
+        elif not shared and line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1])
+    return total / 1024
 
 
 def _cmdline(pid: int) -> str:
@@ -97,6 +113,7 @@ class ProcessMeter:
         """CPU seconds so far and memory in MiB, by row."""
         cpu: dict[str, float] = dict.fromkeys(ROWS, 0.0)
         memory: dict[str, float] = dict.fromkeys(ROWS, 0.0)
+        memory["backends"] = 0.0
         master = _stat(self.postmaster)
         if master is not None:
             cpu["postgres"] = master[1] + master[2]
@@ -106,6 +123,7 @@ class ProcessMeter:
             if stat is None:
                 continue
             private = _private_mib(child)
+            memory["backends"] += 1
             cpu["postgres"] += stat[1]
             memory["postgres"] += private
             if "walsender" in _cmdline(child):

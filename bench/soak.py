@@ -343,17 +343,29 @@ def report(
     every = max(1, round(60 / args.interval)) if args.minutes >= 5 else 1
     baseline = idle[-1]
     rows_over_time.append(
-        ["idle", *[v for r in ROWS for v in (baseline.memory[r], baseline.cpu[r])], 0.0]
+        [
+            "idle",
+            *[v for r in ROWS for v in (baseline.memory[r], baseline.cpu[r])],
+            int(baseline.memory["backends"]),
+            baseline.memory["slot WAL"],
+        ]
     )
     for i, reading in enumerate(readings):
         if i % every and i != len(readings) - 1:
             continue
         cells = [v for r in ROWS for v in (reading.memory[r], reading.cpu[r])]
-        rows_over_time.append([f"{reading.at / 60:.1f}", *cells, reading.memory["slot WAL"]])
+        rows_over_time.append(
+            [
+                f"{reading.at / 60:.1f}",
+                *cells,
+                int(reading.memory["backends"]),
+                reading.memory["slot WAL"],
+            ]
+        )
     columns = ["minute"]
     for r in ROWS:
         columns += [f"{r} MiB", f"{r} CPU%"]
-    columns.append("slot WAL MiB")
+    columns += ["pg processes", "slot WAL MiB"]
     print_table(
         "Memory and CPU over time (idle: the stack before the load)", columns, rows_over_time
     )
