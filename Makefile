@@ -12,7 +12,7 @@ WEBDIST := $(WEB)/dist/index.html
 CLIP   := $(WEB)/dist/demo/clip.mp4
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev up test check fmt bench db-start db-stop db-status db-reset psql clean
+.PHONY: help setup dev up test check fmt bench soak db-start db-stop db-status db-reset psql clean
 
 # Colour only on a terminal (and not under NO_COLOR): piped or logged, the escapes are noise.
 help: ## List the targets
@@ -73,6 +73,11 @@ fmt: setup ## Format the code and fix what ruff can
 
 bench: setup ## Run the benchmarks (tables on stdout, JSON in bench/results/)
 	$(BIN)/python -m bench
+
+MINUTES ?= 30
+
+soak: setup ## Soak the stack for MINUTES (30): rooms come and go; fails on a leak, a 5xx or a lost event
+	$(BIN)/python -m bench.soak --minutes $(MINUTES)
 
 db-start: setup ## Start the local database and apply migrations
 	$(BIN)/watchium db start

@@ -413,7 +413,9 @@ def up() -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await cleanup
 
-        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        # A server that goes down (a crash whose recovery failed, e.g. on a full disk) is
+        # started again: nobody has to restart the stack.
+        with db.supervised(), asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(run())
         console.print("Gateway stopped.")
     except RuntimeError as exc:

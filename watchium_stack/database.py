@@ -32,6 +32,7 @@ from watchium_stack.migrate import (
     run_sql_file,
 )
 from watchium_stack.postgres import Cluster, PostgresError, free_port
+from watchium_stack.watchdog import ClusterWatchdog
 
 __all__ = ["Database", "DatabaseError", "SUPERUSER", "throwaway_database"]
 
@@ -141,6 +142,14 @@ class Database:
         if self.cluster is None:
             return False
         return self.cluster.stop()
+
+    def supervised(self) -> contextlib.AbstractContextManager[object]:
+        """While in this context, the local cluster is started again whenever it goes down
+        without being stopped (:class:`~watchium_stack.watchdog.ClusterWatchdog`); nothing for
+        an external database."""
+        if self.cluster is None:
+            return contextlib.nullcontext()
+        return ClusterWatchdog(self.cluster)
 
     def setup(
         self,
@@ -261,13 +270,15 @@ class Database:
 
 @contextlib.contextmanager
 def throwaway_database(
-    project_dir: Path, *, settings: dict[str, str] | None = None
+    project_dir: Path, *, settings: dict[str, str] | None = None, parent: Path | None = None
 ) -> Iterator[Database]:
     """A migrated database in a new cluster (temporary directory, free port), deleted afterwards.
 
-    For tests and benchmarks: no seed data. ``settings`` go into the cluster's configuration.
+    For tests and benchmarks: no seed data. ``settings`` go into the cluster's configuration;
+    ``parent`` is where its directory is made (the system's temporary directory by default: a
+    fault test puts it on a small file system of its own).
     """
-    tmp = Path(tempfile.mkdtemp(prefix="watchium-"))
+    tmp = Path(tempfile.mkdtemp(prefix="watchium-", dir=parent))
     # Pinned rather than read from the environment: WATCHIUM_HOST or WATCHIUM_DB_URL set for a
     # developer's own stack must not move a throwaway database.
     config = StackSettings(

@@ -61,6 +61,7 @@ __all__ = [
     "main",
     "serve",
     "uvicorn_config",
+    "KEEP_ALIVE",
     "READY_LINE",
 ]
 
@@ -70,6 +71,13 @@ FUNCTIONS = "/functions/v1"
 AUTH = "/auth/v1"
 REALTIME = "/realtime/v1"
 READY_LINE = "WATCHIUM_GATEWAY_READY"
+
+KEEP_ALIVE = 30
+"""Seconds an idle HTTP connection is kept open (see ``uvicorn_config``)."""
+
+# Realtime that could not start (the database was down) is tried again after 0.5 s, doubling to 5 s.
+_REALTIME_RETRY_FIRST = 0.5
+_REALTIME_RETRY_MAX = 5.0
 
 
 class PortInUse(OSError):
@@ -158,30 +166,77 @@ class Gateway:
             publishable_key=settings.publishable_key,
             seed_file=stack.seed_file,
         )
+        self.realtime_restarts = 0
+        """How many times Realtime was restarted in place (SIGHUP, :meth:`restart_realtime`)."""
+        self._realtime_lock = asyncio.Lock()
+        self._realtime_retry: asyncio.Task[None] | None = None
 
     async def startup(self) -> None:
-        """Open the pools and start Realtime (a Realtime failure is logged, not fatal)."""
+        """Open the pools and start Realtime. A Realtime failure (the database is down, say) is
+        logged, not fatal: the gateway keeps trying in the background until Realtime runs."""
         await self.functions.startup()
         await self.auth.start()
-        if self.realtime is not None:
-            try:
-                await self.realtime.start()
-            except Exception as exc:
-                logger.exception("the Realtime service failed to start")
-                self.realtime_problem = f"the Realtime service failed to start: {exc}"
-            else:
-                self.realtime_running = True
+        if self.realtime is not None and not await self._start_realtime():
+            self._realtime_retry = asyncio.create_task(self._keep_starting_realtime())
 
     async def shutdown(self) -> None:
         """Stop Realtime and close the pools."""
-        if self.realtime is not None and self.realtime_running:
+        if self._realtime_retry is not None:
+            self._realtime_retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._realtime_retry
+            self._realtime_retry = None
+        await self._stop_realtime()
+        await self.auth.stop()
+        await self.functions.shutdown()
+
+    async def restart_realtime(self) -> None:
+        """Stop Realtime and start it again (``python -m watchium_stack.gateway`` does this on
+        SIGHUP): every socket is closed (1001 "server shutting down"), the service makes a new
+        replication slot, and clients reconnect, rejoin and refetch."""
+        if self.realtime is None:
+            return
+        await self._stop_realtime()
+        if await self._start_realtime():
+            self.realtime_restarts += 1
+        elif self._realtime_retry is None or self._realtime_retry.done():
+            self._realtime_retry = asyncio.create_task(self._keep_starting_realtime())
+
+    async def _start_realtime(self) -> bool:
+        assert self.realtime is not None
+        async with self._realtime_lock:
+            if self.realtime_running:
+                return True
+            try:
+                await self.realtime.start()
+            except Exception as exc:
+                logger.warning("the Realtime service failed to start: %s", exc)
+                self.realtime_problem = f"the Realtime service failed to start: {exc}"
+                return False
+            self.realtime_running = True
+            self.realtime_problem = ""
+            return True
+
+    async def _stop_realtime(self) -> None:
+        if self.realtime is None:
+            return
+        async with self._realtime_lock:
+            if not self.realtime_running:
+                return
+            self.realtime_running = False
             try:
                 await self.realtime.stop()
             except Exception:
                 logger.exception("the Realtime service failed to stop cleanly")
-            self.realtime_running = False
-        await self.auth.stop()
-        await self.functions.shutdown()
+
+    async def _keep_starting_realtime(self) -> None:
+        delay = _REALTIME_RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            if await self._start_realtime():
+                logger.warning("the Realtime service started")
+                return
+            delay = min(delay * 2, _REALTIME_RETRY_MAX)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -259,6 +314,7 @@ class Gateway:
             "database": database,
             "realtime": realtime,
             "realtime_detail": self.realtime_problem or None,
+            "realtime_restarts": self.realtime_restarts,
             "functions": "up",
             "auth": "up",
         }
@@ -323,6 +379,10 @@ def uvicorn_config(app: Gateway, *, log_level: str = "warning") -> uvicorn.Confi
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=5,
+        # An idle keep-alive connection is kept longer than the SDK waits between its calls (a
+        # clock sample every 5 s, a heartbeat every 10 s): closed at uvicorn's default of 5 s,
+        # it was now and then closed just as a client reused it, and that request failed.
+        timeout_keep_alive=KEEP_ALIVE,
     )
 
 
@@ -343,19 +403,29 @@ async def serve(
     stop: asyncio.Event | None = None,
     log_level: str = "warning",
 ) -> None:
-    """Serve the gateway until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is None).
+    """Serve the gateway until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is None; then
+    SIGHUP restarts Realtime in place).
 
     Raises:
         PortInUse: the port is taken.
         RuntimeError: the gateway failed to start.
     """
     sock = sock or bind_socket(settings.host, settings.port)
-    server = GatewayServer(uvicorn_config(Gateway(settings), log_level=log_level), on_ready)
+    gateway = Gateway(settings)
+    server = GatewayServer(uvicorn_config(gateway, log_level=log_level), on_ready)
     loop = asyncio.get_running_loop()
+    restarts: set[asyncio.Task[None]] = set()
+
+    def restart_realtime() -> None:
+        task = loop.create_task(gateway.restart_realtime())
+        restarts.add(task)
+        task.add_done_callback(restarts.discard)
+
     if stop is None:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, restart_realtime)
 
     async def stopper() -> None:
         await stop.wait()

@@ -6,7 +6,8 @@
   database, on a free port, with new keys (of the key model asked for), as a :class:`Stack`;
 * :func:`throwaway_stack`: both at once, removed afterwards (what a benchmark needs);
 * :class:`Stack`: the running gateway: its URLs and keys, tokens and headers, supabase-py
-  clients, its signing keys (to rotate them), ``stop()``, ``start()`` and ``restart()``;
+  clients, its signing keys (to rotate them), ``stop()``, ``start()`` and ``restart()``, and
+  the faults the chaos tests inject: ``kill()``, ``freeze()``/``thaw()``, ``restart_realtime()``;
 * :func:`access_token`: a user's access token signed with a legacy secret, without signing in;
 * :func:`stop_process`: SIGTERM, then SIGKILL when a process hangs.
 
@@ -40,6 +41,7 @@ import contextlib
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -234,6 +236,53 @@ class Stack:
         """Stop the gateway and start it again on the same port."""
         self.stop()
         self.start()
+
+    def kill(self) -> None:
+        """Kill the gateway abruptly (SIGKILL: a crash); ``start()`` brings it back."""
+        proc = self.process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        self.stop()
+
+    def freeze(self) -> None:
+        """Stop the gateway's process in its tracks (SIGSTOP): its sockets stay open and nothing
+        answers, as with a server that hangs; :meth:`thaw` lets it run on."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen gateway run on (SIGCONT)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``'s answer (503 included: it says what is down).
+
+        Raises:
+            httpx.HTTPError: the gateway does not answer.
+        """
+        answer = httpx.get(self.url + "/health", timeout=10)
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def restart_realtime(self, timeout: float = _STARTUP_TIMEOUT) -> None:
+        """Restart the gateway's Realtime service in place (SIGHUP) and wait until it runs again.
+
+        Raises:
+            RuntimeError: it did not run again within ``timeout`` seconds (with the log's tail).
+        """
+        before = int(self.health().get("realtime_restarts", 0))
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = self.health()
+            if health.get("realtime") == "up" and int(health["realtime_restarts"]) > before:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"Realtime did not start again:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` of the gateway's log."""

@@ -50,6 +50,10 @@ class VersionMismatch(PostgresError):
     """The data directory was created by a different PostgreSQL major version."""
 
 
+# An immediate shutdown only signals the processes to quit at once: seconds at most.
+_IMMEDIATE_STOP_TIMEOUT = 10.0
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that is free on ``host`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -122,6 +126,10 @@ class Cluster:
         self._binaries = binaries
         self._bindir = bindir
         self.extra_settings = settings or {}
+        self.wanted = False
+        """Whether the server should be running: set by :meth:`start`, cleared by :meth:`stop`
+        (a crash leaves it set, so the stack's watchdog, :mod:`watchium_stack.watchdog`, starts
+        it again)."""
 
     # -- binaries and users ---------------------------------------------------------------
 
@@ -318,6 +326,7 @@ class Cluster:
 
     def start(self, *, timeout: float = 60) -> None:
         """Start the server (creating the cluster first if needed) and wait until it accepts."""
+        self.wanted = True
         self.init()
         if self.running_pid() is not None:
             return
@@ -351,26 +360,63 @@ class Cluster:
                 f"last lines of {self.logfile}:\n{tail}"
             )
 
-    def stop(self, *, mode: str = "fast", timeout: float = 60) -> bool:
-        """Stop the server. Returns False when it was not running."""
+    def stop(self, *, mode: str = "fast", timeout: float = 30) -> bool:
+        """Stop the server within a bound. Returns False when it was not running.
+
+        A fast shutdown waits for every WAL sender to have its client confirm the last WAL sent,
+        so a logical replication client that stopped reading (a frozen Realtime server) makes
+        ``pg_ctl stop`` wait forever. After ``timeout`` seconds the stop escalates to an
+        immediate shutdown (crash recovery at the next start, no data lost: every commit is on
+        disk) and then to SIGKILL.
+
+        Raises:
+            PostgresError: the server is still running after all that.
+        """
+        self.wanted = False
         if self.running_pid() is None:
             self._clear_stale_pidfile()
             return False
-        self._run(
-            [
-                self.binaries.path("pg_ctl"),
-                "-D",
-                str(self.pgdata),
-                "-m",
+        if self._pg_ctl_stop(mode, timeout):
+            return True
+        if mode != "immediate":
+            logger.warning(
+                "PostgreSQL did not stop within %.0f s (%s shutdown; a WAL sender may be waiting "
+                "for a client that no longer reads): stopping it immediately",
+                timeout,
                 mode,
-                "-w",
-                "-t",
-                str(int(timeout)),
-                "stop",
-            ],
-            timeout=timeout + 10,
-        )
+            )
+            if self._pg_ctl_stop("immediate", _IMMEDIATE_STOP_TIMEOUT):
+                return True
+        logger.warning("PostgreSQL did not stop: killing it")
+        self.kill()
+        if self.running_pid() is not None:
+            raise PostgresError(f"PostgreSQL in {self.pgdata} cannot be stopped")
         return True
+
+    def _pg_ctl_stop(self, mode: str, timeout: float) -> bool:
+        args = [self.binaries.path("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w"]
+        args += ["-t", str(max(1, int(timeout))), "stop"]
+        try:
+            proc = self._run(args, check=False, timeout=timeout + 10)
+        except subprocess.TimeoutExpired:
+            return False
+        return proc.returncode == 0 or self.running_pid() is None
+
+    def shut_down_cleanly(self) -> bool:
+        """Whether the server's last stop was a clean shutdown (``pg_controldata`` says "shut
+        down"), as ``watchium db stop`` does, rather than a crash or a failed recovery."""
+        try:
+            proc = self._run(
+                [self.binaries.path("pg_controldata"), "-D", str(self.pgdata)],
+                check=False,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+        for line in proc.stdout.splitlines():
+            if line.startswith("Database cluster state:"):
+                return line.split(":", 1)[1].strip() == "shut down"
+        return False
 
     def kill(self) -> None:
         """Kill the postmaster abruptly (for crash-recovery tests)."""

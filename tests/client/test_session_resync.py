@@ -7,7 +7,7 @@ library; tests/e2e drops and restarts the real stack under a whole party.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -28,7 +28,7 @@ from watchium_client.session._events import (
     RoomDeleted,
     RoomEvent,
 )
-from watchium_client.session._heartbeat import Heartbeat
+from watchium_client.session._heartbeat import Heartbeat, sample_clock
 from watchium_client.session._resync import Resync
 
 # ---------------------------------------------------------------------- resync
@@ -242,7 +242,11 @@ async def test_a_heartbeat_refused_asks_for_a_rejoin_and_one_unanswered_is_retri
     ctx = context(heartbeat_interval=3600.0)
     recorded = Recorded()
     resync = resync_for(FakeReader(), recorded, ctx, [True])
-    outcomes: list[WatchiumError | None] = [NotMember("not a member"), ConnectionFailed("down")]
+    outcomes: list[WatchiumError | None] = [
+        NotMember("not a member"),
+        ConnectionFailed("down"),
+        ConnectionFailed("down"),
+    ]
     sent: asyncio.Queue[WatchiumError | None] = asyncio.Queue()
 
     async def send() -> None:
@@ -259,7 +263,40 @@ async def test_a_heartbeat_refused_asks_for_a_rejoin_and_one_unanswered_is_retri
 
         heartbeat.soon(0.0)
         assert isinstance(await within(sent.get()), ConnectionFailed)
+        # Tried again at once; a second failure in a row is a loss.
+        assert isinstance(await within(sent.get()), ConnectionFailed)
         assert resync.lost == "heartbeat: down"
         # Not an hour later: the next one goes out within a second or so.
         assert await within(sent.get()) is None
     assert recorded.events == [ConnectionLost("heartbeat: down")]
+
+
+async def test_one_unanswered_heartbeat_or_clock_sample_is_no_connection_loss() -> None:
+    """A server closing an idle keep-alive connection as the client reuses it fails one request
+    (a reset); the next, on a new connection, is answered: nothing is reported."""
+    ctx = context(heartbeat_interval=3600.0, clock_interval=0.01)
+    recorded = Recorded()
+    resync = resync_for(FakeReader(), recorded, ctx, [True])
+    answered: asyncio.Queue[str] = asyncio.Queue()
+
+    def failing_once(what: str) -> Callable[[], Awaitable[None]]:
+        failures = [ConnectionFailed(f"{what}: no answer from the server: ")]
+
+        async def call() -> None:
+            if failures:
+                raise failures.pop()
+            answered.put_nowait(what)
+
+        return call
+
+    heartbeat = Heartbeat(failing_once("heartbeat"), ctx, resync)
+    async with (
+        running(heartbeat.run()),
+        running(sample_clock(failing_once("clock sample"), ctx, resync)),
+    ):
+        heartbeat.soon(0.0)
+        seen: set[str] = set()
+        while seen != {"heartbeat", "clock sample"}:
+            seen.add(await within(answered.get()))
+    assert resync.lost is None
+    assert recorded.events == []

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from watchium_client import (
     GroupWaitPolicy,
@@ -27,11 +28,33 @@ from watchium_client import (
 from watchium_client.players import SimulatedPlayer
 from watchium_stack.harness import Stack
 
+if TYPE_CHECKING:
+    import psycopg
+
 # Generous: the machine is shared; a broken sync never gets there anyway.
 TIMEOUT = 30.0
 SYNCED = 0.100  # |drift| the tests require after convergence (target: tens of ms)
 
 E = TypeVar("E")
+
+
+class Connects(Protocol):
+    """A database to connect to (tests' ``TestDatabase``, the stack's ``Database``)."""
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection[Any]: ...
+
+
+def act_as(database: Connects, user: str, query: str, params: tuple[object, ...]) -> None:
+    """Runs ``query`` as ``user`` the way PostgREST would (role and claims), committed: how a
+    test changes the room while the gateway is down."""
+    with database.connect(autocommit=False) as conn:
+        conn.execute(
+            "select set_config('role', 'authenticated', true), "
+            "set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": user, "role": "authenticated"}),),
+        )
+        conn.execute(query, params)
+        conn.commit()
 
 
 async def until(
@@ -133,8 +156,9 @@ class Party:
     def by_name(self, name: str) -> Viewer:
         return next(v for v in self.viewers if v.name == name)
 
-    async def client(self) -> WatchiumClient:
-        client = await WatchiumClient.connect(self.stack.url, self.stack.anon_key)
+    async def client(self, url: str | None = None) -> WatchiumClient:
+        """A client signed in anonymously, on the stack or on ``url`` (a proxy in front of it)."""
+        client = await WatchiumClient.connect(url or self.stack.url, self.stack.anon_key)
         self.clients.append(client)
         return client
 
@@ -145,10 +169,11 @@ class Party:
         *,
         group_wait: GroupWaitPolicy | None = None,
         timings: SessionTimings | None = None,
+        url: str | None = None,
         **player: Any,
     ) -> Viewer:
         session = RoomSession(
-            await self.client(),
+            await self.client(url),
             room,
             username=name,
             player=SimulatedPlayer(**player),

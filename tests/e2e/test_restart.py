@@ -10,28 +10,15 @@ before the test ends, so later tests are unaffected.
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
 from tests._pg import TestDatabase
-from tests.e2e._party import new_room, party
+from tests.e2e._party import act_as, new_room, party
 from watchium_client import CommentPosted, ConnectionLost, ConnectionRestored
 from watchium_stack.harness import Stack
 
 pytestmark = pytest.mark.filterwarnings("ignore:ConnectionClosed.* is deprecated")
-
-
-def act_as(database: TestDatabase, user: str, query: str, params: tuple[object, ...]) -> None:
-    """Runs ``query`` as ``user`` the way PostgREST would (role and claims), committed."""
-    with database.connect(autocommit=False) as conn:
-        conn.execute(
-            "select set_config('role', 'authenticated', true), "
-            "set_config('request.jwt.claims', %s, true)",
-            (json.dumps({"sub": user, "role": "authenticated"}),),
-        )
-        conn.execute(query, params)
-        conn.commit()
 
 
 async def test_the_party_survives_a_gateway_restart(stack: Stack, database: TestDatabase) -> None:

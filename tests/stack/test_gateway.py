@@ -6,6 +6,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -193,3 +194,36 @@ def test_watchium_up_shows_the_logged_causes() -> None:
     assert run.returncode == 0, run.stderr
     assert "ERROR watchium_functions._app: unhandled error" in run.stderr
     assert "RuntimeError: the cause of the failure" in run.stderr
+
+
+def test_an_idle_connection_outlives_the_sdks_pause_between_calls(stack: Stack) -> None:
+    """A connection idle for longer than the SDK waits between two calls is still open: the
+    server never closes it just as the client reuses it (which failed that request)."""
+    request = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{stack.port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=30) as conn:
+        conn.sendall(request)
+        assert _read_response(conn).startswith(b"HTTP/1.1 200")
+        time.sleep(6.0)  # longer than uvicorn's default keep-alive of 5 s
+        conn.sendall(request)
+        assert _read_response(conn).startswith(b"HTTP/1.1 200")
+
+
+def _read_response(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return head

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,6 +19,7 @@ from watchium_stack.postgres import (
     VersionMismatch,
     free_port,
 )
+from watchium_stack.watchdog import ClusterWatchdog
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +62,12 @@ def test_cluster_is_configured_for_realtime(cluster: Cluster) -> None:
         settings = dict(
             conn.execute(
                 "select name, setting from pg_settings where name in "
-                "('wal_level', 'max_replication_slots', 'listen_addresses', 'max_wal_senders')"
+                "('wal_level', 'max_replication_slots', 'listen_addresses', 'max_wal_senders', "
+                "'max_slot_wal_keep_size')"
             ).fetchall()
         )
+    # A slot whose reader died or lags keeps at most 2 GB of WAL, then PostgreSQL gives it up.
+    assert settings["max_slot_wal_keep_size"] == "2048"
     assert settings["wal_level"] == "logical"
     assert int(settings["max_replication_slots"]) >= 10 and int(settings["max_wal_senders"]) >= 10
     assert settings["listen_addresses"] == "127.0.0.1"
@@ -114,3 +119,24 @@ def test_crash_leaves_a_stale_pid_file_that_start_recovers(cluster: Cluster) -> 
     cluster.start()
     with psycopg.connect(cluster.url(), autocommit=True) as conn:
         assert conn.execute("select v from survivor").fetchone() == (42,)
+
+
+def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def test_the_watchdog_starts_a_crashed_server_again_but_not_a_stopped_one(
+    cluster: Cluster,
+) -> None:
+    with ClusterWatchdog(cluster, interval=0.1) as watchdog:
+        cluster.kill()
+        _wait_until(lambda: watchdog.restarts == 1, "the watchdog restarted PostgreSQL")
+        _wait_until(lambda: cluster.running_pid() is not None, "PostgreSQL runs")
+        # `watchium db stop` from another terminal: another Cluster object, a clean shutdown.
+        Cluster(cluster.pgdata, port=cluster.port).stop()
+        _wait_until(lambda: not cluster.wanted, "the watchdog saw the stop")
+        assert cluster.running_pid() is None and watchdog.restarts == 1
+    cluster.start()

@@ -11,6 +11,13 @@ delivered). A transaction
 PostgreSQL sends again after a crash (the slot's position is saved at checkpoints) is recognised
 by its commit LSN and skipped. If the slot itself is gone after a reconnect (the database was
 reset), the reader makes a new one and reports the gap, so subscribers can be told to refetch.
+
+A slot that fell too far behind is invalidated by PostgreSQL: the WAL it would need was removed
+(``max_slot_wal_keep_size`` bounds what a slow or stopped reader retains) and
+``START_REPLICATION`` on it fails for good. The reader checks the slot's ``wal_status`` before
+every connection, and after every failed one: a ``lost`` slot is dropped and created again at the
+current position, and the gap reported, the same as a slot that is gone. So the stream recovers by
+itself; the changes of the gap reach clients through their refetch.
 """
 
 from __future__ import annotations
@@ -85,6 +92,8 @@ class ChangeReader:
         self._delivered_lsn = 0
         self._connected = asyncio.Event()
         self.reconnects = 0
+        self.invalidations = 0
+        """How many times the slot was found invalidated and made again."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -131,11 +140,32 @@ class ChangeReader:
 
     # -- slot management ------------------------------------------------------------------------
 
-    async def _slot_exists(self) -> bool:
+    async def _slot_state(self) -> str | None:
+        """The slot's ``wal_status`` (``reserved``, ``extended``, ``unreserved``, ``lost``), or
+        None when there is no slot."""
         rows = await self._catalog.execute(
-            "select 1 from pg_catalog.pg_replication_slots where slot_name = %s", (self.slot,)
+            "select coalesce(wal_status, 'reserved') from pg_catalog.pg_replication_slots "
+            "where slot_name = %s",
+            (self.slot,),
         )
-        return bool(rows)
+        return str(rows[0][0]) if rows else None
+
+    async def _ensure_slot(self) -> None:
+        """Make the slot usable: create it when it is gone, replace it when PostgreSQL
+        invalidated it; either way the changes in between are lost, and reported as a gap."""
+        state = await self._slot_state()
+        if state == "lost":
+            logger.warning(
+                "replication slot %s was invalidated (it fell behind by more than "
+                "max_slot_wal_keep_size): creating it again",
+                self.slot,
+            )
+            await self._drop_slot(terminate=True)
+            self.invalidations += 1
+        elif state is not None:
+            return
+        await self._create_slot()
+        self._on_gap("the replication slot was lost: changes may be missing")
 
     async def _create_slot(self) -> None:
         await self._catalog.execute(
@@ -178,9 +208,7 @@ class ChangeReader:
         backoff = 0.05
         while True:
             try:
-                if not await self._slot_exists():
-                    await self._create_slot()
-                    self._on_gap("the replication slot was lost: changes may be missing")
+                await self._ensure_slot()
                 stream = ReplicationStream(self._url, self.slot, self._catalog.publication)
                 await stream.open()
                 self._stream = stream
@@ -213,6 +241,7 @@ class ChangeReader:
                 logger.error("skipping an unreadable pgoutput message: %s", exc)
                 continue
             if isinstance(message, Begin):
+                stream.idle = False
                 txn = Transaction(message.xid, message.commit_time, 0)
             elif isinstance(message, Insert | Update | Delete):
                 info = relations.get(message.relid) or catalog.cached(message.relid)
@@ -245,6 +274,7 @@ class ChangeReader:
                     self._delivered_lsn = message.end_lsn
                     stream.confirm(message.end_lsn)
                 txn = None
+                stream.idle = True
             elif isinstance(message, Relation):
                 relations[message.relid] = await catalog.relation(message)
             elif isinstance(message, TypeInfo):

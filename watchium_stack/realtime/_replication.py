@@ -8,6 +8,14 @@ loop, so a committed change reaches us as soon as the WAL sender sends it: no po
 Messages inside the copy stream: ``w`` (XLogData: a pgoutput message) and ``k`` (keepalive,
 maybe asking for a reply); we answer with ``r`` (standby status update) carrying the position up
 to which changes have been handled, so the slot can release older WAL.
+
+Most WAL holds nothing for the stream: writes to unpublished tables (every member heartbeat),
+checkpoints, and transactions pgoutput skips as empty. Confirming only the end of each
+transaction received would leave the slot pinned at the last published change: it would retain
+all the WAL written since (until ``max_slot_wal_keep_size`` invalidates it), and a fast shutdown
+of PostgreSQL, which waits for every WAL sender's client to confirm all it was sent, would never
+finish. So while the reader is between transactions (:attr:`ReplicationStream.idle`), a
+keepalive's position, up to which the server has decoded and sent everything, is confirmed too.
 """
 
 from __future__ import annotations
@@ -78,6 +86,9 @@ class ReplicationStream:
         self._confirmed = 0
         self._reported = -1
         self._last_report = 0.0
+        self.idle = True
+        """Whether every transaction received has been handled (none is partly read): the
+        reader clears it at a transaction's start and sets it once the transaction is handled."""
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -161,7 +172,10 @@ class ReplicationStream:
                 wal_start, _wal_end, _server_time = _XLOG_HEADER.unpack_from(buf, 1)
                 yield wal_start, buf[1 + _XLOG_HEADER.size :]
             elif tag == b"k":
-                _wal_end, _server_time, reply = _KEEPALIVE.unpack_from(buf, 1)
+                wal_end, _server_time, reply = _KEEPALIVE.unpack_from(buf, 1)
+                if self.idle:
+                    # Everything before wal_end was sent before this keepalive: handled.
+                    self.confirm(wal_end)
                 if reply:
                     self._send_status(force=True)
 

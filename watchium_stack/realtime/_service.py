@@ -211,6 +211,7 @@ class RealtimeService:
             "revoked_channels": self.revoked_channels,
             "stream_connected": self.reader.is_connected,
             "stream_reconnects": self.reader.reconnects,
+            "slot_invalidations": self.reader.invalidations,
             **self.traffic.snapshot(),
         }
 
