@@ -74,8 +74,11 @@ def _unavailable(message: str | None = None) -> FunctionError:
 
 # -- the boundary ----------------------------------------------------------------------------
 
-# Connection-level SQLSTATEs: the server went away or refuses connections for now.
-_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"})
+# The server went away, refuses connections for now, or has run out of disk or memory: nothing
+# the caller sent is wrong, and the same call may succeed once it is back.
+_OUTAGE_STATES = frozenset(
+    {"57P01", "57P02", "57P03", "53100", "53200", "53300", "08000", "08003", "08006"}
+)
 
 
 def is_outage(exc: BaseException) -> bool:

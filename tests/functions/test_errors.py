@@ -107,6 +107,8 @@ def test_outages_are_503_with_retry_after() -> None:
         psycopg.OperationalError("connection refused"),
         psycopg_pool.PoolTimeout("couldn't get a connection after 5.00 sec"),
         ConnectionRefusedError(111, "refused"),
+        psycopg.errors.DiskFull("could not extend file: No space left on device"),
+        psycopg.errors.OutOfMemory("out of memory"),
     ):
         error = from_database_error(exc)
         assert error.code == "WH503", exc
