@@ -52,6 +52,7 @@ from watchium_client.session._events import (
     MemberUpdated,
     PresenceSynced,
     ReactionsChanged,
+    RemovedFromRoom,
     RoomChanged,
     RoomDeleted,
     RoomEvent,
@@ -331,6 +332,10 @@ class RoomSession:
     def on_room_deleted(self, callback: Callable[[RoomDeleted], object]) -> Self:
         return self.on(RoomDeleted, callback)
 
+    def on_removed(self, callback: Callable[[RemovedFromRoom], object]) -> Self:
+        """Kicked or banned by the host or a co-host: the session has stopped following."""
+        return self.on(RemovedFromRoom, callback)
+
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Self:
@@ -455,7 +460,7 @@ class RoomSession:
                 # Our membership is gone (cleanup removed a silent member): join again.
                 logger.info("removed from room %s: joining again", self._ctx.room_id)
                 self._resync.rejoin_needed("membership removed")
-        elif isinstance(event, RoomDeleted):
+        elif isinstance(event, RoomDeleted | RemovedFromRoom):
             self._membership.joined = False
             self._background(self._link.stop())
         self._bus.emit(event)
