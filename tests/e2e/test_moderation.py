@@ -10,7 +10,7 @@ from typing import Any
 
 from realtime import AsyncRealtimeClient
 
-from tests.e2e._party import new_room, party
+from tests.e2e._party import new_room, party, until
 from watchium_client import CommentPosted, MemberLeft, RemovedFromRoom, RoomChanged
 from watchium_stack.harness import Stack
 
@@ -87,3 +87,21 @@ async def test_a_kicked_members_socket_receives_nothing_more(stack: Stack) -> No
         assert kicked.recorder.events[events:] == []
         listed = await host.session.client.members(room_id)
         assert kicked.session.user_id not in {m.user_id for m in listed.members}
+
+
+async def test_a_cohost_moves_the_whole_party_with_its_session(stack: Stack) -> None:
+    async with party(stack) as p:
+        host = await p.open("host", new_room())
+        room_id = host.session.room_id
+        aiko = await p.open("aiko", room_id, rate_error=0.002)
+        await p.open("ben", room_id, rate_error=-0.002)
+        await host.session.play()
+        await p.converged("before co-host")
+
+        await host.session.client.set_cohost(room_id, aiko.session.user_id)
+        await until(lambda: aiko.session.is_cohost, "aiko's session sees it is a co-host")
+        await aiko.session.seek(600.0)
+        truth = await p.converged("after the co-host's seek")
+        assert truth.position == 600.0 and truth.host_user_id == host.session.user_id
+        await aiko.session.pause()
+        await until(lambda: not host.player.is_playing, "the host's player paused too")

@@ -238,6 +238,13 @@ class RoomSession:
         return self._view.is_host
 
     @property
+    def is_cohost(self) -> bool:
+        """Whether the host made this session's user a co-host: its :meth:`play`, :meth:`pause`,
+        :meth:`seek` and :meth:`set_speed` control the room as the host's do (docs/NIGHTS.md)."""
+        me = self._view.members.get(self._view.user_id or "")
+        return me is not None and me.is_cohost
+
+    @property
     def members(self) -> dict[str, Member]:
         """The members by user id (a copy)."""
         return dict(self._view.members)
