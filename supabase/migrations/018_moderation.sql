@@ -576,7 +576,7 @@ grant execute on function watchium.is_room_moderator(text) to authenticated, ser
 
 create policy room_restrictions_select on public.room_restrictions
   for select to authenticated
-  using (user_id = (select auth.uid()::text) or watchium.is_room_moderator(room_id));
+  using (user_id = (select auth.uid())::text or watchium.is_room_moderator(room_id));
 
 revoke all on public.room_restrictions from anon, authenticated;
 grant select on public.room_restrictions to authenticated;
