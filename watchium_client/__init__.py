@@ -55,7 +55,6 @@ from watchium_client.session import (
     MemberUpdated,
     NewRoom,
     PresenceSynced,
-    QueueChanged,
     ReactionsChanged,
     RemovedFromRoom,
     RoomChanged,
@@ -131,7 +130,6 @@ __all__ = [
     "RoomChanged",
     "RoomDeleted",
     "RemovedFromRoom",
-    "QueueChanged",
     "RoomEvent",
     "TimedComment",
     # timed replay

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -145,7 +145,6 @@ class Party:
         *,
         group_wait: GroupWaitPolicy | None = None,
         timings: SessionTimings | None = None,
-        on_episode_change: Callable[[PlaybackState], Awaitable[None]] | None = None,
         **player: Any,
     ) -> Viewer:
         session = RoomSession(
@@ -155,7 +154,6 @@ class Party:
             player=SimulatedPlayer(**player),
             group_wait=group_wait,
             timings=timings,
-            on_episode_change=on_episode_change,
         )
         recorder = Recorder(session)  # subscribed before open: sees everything
         await session.open()
