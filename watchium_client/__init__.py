@@ -17,6 +17,7 @@ import logging
 
 from watchium_client._api import WatchiumClient
 from watchium_client._errors import (
+    Banned,
     CommentNotFound,
     Conflict,
     ConnectionFailed,
@@ -25,6 +26,7 @@ from watchium_client._errors import (
     InvalidInput,
     KeyChecksPaused,
     MethodNotAllowed,
+    Muted,
     NotFound,
     NotHost,
     NotMember,
@@ -54,6 +56,7 @@ from watchium_client.session import (
     NewRoom,
     PresenceSynced,
     ReactionsChanged,
+    RemovedFromRoom,
     RoomChanged,
     RoomDeleted,
     RoomEvent,
@@ -126,6 +129,7 @@ __all__ = [
     "ReactionsChanged",
     "RoomChanged",
     "RoomDeleted",
+    "RemovedFromRoom",
     "RoomEvent",
     "TimedComment",
     # timed replay
@@ -188,6 +192,8 @@ __all__ = [
     "NotFound",
     "NotHost",
     "NotMember",
+    "Banned",
+    "Muted",
     "WrongAccessKey",
     "RateLimited",
     "RoomFull",

@@ -1,4 +1,4 @@
-# Over 500 lines: one typed method per API endpoint (nineteen of them), each a few lines.
+# Over 500 lines: one typed method per API endpoint (twenty-one of them), each a few lines.
 """``WatchiumClient``: typed calls to every Watchium function, on supabase-py's async client.
 
 There is no second HTTP stack: calls go through ``supabase.functions.invoke`` with the session's
@@ -38,6 +38,7 @@ from watchium_wire import (
     COMMENTS_REPLAY,
     COMMENTS_UNREAD,
     MEMBERS_GET_LIST,
+    MEMBERS_SET_COHOST,
     MEMBERS_UPDATE_STATUS,
     ROOMS_CREATE,
     ROOMS_CREATE_INVITE,
@@ -45,6 +46,7 @@ from watchium_wire import (
     ROOMS_JOIN,
     ROOMS_LEAVE,
     ROOMS_LIST_PUBLIC,
+    ROOMS_MODERATE,
     ROOMS_ROTATE_ACCESS_KEY,
     ROOMS_STATS,
     SYNC_CONTROL,
@@ -54,6 +56,7 @@ from watchium_wire import (
     CommentsPage,
     Endpoint,
     MembersList,
+    MembersSetCohostResult,
     MemberStatusResult,
     Reaction,
     ReactionResult,
@@ -65,6 +68,7 @@ from watchium_wire import (
     RoomsJoinResult,
     RoomsLeaveResult,
     RoomsListPublicResult,
+    RoomsModerateResult,
     RoomSnapshot,
     RoomsRotateAccessKeyResult,
     RoomStats,
@@ -324,6 +328,51 @@ class WatchiumClient:
         """A signed invite to a private room you host, valid ``ttl_seconds`` (60 s to 7 days)
         or until the key is rotated; unlike the 6-digit key it cannot be guessed."""
         return await self._call(ROOMS_CREATE_INVITE, room_id=room_id, ttl_seconds=ttl_seconds)
+
+    async def moderate(
+        self, room_id: str, action: str, user_id: str, *, reason: str | None = None
+    ) -> RoomsModerateResult:
+        """Moderate a member of a room you host or co-host: ``action`` is kick, ban, unban, mute
+        or unmute (``watchium_wire.ModerationAction``). Raises :class:`NotHost` for a member, or
+        for a co-host acting on the host or another co-host."""
+        return await self._call(
+            ROOMS_MODERATE, room_id=room_id, action=action, target_user_id=user_id, reason=reason
+        )
+
+    async def kick(
+        self, room_id: str, user_id: str, *, reason: str | None = None
+    ) -> RoomsModerateResult:
+        """Remove a member: their Realtime channel ends at once; they may join again."""
+        return await self.moderate(room_id, "kick", user_id, reason=reason)
+
+    async def ban(
+        self, room_id: str, user_id: str, *, reason: str | None = None
+    ) -> RoomsModerateResult:
+        """Remove a user and refuse their joins (any key or invite) until :meth:`unban`."""
+        return await self.moderate(room_id, "ban", user_id, reason=reason)
+
+    async def unban(self, room_id: str, user_id: str) -> RoomsModerateResult:
+        """Lift a ban."""
+        return await self.moderate(room_id, "unban", user_id)
+
+    async def mute(
+        self, room_id: str, user_id: str, *, reason: str | None = None
+    ) -> RoomsModerateResult:
+        """Refuse a member's comments in the room until :meth:`unmute`."""
+        return await self.moderate(room_id, "mute", user_id, reason=reason)
+
+    async def unmute(self, room_id: str, user_id: str) -> RoomsModerateResult:
+        """Lift a mute."""
+        return await self.moderate(room_id, "unmute", user_id)
+
+    async def set_cohost(
+        self, room_id: str, user_id: str, is_cohost: bool = True
+    ) -> MembersSetCohostResult:
+        """Grant (or with ``is_cohost=False`` revoke) co-host to a member of a room you host:
+        playback control and moderation."""
+        return await self._call(
+            MEMBERS_SET_COHOST, room_id=room_id, target_user_id=user_id, is_cohost=is_cohost
+        )
 
     async def leave_room(self, room_id: str) -> RoomsLeaveResult:
         """Leave a room; a leaving host hands over to the earliest-joined member."""

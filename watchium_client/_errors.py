@@ -22,6 +22,8 @@ __all__ = [
     "Forbidden",
     "NotHost",
     "NotMember",
+    "Banned",
+    "Muted",
     "WrongAccessKey",
     "NotFound",
     "RoomNotFound",
@@ -110,6 +112,15 @@ class NotHost(Forbidden):
 
 class NotMember(Forbidden):
     """Only members of the room may do this (join it first)."""
+
+
+class Banned(Forbidden):
+    """Banned from the room by its host or a co-host: joining it is refused, with any key or
+    invite, until the ban is lifted."""
+
+
+class Muted(Forbidden):
+    """Muted in the room by its host or a co-host: comments there are refused."""
 
 
 class WrongAccessKey(Forbidden):

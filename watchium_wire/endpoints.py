@@ -23,6 +23,7 @@ from watchium_wire.requests import (
     CommentsReplayRequest,
     CommentsUnreadRequest,
     MembersGetListRequest,
+    MembersSetCohostRequest,
     MembersUpdateStatusRequest,
     RoomsCreateInviteRequest,
     RoomsCreateRequest,
@@ -30,6 +31,7 @@ from watchium_wire.requests import (
     RoomsJoinRequest,
     RoomsLeaveRequest,
     RoomsListPublicRequest,
+    RoomsModerateRequest,
     RoomsRotateAccessKeyRequest,
     RoomsStatsRequest,
     SyncControlRequest,
@@ -40,6 +42,7 @@ from watchium_wire.responses import (
     CommentsHistory,
     CommentsPage,
     MembersList,
+    MembersSetCohostResult,
     MemberStatusResult,
     ReactionResult,
     ReadState,
@@ -50,6 +53,7 @@ from watchium_wire.responses import (
     RoomsJoinResult,
     RoomsLeaveResult,
     RoomsListPublicResult,
+    RoomsModerateResult,
     RoomSnapshot,
     RoomsRotateAccessKeyResult,
     RoomStats,
@@ -64,6 +68,8 @@ __all__ = [
     "ROOMS_DELETE",
     "ROOMS_ROTATE_ACCESS_KEY",
     "ROOMS_CREATE_INVITE",
+    "ROOMS_MODERATE",
+    "MEMBERS_SET_COHOST",
     "ROOMS_LIST_PUBLIC",
     "SYNC_CONTROL",
     "SYNC_GET_HOST_TIME",
@@ -154,6 +160,33 @@ ROOMS_CREATE_INVITE = Endpoint(
         "without the key. Unlike the 6-digit key it cannot be guessed. Host only (403 WRH03)."
     ),
 )
+ROOMS_MODERATE = Endpoint(
+    "rooms-moderate",
+    RoomsModerateRequest,
+    RoomsModerateResult,
+    summary="Kick, ban or mute a member (host or co-host)",
+    description=(
+        "Moderate a member: ``kick`` removes them (their Realtime channel ends at once; they may "
+        "join again), ``ban`` removes them and refuses every later join with any key or invite "
+        "(403 WRB03), ``mute`` refuses their comments in the room (403 WRS03); ``unban`` and "
+        "``unmute`` lift those. Each change leaves a system message in the room's thread and an "
+        "audit row. Host or co-host only, and a co-host may not act on the host or another "
+        "co-host (403 WRH03); kicking or muting someone not in the room is 403 WRM03. 60 per "
+        "hour (429 WR429)."
+    ),
+)
+MEMBERS_SET_COHOST = Endpoint(
+    "members-set-cohost",
+    MembersSetCohostRequest,
+    MembersSetCohostResult,
+    summary="Grant or revoke co-host (host)",
+    description=(
+        "Make a member co-host (``is_cohost`` true) or not. A co-host controls playback with "
+        "sync-control and moderates members; when the host leaves, the earliest co-host takes "
+        "over. Host only (403 WRH03); the member must be in the room (403 WRM03). 60 per hour "
+        "with rooms-moderate (429 WR429)."
+    ),
+)
 ROOMS_LEAVE = Endpoint(
     "rooms-leave",
     RoomsLeaveRequest,
@@ -191,8 +224,9 @@ SYNC_CONTROL = Endpoint(
     description=(
         "The host's playback control: play, pause, seek, speed. ``current_time`` is the position "
         "(required for seek; for play and pause it defaults to where playback is now); ``at`` is "
-        "the server time at which the host was there. Only the host may call it (403 WRH03), at "
-        "most 2 changes per second (429 WR429). Returns the room with its live position."
+        "the server time at which the host was there. Only the host or a co-host may call it "
+        "(403 WRH03), at most 2 changes per second per room (429 WR429). Returns the room "
+        "with its live position."
     ),
 )
 SYNC_GET_HOST_TIME = Endpoint(
@@ -328,6 +362,8 @@ ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
         ROOMS_DELETE,
         ROOMS_ROTATE_ACCESS_KEY,
         ROOMS_CREATE_INVITE,
+        ROOMS_MODERATE,
+        MEMBERS_SET_COHOST,
         ROOMS_LIST_PUBLIC,
         SYNC_CONTROL,
         SYNC_GET_HOST_TIME,

@@ -41,6 +41,8 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     ErrorCode("WR403", 403, "Forbidden", "you can only act as yourself"),
     ErrorCode("WRH03", 403, "NotHost", "only the host may do this"),
     ErrorCode("WRM03", 403, "NotMember", "not a member of the room"),
+    ErrorCode("WRB03", 403, "Banned", "banned from the room"),
+    ErrorCode("WRS03", 403, "Muted", "muted in the room"),
     # Raised before migration 016 only (a wrong or missing key is WR404 since): kept so that a
     # client of an older database still gets a typed error.
     ErrorCode("WRK03", 403, "WrongAccessKey", "wrong access key"),

@@ -48,6 +48,9 @@ __all__ = [
     "MembersUpdateStatusRequest",
     "RoomsCreateInviteRequest",
     "RoomsRotateAccessKeyRequest",
+    "ModerationAction",
+    "RoomsModerateRequest",
+    "MembersSetCohostRequest",
     "MAX_POSITION",
 ]
 
@@ -209,6 +212,56 @@ class RoomsRotateAccessKeyRequest(RequestModel):
     """Give a private room a new access key (host only): the old key and invites stop working."""
 
     room_id: RoomId
+    user_id: UserId | None = None
+
+
+class ModerationAction(StrEnum):
+    kick = "kick"
+    ban = "ban"
+    unban = "unban"
+    mute = "mute"
+    unmute = "unmute"
+
+
+class RoomsModerateRequest(RequestModel):
+    """Kick, ban, unban, mute or unmute a member (host or co-host)."""
+
+    room_id: RoomId
+    action: ModerationAction = Field(
+        description=(
+            "kick: remove the member (they may join again); ban: remove them and refuse every "
+            "later join; mute: refuse their comments in the room; unban, unmute: lift those."
+        )
+    )
+    target_user_id: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=100),
+        _STORABLE,
+        Field(description="The user to act on (a ban may name a user who is not in the room)."),
+    ]
+    reason: (
+        Annotated[
+            str,
+            StringConstraints(max_length=200),
+            _STORABLE,
+            Field(description="Why (at most 200 characters): kept in the audit log and the ban."),
+        ]
+        | None
+    ) = None
+    user_id: UserId | None = None
+
+
+class MembersSetCohostRequest(RequestModel):
+    """Grant or revoke co-host (host only)."""
+
+    room_id: RoomId
+    target_user_id: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=100),
+        _STORABLE,
+        Field(description="The member to make co-host (or no longer)."),
+    ]
+    is_cohost: bool = Field(True, description="true grants co-host, false revokes it.")
     user_id: UserId | None = None
 
 

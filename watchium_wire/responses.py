@@ -35,6 +35,8 @@ __all__ = [
     "RoomsLeaveResult",
     "RoomsDeleteResult",
     "RoomsRotateAccessKeyResult",
+    "RoomsModerateResult",
+    "MembersSetCohostResult",
     "RoomsCreateInviteResult",
     "RoomsListPublicResult",
     "CommentsPage",
@@ -112,6 +114,9 @@ class Member(_Out):
     username: str
     avatar_url: str | None = None
     is_host: bool
+    is_cohost: bool = Field(
+        False, description="Granted by the host: may control playback and moderate members."
+    )
     is_synced: bool
     is_buffering: bool
     current_playback_time: float | None = Field(
@@ -195,6 +200,15 @@ class RoomsLeaveResult(_Out):
 class RoomsRotateAccessKeyResult(_Out):
     room_id: str
     access_key: str = Field(description="The room's new 6-digit key (the old one no longer works).")
+
+
+class RoomsModerateResult(_Out):
+    room_id: str
+    action: str
+    target_user_id: str
+    changed: bool = Field(
+        description="Whether anything changed (banning a banned user again changes nothing)."
+    )
 
 
 class RoomsCreateInviteResult(_Out):
@@ -332,6 +346,10 @@ class MembersList(_Out):
     members: list[MemberStatus]
     synced_count: int
     member_count: int
+
+
+class MembersSetCohostResult(_Out):
+    member: Member
 
 
 class MemberStatusResult(_Out):

@@ -98,3 +98,52 @@ def test_members_query_explains_its_usage(database: TestDatabase) -> None:
         check=False,
     )
     assert "usage: psql -v room=<room_id>" in proc.stdout
+
+
+def test_the_moderation_report_lists_actions_and_restrictions(database: TestDatabase) -> None:
+    host, viewer = new_user(), new_user()
+    with database.connect(autocommit=False) as conn:
+        session = SqlSession(conn)
+        rid = session.as_user(host).rpc(
+            "rooms_create",
+            title="moderated",
+            anime_id="a",
+            anime_title="A",
+            video_url="https://example.com/v.mp4",
+            host_username="host",
+        )["room"]["room_id"]
+        session.as_user(viewer).rpc("rooms_join", room_id=rid, username="viewer")
+        session.as_user(host).rpc(
+            "rooms_moderate", room_id=rid, action="ban", target_user_id=viewer, reason="spam"
+        )
+        conn.commit()
+    try:
+        proc = subprocess.run(
+            [
+                psql_program(database),
+                database.url,
+                "-X",
+                "-A",
+                "-F",
+                "|",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                f"room={rid}",
+                "-f",
+                str(ADMIN / "moderation.sql"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        with database.connect() as conn:
+            purge_rooms(conn, [rid])
+            conn.execute("delete from watchium.moderation_log where room_id = %s", (rid,))
+    rows = [line.split("|") for line in proc.stdout.splitlines()]
+    action = next(r for r in rows if len(r) == 7 and r[2] == "ban")
+    assert action[1:] == [rid, "ban", "host", "host", viewer, "spam"]
+    restriction = next(r for r in rows if len(r) == 7 and r[1] == "ban")
+    assert restriction[0] == rid and restriction[2] == viewer and restriction[6] == "spam"

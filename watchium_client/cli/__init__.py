@@ -6,6 +6,7 @@
 | ``watchium watch ROOM FILE`` | join a room and keep a local mpv in sync (the host controls it) |
 | ``watchium demo`` | a simulated party against the stack, with a live table of the drift |
 | ``watchium stats ROOM`` | a room's viewer analytics, with a chart (you must host it) |
+| ``watchium kick\\|ban\\|mute\\|cohost ROOM USER`` | moderation (docs/NIGHTS.md) |
 
 Installed plugins (the ``watchium.cli`` entry points, :mod:`watchium_client.cli._plugins`) add
 their commands: with the local stack installed alongside (it is, in this repository),
@@ -20,6 +21,7 @@ import typer
 
 from watchium_client.cli._demo import demo
 from watchium_client.cli._help import PlainHelpGroup
+from watchium_client.cli._moderation import ban, cohost, kick, mute
 from watchium_client.cli._plugins import load_plugins
 from watchium_client.cli._rooms import rooms_app
 from watchium_client.cli._stats import stats
@@ -38,6 +40,10 @@ app.add_typer(rooms_app, name="rooms")
 app.command()(watch)
 app.command()(demo)
 app.command()(stats)
+app.command()(kick)
+app.command()(ban)
+app.command()(mute)
+app.command()(cohost)
 load_plugins(app)
 
 

@@ -33,8 +33,10 @@ from rich.console import Console
 
 from watchium_client._api import WatchiumClient, key_role
 from watchium_client._errors import (
+    Banned,
     ConnectionFailed,
     KeyChecksPaused,
+    Muted,
     NotHost,
     NotMember,
     RateLimited,
@@ -312,9 +314,15 @@ def explain(
     if isinstance(exc, RoomFull):
         return f"{room} is full"
     if isinstance(exc, NotHost):
-        return f"only the host can do that in {room} ({exc.message})"
+        return f"not allowed in {room}: {exc.message}"
     if isinstance(exc, NotMember):
+        if "user" in exc.message:  # the member a moderator named
+            return exc.message
         return f"you are not a member of {room}: join it first"
+    if isinstance(exc, Banned):
+        return f"{exc.message}: {exc.hint}" if exc.hint else exc.message
+    if isinstance(exc, Muted):
+        return f"you are muted in {room}: {exc.hint}" if exc.hint else exc.message
     if isinstance(exc, SignInRequired):
         return f"sign-in refused: {exc.message}"
     return str(exc)

@@ -25,6 +25,7 @@ __all__ = [
     "PresenceSynced",
     "RoomChanged",
     "RoomDeleted",
+    "RemovedFromRoom",
     "RoomEvent",
     "TimedComment",
     "ReactionsChanged",
@@ -136,6 +137,19 @@ class RoomDeleted:
     room_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RemovedFromRoom:
+    """A moderator removed this session's user: kicked (joining again is refused for a while)
+    or banned. The session stops following the room, as for :class:`RoomDeleted`."""
+
+    room_id: str
+    banned: bool
+    """True for a ban (until lifted), False for a kick (its cooldown, ``retry_after``)."""
+    retry_after: float | None
+    """For a kick: seconds until joining again is allowed."""
+    message: str
+
+
 RoomEvent = (
     RoomChanged
     | MemberJoined
@@ -149,4 +163,5 @@ RoomEvent = (
     | ConnectionLost
     | ConnectionRestored
     | RoomDeleted
+    | RemovedFromRoom
 )

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from watchium_client._aio import wait_event
 from watchium_client._errors import (
+    Banned,
     ConnectionFailed,
     NotMember,
     RateLimited,
@@ -30,6 +31,7 @@ from watchium_client.session._context import SessionContext
 from watchium_client.session._events import (
     ConnectionLost,
     ConnectionRestored,
+    RemovedFromRoom,
     RoomDeleted,
     RoomEvent,
 )
@@ -111,6 +113,19 @@ class ConnectionReport:
     def room_deleted(self) -> None:
         logger.info("room %s no longer exists", self._ctx.room_id)
         self._emit(RoomDeleted(self._ctx.require_room_id()))
+
+    def removed(self, refusal: Banned) -> None:
+        details = refusal.details or {}
+        retry = details.get("retry_after")
+        logger.info("removed from room %s: %s", self._ctx.room_id, refusal)
+        self._emit(
+            RemovedFromRoom(
+                self._ctx.require_room_id(),
+                banned=details.get("kind") != "kick",
+                retry_after=float(retry) if isinstance(retry, int | float) else None,
+                message=str(refusal),
+            )
+        )
 
 
 class Resync:
@@ -261,11 +276,18 @@ class Resync:
                 self._on_synced()
 
     async def _rejoin(self) -> bool:
-        """Joins the room again; False when it no longer exists."""
+        """Joins the room again; False when it no longer exists or a moderator removed this
+        user (a kick's cooldown or a ban: the session stops following the room)."""
         try:
             await self._reader.rejoin()
         except RoomNotFound:
             self._room_gone()
+            return False
+        except Banned as refusal:
+            if not self._ctx.gone:
+                self._ctx.gone = True
+                self._first.set()
+                self._report.removed(refusal)
             return False
         self.needs_rejoin = False
         self._report.rejoined = True

@@ -52,6 +52,7 @@ from watchium_client.session._events import (
     MemberUpdated,
     PresenceSynced,
     ReactionsChanged,
+    RemovedFromRoom,
     RoomChanged,
     RoomDeleted,
     RoomEvent,
@@ -237,6 +238,13 @@ class RoomSession:
         return self._view.is_host
 
     @property
+    def is_cohost(self) -> bool:
+        """Whether the host made this session's user a co-host: its :meth:`play`, :meth:`pause`,
+        :meth:`seek` and :meth:`set_speed` control the room as the host's do (docs/NIGHTS.md)."""
+        me = self._view.members.get(self._view.user_id or "")
+        return me is not None and me.is_cohost
+
+    @property
     def members(self) -> dict[str, Member]:
         """The members by user id (a copy)."""
         return dict(self._view.members)
@@ -330,6 +338,10 @@ class RoomSession:
 
     def on_room_deleted(self, callback: Callable[[RoomDeleted], object]) -> Self:
         return self.on(RoomDeleted, callback)
+
+    def on_removed(self, callback: Callable[[RemovedFromRoom], object]) -> Self:
+        """Kicked or banned by the host or a co-host: the session has stopped following."""
+        return self.on(RemovedFromRoom, callback)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -455,7 +467,7 @@ class RoomSession:
                 # Our membership is gone (cleanup removed a silent member): join again.
                 logger.info("removed from room %s: joining again", self._ctx.room_id)
                 self._resync.rejoin_needed("membership removed")
-        elif isinstance(event, RoomDeleted):
+        elif isinstance(event, RoomDeleted | RemovedFromRoom):
             self._membership.joined = False
             self._background(self._link.stop())
         self._bus.emit(event)
