@@ -55,6 +55,7 @@ from watchium_client.session import (
     MemberUpdated,
     NewRoom,
     PresenceSynced,
+    QueueChanged,
     ReactionsChanged,
     RemovedFromRoom,
     RoomChanged,
@@ -130,6 +131,7 @@ __all__ = [
     "RoomChanged",
     "RoomDeleted",
     "RemovedFromRoom",
+    "QueueChanged",
     "RoomEvent",
     "TimedComment",
     # timed replay

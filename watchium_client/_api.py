@@ -1,4 +1,4 @@
-# Over 500 lines: one typed method per API endpoint (twenty-one of them), each a few lines.
+# Over 500 lines: one typed method per API endpoint (twenty-seven of them), each a few lines.
 """``WatchiumClient``: typed calls to every Watchium function, on supabase-py's async client.
 
 There is no second HTTP stack: calls go through ``supabase.functions.invoke`` with the session's
@@ -40,6 +40,12 @@ from watchium_wire import (
     MEMBERS_GET_LIST,
     MEMBERS_SET_COHOST,
     MEMBERS_UPDATE_STATUS,
+    QUEUE_ADD,
+    QUEUE_AUTO_ADVANCE,
+    QUEUE_GET,
+    QUEUE_GO,
+    QUEUE_MOVE,
+    QUEUE_REMOVE,
     ROOMS_CREATE,
     ROOMS_CREATE_INVITE,
     ROOMS_DELETE,
@@ -58,10 +64,14 @@ from watchium_wire import (
     MembersList,
     MembersSetCohostResult,
     MemberStatusResult,
+    QueueEntryResult,
+    QueueGoResult,
+    QueueRemoveResult,
     Reaction,
     ReactionResult,
     ReadState,
     ReplayWindow,
+    RoomQueue,
     RoomsCreateInviteResult,
     RoomsCreateResult,
     RoomsDeleteResult,
@@ -373,6 +383,58 @@ class WatchiumClient:
         return await self._call(
             MEMBERS_SET_COHOST, room_id=room_id, target_user_id=user_id, is_cohost=is_cohost
         )
+
+    # -- the episode queue (docs/NIGHTS.md) ------------------------------------------------------
+
+    async def queue(self, room_id: str) -> RoomQueue:
+        """The room's queue in order, the entry it plays and whether it auto-advances."""
+        return await self._call(QUEUE_GET, room_id=room_id)
+
+    async def queue_add(
+        self,
+        room_id: str,
+        *,
+        episode_number: int,
+        video_url: str,
+        duration: float,
+        title: str | None = None,
+        anime_id: str | None = None,
+        anime_title: str | None = None,
+    ) -> QueueEntryResult:
+        """Append an episode to the queue of a room you host or co-host."""
+        return await self._call(
+            QUEUE_ADD,
+            room_id=room_id,
+            episode_number=episode_number,
+            video_url=video_url,
+            duration=duration,
+            title=title,
+            anime_id=anime_id,
+            anime_title=anime_title,
+        )
+
+    async def queue_remove(self, room_id: str, entry_id: str) -> QueueRemoveResult:
+        """Remove an entry from the queue (host or co-host)."""
+        return await self._call(QUEUE_REMOVE, room_id=room_id, entry_id=entry_id)
+
+    async def queue_move(
+        self, room_id: str, entry_id: str, *, after_entry_id: str | None = None
+    ) -> QueueEntryResult:
+        """Move an entry after ``after_entry_id`` (None: to the front)."""
+        return await self._call(
+            QUEUE_MOVE, room_id=room_id, entry_id=entry_id, after_entry_id=after_entry_id
+        )
+
+    async def queue_go(
+        self, room_id: str, to: str = "next", *, entry_id: str | None = None
+    ) -> QueueGoResult:
+        """Move the room to the ``next``, ``previous`` or an ``entry`` of its queue (host or
+        co-host); ``ended`` with ``entry_id`` reports that entry's end (any member)."""
+        return await self._call(QUEUE_GO, room_id=room_id, to=to, entry_id=entry_id)
+
+    async def queue_auto_advance(self, room_id: str, on: bool = True) -> RoomSnapshot:
+        """Turn the room's auto-advance on or off (host or co-host)."""
+        return await self._call(QUEUE_AUTO_ADVANCE, room_id=room_id, on=on)
 
     async def leave_room(self, room_id: str) -> RoomsLeaveResult:
         """Leave a room; a leaving host hands over to the earliest-joined member."""

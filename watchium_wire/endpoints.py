@@ -25,6 +25,12 @@ from watchium_wire.requests import (
     MembersGetListRequest,
     MembersSetCohostRequest,
     MembersUpdateStatusRequest,
+    QueueAddRequest,
+    QueueAutoAdvanceRequest,
+    QueueGetRequest,
+    QueueGoRequest,
+    QueueMoveRequest,
+    QueueRemoveRequest,
     RoomsCreateInviteRequest,
     RoomsCreateRequest,
     RoomsDeleteRequest,
@@ -44,9 +50,13 @@ from watchium_wire.responses import (
     MembersList,
     MembersSetCohostResult,
     MemberStatusResult,
+    QueueEntryResult,
+    QueueGoResult,
+    QueueRemoveResult,
     ReactionResult,
     ReadState,
     ReplayWindow,
+    RoomQueue,
     RoomsCreateInviteResult,
     RoomsCreateResult,
     RoomsDeleteResult,
@@ -83,6 +93,12 @@ __all__ = [
     "ROOMS_STATS",
     "MEMBERS_GET_LIST",
     "MEMBERS_UPDATE_STATUS",
+    "QUEUE_GET",
+    "QUEUE_ADD",
+    "QUEUE_REMOVE",
+    "QUEUE_MOVE",
+    "QUEUE_GO",
+    "QUEUE_AUTO_ADVANCE",
 ]
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -353,6 +369,74 @@ MEMBERS_UPDATE_STATUS = Endpoint(
     ),
 )
 
+QUEUE_GET = Endpoint(
+    "queue-get",
+    QueueGetRequest,
+    RoomQueue,
+    summary="A room's episode queue",
+    description=(
+        "The room's queue in order, the entry it plays and whether it moves to the next one by "
+        "itself. Anyone who sees the room (no sign-in for a public room)."
+    ),
+    errors=(400, 401, 404),
+)
+QUEUE_ADD = Endpoint(
+    "queue-add",
+    QueueAddRequest,
+    QueueEntryResult,
+    summary="Add an episode to the queue (host or co-host)",
+    description=(
+        "Append an episode (anime, default the room's; episode number; title; video URL; "
+        "duration in seconds) to the room's queue. Host or co-host (403 WRH03); at most 100 "
+        "entries (409 WR409); 120 queue edits per hour (429 WR429)."
+    ),
+    errors=(400, 401, 403, 404, 409, 429),
+)
+QUEUE_REMOVE = Endpoint(
+    "queue-remove",
+    QueueRemoveRequest,
+    QueueRemoveResult,
+    summary="Remove an episode from the queue (host or co-host)",
+    description=(
+        "Remove an entry; the room keeps playing its video if it was the current one. Host or "
+        "co-host (403 WRH03); an entry of another room's queue is 400 WR400."
+    ),
+)
+QUEUE_MOVE = Endpoint(
+    "queue-move",
+    QueueMoveRequest,
+    QueueEntryResult,
+    summary="Reorder the queue (host or co-host)",
+    description=(
+        "Move an entry after ``after_entry_id`` (left out: to the front). One entry changes, "
+        "so members receive one change. Host or co-host (403 WRH03)."
+    ),
+)
+QUEUE_GO = Endpoint(
+    "queue-go",
+    QueueGoRequest,
+    QueueGoResult,
+    summary="Play the next, previous or any episode of the queue",
+    description=(
+        "Move the room to the ``next``, ``previous`` or an ``entry`` of its queue (host or "
+        "co-host, 403 WRH03; no such episode: 409 WR409): the room takes the entry's anime, "
+        "episode and video, paused at 0, and every member's player follows. ``ended`` with "
+        "``entry_id``: any member reports that the current entry ended; with auto-advance on "
+        "and the room really at its end, the room moves to the next entry (``advanced``)."
+    ),
+    errors=(400, 401, 403, 404, 409, 429),
+)
+QUEUE_AUTO_ADVANCE = Endpoint(
+    "queue-auto-advance",
+    QueueAutoAdvanceRequest,
+    RoomSnapshot,
+    summary="Turn auto-advance on or off (host or co-host)",
+    description=(
+        "With auto-advance on, the room moves to the next entry of its queue when the current "
+        "one ends (the SDK's sessions report the end). Host or co-host (403 WRH03)."
+    ),
+)
+
 ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
     ep.name: ep
     for ep in (
@@ -377,6 +461,12 @@ ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
         ROOMS_STATS,
         MEMBERS_GET_LIST,
         MEMBERS_UPDATE_STATUS,
+        QUEUE_GET,
+        QUEUE_ADD,
+        QUEUE_REMOVE,
+        QUEUE_MOVE,
+        QUEUE_GO,
+        QUEUE_AUTO_ADVANCE,
     )
 }
 """Every function by name."""

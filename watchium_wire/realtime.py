@@ -74,6 +74,8 @@ def realtime_hints(room_id: str, *, is_public: bool, user_id: str) -> RealtimeHi
             _binding("INSERT", "comments", room_filter),
             # A comment's reaction counts: a compact row, changed only by a real change.
             _binding("*", "comment_reaction_counts", room_filter),
+            # The episode queue (docs/NIGHTS.md): one change per entry added, moved or removed.
+            _binding("*", "room_queue", room_filter),
         ],
     )
 

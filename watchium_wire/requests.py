@@ -1,3 +1,4 @@
+# Over 500 lines: every request body of the API in one module, as the endpoint table reads them.
 """Request bodies of the functions, in pydantic v2.
 
 Request models mirror the SQL functions' parameters and the columns they write: lengths as the
@@ -51,6 +52,13 @@ __all__ = [
     "ModerationAction",
     "RoomsModerateRequest",
     "MembersSetCohostRequest",
+    "QueueAddRequest",
+    "QueueRemoveRequest",
+    "QueueMoveRequest",
+    "QueueGoRequest",
+    "QueueDestination",
+    "QueueAutoAdvanceRequest",
+    "QueueGetRequest",
     "MAX_POSITION",
 ]
 
@@ -263,6 +271,92 @@ class MembersSetCohostRequest(RequestModel):
     ]
     is_cohost: bool = Field(True, description="true grants co-host, false revokes it.")
     user_id: UserId | None = None
+
+
+class QueueAddRequest(RequestModel):
+    """Append an episode to the room's queue (host or co-host)."""
+
+    room_id: RoomId
+    episode_number: int = Field(ge=1, le=_INT32_MAX, description="The episode (from 1).")
+    video_url: HttpUrl
+    duration: float = Field(
+        gt=0, le=MAX_POSITION, allow_inf_nan=False, description="The video's length, seconds."
+    )
+    title: (
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=255, pattern=_NOT_BLANK),
+            _STORABLE,
+            Field(description="The episode's title (at most 255 characters)."),
+        ]
+        | None
+    ) = None
+    anime_id: AnimeId | None = Field(None, description="The anime (default: the room's).")
+    anime_title: (
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=255, pattern=_NOT_BLANK),
+            _STORABLE,
+            Field(description="The anime's title (default: the room's, for its anime)."),
+        ]
+        | None
+    ) = None
+    user_id: UserId | None = None
+
+
+class QueueRemoveRequest(RequestModel):
+    """Remove an entry from the room's queue (host or co-host)."""
+
+    room_id: RoomId
+    entry_id: UUID
+    user_id: UserId | None = None
+
+
+class QueueMoveRequest(RequestModel):
+    """Move an entry of the room's queue (host or co-host)."""
+
+    room_id: RoomId
+    entry_id: UUID
+    after_entry_id: UUID | None = Field(
+        None, description="The entry it follows from now on (leave it out: to the front)."
+    )
+    user_id: UserId | None = None
+
+
+class QueueDestination(StrEnum):
+    next = "next"
+    previous = "previous"
+    entry = "entry"
+    ended = "ended"
+
+
+class QueueGoRequest(RequestModel):
+    """Move the room to an entry of its queue, or report that the current one ended."""
+
+    room_id: RoomId
+    to: QueueDestination = Field(
+        QueueDestination.next,
+        description=(
+            "next, previous, entry (``entry_id``): host or co-host. ended (``entry_id``: the "
+            "entry that ended): any member, with auto-advance on."
+        ),
+    )
+    entry_id: UUID | None = None
+    user_id: UserId | None = None
+
+
+class QueueAutoAdvanceRequest(RequestModel):
+    """Turn the room's auto-advance on or off (host or co-host)."""
+
+    room_id: RoomId
+    on: bool = True
+    user_id: UserId | None = None
+
+
+class QueueGetRequest(RequestModel):
+    """The room's queue."""
+
+    room_id: RoomId
 
 
 class RoomsCreateInviteRequest(RequestModel):

@@ -37,6 +37,11 @@ __all__ = [
     "RoomsRotateAccessKeyResult",
     "RoomsModerateResult",
     "MembersSetCohostResult",
+    "QueueEntry",
+    "QueueEntryResult",
+    "QueueRemoveResult",
+    "QueueGoResult",
+    "RoomQueue",
     "RoomsCreateInviteResult",
     "RoomsListPublicResult",
     "CommentsPage",
@@ -86,6 +91,12 @@ class RoomRow(_Out):
     is_playing: bool
     playback_speed: float
     playback_updated_at: Timestamp
+    current_entry_id: str | None = Field(
+        None, description="The queue entry the room plays (docs/NIGHTS.md), if any."
+    )
+    auto_advance: bool = Field(
+        False, description="Whether the room moves to the next entry when this one ends."
+    )
     last_activity: Timestamp
     created_at: Timestamp
     updated_at: Timestamp
@@ -209,6 +220,48 @@ class RoomsModerateResult(_Out):
     changed: bool = Field(
         description="Whether anything changed (banning a banned user again changes nothing)."
     )
+
+
+class QueueEntry(_Out):
+    """A row of public.room_queue: one episode of a room's queue."""
+
+    id: str
+    room_id: str
+    sort_key: float = Field(description="Order in the queue (ascending).")
+    anime_id: str
+    anime_title: str
+    episode_number: int
+    title: str | None = None
+    video_url: str
+    duration: float = Field(description="The video's length, seconds.")
+    added_by: str
+    created_at: Timestamp
+
+
+class QueueEntryResult(_Out):
+    entry: QueueEntry
+
+
+class QueueRemoveResult(_Out):
+    room_id: str
+    entry_id: str
+    removed: bool
+
+
+class QueueGoResult(RoomSnapshot):
+    """The room after queue-go."""
+
+    advanced: bool = Field(
+        description="Whether the room moved (false: a reported end that was not, or no longer, "
+        "one)."
+    )
+
+
+class RoomQueue(_Out):
+    room_id: str
+    current_entry_id: str | None = None
+    auto_advance: bool
+    entries: list[QueueEntry]
 
 
 class RoomsCreateInviteResult(_Out):

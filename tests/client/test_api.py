@@ -84,6 +84,7 @@ async def test_a_whole_party_through_typed_calls(
         "room_members",
         "comments",
         "comment_reaction_counts",
+        "room_queue",
     }
 
     joined = await viewer.join_room(room_id, username="viewer")

@@ -65,6 +65,9 @@ class FakeReader:
         self.calls.append("members")
         return self.member_answers.pop(0) if self.member_answers else True
 
+    async def fetch_queue(self) -> None:
+        self.calls.append("queue")
+
     async def fetch_comments(self) -> int:
         self.calls.append("comments")
         return self.missed
@@ -175,7 +178,7 @@ async def test_a_member_missing_from_the_list_joins_again_and_says_so() -> None:
     async with running(resync.run()):
         resync.request("subscribed")
         await recorded.until(lambda: recorded.synced == 1)
-    assert reader.calls == ["room", "members", "rejoin", "members", "comments"]
+    assert reader.calls == ["room", "members", "rejoin", "members", "queue", "comments"]
     assert recorded.events == [ConnectionRestored("subscribed", True, 0)]
     assert not resync.needs_rejoin
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -170,6 +170,7 @@ class Party:
         group_wait: GroupWaitPolicy | None = None,
         timings: SessionTimings | None = None,
         url: str | None = None,
+        on_episode_change: Callable[[PlaybackState], Awaitable[None]] | None = None,
         **player: Any,
     ) -> Viewer:
         session = RoomSession(
@@ -179,6 +180,7 @@ class Party:
             player=SimulatedPlayer(**player),
             group_wait=group_wait,
             timings=timings,
+            on_episode_change=on_episode_change,
         )
         recorder = Recorder(session)  # subscribed before open: sees everything
         await session.open()

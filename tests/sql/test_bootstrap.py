@@ -77,7 +77,7 @@ def test_publication_holds_exactly_the_tables_clients_subscribe_to(sql: SqlSessi
         "select array_agg(tablename::text order by tablename) from "
         "pg_publication_tables where pubname = 'supabase_realtime'"
     )
-    assert tables == ["comment_reaction_counts", "comments", "room_members", "rooms"]
+    assert tables == ["comment_reaction_counts", "comments", "room_members", "room_queue", "rooms"]
 
 
 def test_replica_identity_full_where_old_records_are_needed(sql: SqlSession) -> None:
@@ -85,11 +85,18 @@ def test_replica_identity_full_where_old_records_are_needed(sql: SqlSession) -> 
         (r["relname"], r["relreplident"])
         for r in sql.all(
             "select relname, relreplident from pg_class where relname in "
-            "('rooms', 'room_members', 'comments', 'sync_states') "
+            "('rooms', 'room_members', 'comments', 'sync_states', 'room_queue') "
             "and relnamespace = 'public'::regnamespace"
         )
     )
-    assert identity == {"rooms": "f", "room_members": "f", "comments": "f", "sync_states": "d"}
+    # room_queue: its (room_id, id) index, so a DELETE names its room and nothing more.
+    assert identity == {
+        "rooms": "f",
+        "room_members": "f",
+        "comments": "f",
+        "sync_states": "d",
+        "room_queue": "i",
+    }
 
 
 def test_realtime_topic_reads_the_channel_setting(sql: SqlSession) -> None:

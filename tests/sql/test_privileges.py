@@ -48,6 +48,7 @@ def test_anon_may_execute_only_what_needs_no_sign_in(sql: SqlSession) -> None:
         "public.sync_get_host_time",
         "public.members_get_list",
         "public.comments_replay",
+        "public.queue_get",
         "watchium.is_room_member",
         "watchium.can_see_room",
     }

@@ -7,6 +7,7 @@
 | ``watchium demo`` | a simulated party against the stack, with a live table of the drift |
 | ``watchium stats ROOM`` | a room's viewer analytics, with a chart (you must host it) |
 | ``watchium kick\\|ban\\|mute\\|cohost ROOM USER`` | moderation (docs/NIGHTS.md) |
+| ``watchium queue ...`` | the episode queue: list, add, remove, move, next, previous, play, auto |
 
 Installed plugins (the ``watchium.cli`` entry points, :mod:`watchium_client.cli._plugins`) add
 their commands: with the local stack installed alongside (it is, in this repository),
@@ -23,6 +24,7 @@ from watchium_client.cli._demo import demo
 from watchium_client.cli._help import PlainHelpGroup
 from watchium_client.cli._moderation import ban, cohost, kick, mute
 from watchium_client.cli._plugins import load_plugins
+from watchium_client.cli._queue import queue_app
 from watchium_client.cli._rooms import rooms_app
 from watchium_client.cli._stats import stats
 from watchium_client.cli._watch import watch
@@ -37,6 +39,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(rooms_app, name="rooms")
+app.add_typer(queue_app, name="queue")
 app.command()(watch)
 app.command()(demo)
 app.command()(stats)

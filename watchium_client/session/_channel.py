@@ -29,7 +29,7 @@ from watchium_client.session._context import RowSink, SessionContext
 from watchium_client.session._events import ReactionsChanged
 from watchium_client.session._mirror import RoomMirror, member_from_row
 from watchium_client.session._resync import Resync
-from watchium_wire import Comment, MemberPresence, RealtimeHints
+from watchium_wire import Comment, MemberPresence, QueueEntry, RealtimeHints
 
 __all__ = ["RoomChannel"]
 
@@ -156,6 +156,7 @@ class RoomChannel:
             "room_members": self._on_member_row,
             "comments": self._on_comment_row,
             "comment_reaction_counts": self._on_reaction_counts_row,
+            "room_queue": self._on_queue_row,
         }
         for binding in hints.postgres_changes:
             handler = handlers.get(binding.table)
@@ -235,6 +236,17 @@ class RoomChannel:
             self._sink.events(
                 self._mirror.add_comment(Comment.model_validate(record), missed=False)
             )
+
+    def _on_queue_row(self, payload: PostgresChangesPayload) -> None:
+        data = payload["data"]
+        if data["type"] == RealtimePostgresChangesListenEvent.Delete:
+            entry_id = str((data.get("old_record") or {}).get("id"))
+            self._sink.events(self._mirror.queue_row_deleted(entry_id))
+            return
+        record = data.get("record")
+        if record:
+            entry = QueueEntry.model_validate(record)
+            self._sink.events(self._mirror.queue_row(entry, now=self._ctx.clock.local_now()))
 
     def _on_reaction_counts_row(self, payload: PostgresChangesPayload) -> None:
         record = payload["data"].get("record")

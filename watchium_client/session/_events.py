@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from watchium_client.sync import PlaybackState
-from watchium_wire import Comment, Member, MemberPresence, ReplayComment, RoomRow
+from watchium_wire import Comment, Member, MemberPresence, QueueEntry, ReplayComment, RoomRow
 
 __all__ = [
     "CommentPosted",
@@ -23,6 +23,7 @@ __all__ = [
     "MemberLeft",
     "MemberUpdated",
     "PresenceSynced",
+    "QueueChanged",
     "RoomChanged",
     "RoomDeleted",
     "RemovedFromRoom",
@@ -98,6 +99,15 @@ class ReactionsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueChanged:
+    """The room's episode queue changed (an entry added, removed or moved, or fetched again)."""
+
+    entries: tuple[QueueEntry, ...]
+    """The queue in order."""
+    source: EventSource
+
+
+@dataclass(frozen=True, slots=True)
 class HostChanged:
     host_user_id: str
     previous_host_user_id: str | None
@@ -158,6 +168,7 @@ RoomEvent = (
     | CommentPosted
     | TimedComment
     | ReactionsChanged
+    | QueueChanged
     | HostChanged
     | PresenceSynced
     | ConnectionLost

@@ -221,6 +221,15 @@ class Membership:
         self._sink.events(self._mirror.reconcile_members(members, sent=sent, now=clock.local_now()))
         return any(m.user_id == self._mirror.user_id for m in members)
 
+    async def fetch_queue(self) -> None:
+        """Fetches the room's episode queue."""
+        clock = self._client.clock
+        sent = clock.local_now()
+        queue = await self._client.queue(self._ctx.require_room_id())
+        self._sink.events(
+            self._mirror.reconcile_queue(queue.entries, sent=sent, now=clock.local_now())
+        )
+
     async def fetch_comments(self) -> int:
         """Loads the thread's recent comments the first time; afterwards, the comments posted
         since the last one seen (each reported as missed). Returns how many were new."""

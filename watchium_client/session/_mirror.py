@@ -12,6 +12,8 @@ that keep the picture right when answers and Realtime changes cross:
   unless its row arrived after the list was requested (it may have joined meanwhile).
 * **Comments once**, by id, skipping the thread anchors.
 * **The host** is whoever the newest room row or member row names.
+* **Queue entries** as members: by id, a fetched queue dropping only the entries whose last
+  Realtime row arrived before it was requested.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from watchium_client.session._events import (
     MemberJoined,
     MemberLeft,
     MemberUpdated,
+    QueueChanged,
     RoomChanged,
     RoomEvent,
 )
 from watchium_client.sync import PlaybackState, parse_server_time
-from watchium_wire.responses import Comment, Member, RoomRow
+from watchium_wire.responses import Comment, Member, QueueEntry, RoomRow
 
 __all__ = ["RoomMirror", "member_from_row", "row_time"]
 
@@ -80,6 +83,8 @@ class RoomMirror:
         self._member_rows: dict[str, str] = {}  # room_members.id -> user id
         self._member_seen: dict[str, float] = {}  # user id -> local time its row arrived
         self._seen_comments: dict[str, None] = {}
+        self.queue: dict[str, QueueEntry] = {}
+        self._queue_seen: dict[str, float] = {}  # entry id -> local time its row arrived
 
     @property
     def is_host(self) -> bool:
@@ -192,6 +197,46 @@ class RoomMirror:
             if self._member_seen.get(user, float("-inf")) < sent:
                 events.extend(self.member_gone(user, "rpc"))
         return events
+
+    # ------------------------------------------------------------------ the queue
+
+    def queue_entries(self) -> tuple[QueueEntry, ...]:
+        """The queue in order."""
+        return tuple(sorted(self.queue.values(), key=lambda e: (e.sort_key, e.id)))
+
+    def queue_row(self, entry: QueueEntry, *, now: float) -> list[RoomEvent]:
+        """A queue entry added or moved (a Realtime row)."""
+        if self.room_id is not None and entry.room_id != self.room_id:
+            return []
+        before = self.queue.get(entry.id)
+        self.queue[entry.id] = entry
+        self._queue_seen[entry.id] = now
+        return [] if before == entry else [QueueChanged(self.queue_entries(), "realtime")]
+
+    def queue_row_deleted(self, entry_id: str) -> list[RoomEvent]:
+        """A queue entry removed (Realtime sends only its key)."""
+        self._queue_seen.pop(entry_id, None)
+        if self.queue.pop(entry_id, None) is None:
+            return []
+        return [QueueChanged(self.queue_entries(), "realtime")]
+
+    def reconcile_queue(
+        self, listed: Iterable[QueueEntry], *, sent: float, now: float
+    ) -> list[RoomEvent]:
+        """Takes a fetched queue (requested at local time ``sent``)."""
+        before = self.queue_entries()
+        seen: set[str] = set()
+        for entry in listed:
+            seen.add(entry.id)
+            if self._queue_seen.get(entry.id, float("-inf")) < sent:
+                self.queue[entry.id] = entry
+                self._queue_seen[entry.id] = now
+        for entry_id in list(self.queue):
+            if entry_id not in seen and self._queue_seen.get(entry_id, float("-inf")) < sent:
+                del self.queue[entry_id]
+                self._queue_seen.pop(entry_id, None)
+        after = self.queue_entries()
+        return [] if after == before else [QueueChanged(after, "rpc")]
 
     # ------------------------------------------------------------------ comments
 

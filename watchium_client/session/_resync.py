@@ -58,6 +58,8 @@ class RoomReader(Protocol):
         """Fetches the members; returns whether this user is one of them."""
         ...
 
+    async def fetch_queue(self) -> None: ...
+
     async def fetch_comments(self) -> int:
         """Fetches the comments missed; returns how many were new."""
         ...
@@ -268,6 +270,7 @@ class Resync:
                 if not await self._rejoin():
                     return
                 await reader.fetch_members()
+            await reader.fetch_queue()
             self._report.missed += await reader.fetch_comments()
             self.error = None
             self._report.synced(reasons)

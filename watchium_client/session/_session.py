@@ -51,6 +51,7 @@ from watchium_client.session._events import (
     MemberLeft,
     MemberUpdated,
     PresenceSynced,
+    QueueChanged,
     ReactionsChanged,
     RemovedFromRoom,
     RoomChanged,
@@ -65,6 +66,7 @@ from watchium_client.session._membership import Membership, NewRoom
 from watchium_client.session._mirror import RoomMirror
 from watchium_client.session._player_link import PlayerLink
 from watchium_client.session._presence import PresenceTracker
+from watchium_client.session._queue import AutoAdvance
 from watchium_client.session._replay import SessionReplay
 from watchium_client.session._resync import Resync
 from watchium_client.sync import (
@@ -74,7 +76,15 @@ from watchium_client.sync import (
     SyncStatus,
     SyncThresholds,
 )
-from watchium_wire import Comment, Member, MemberPresence, MemberStatusResult, RoomRow, RoomSnapshot
+from watchium_wire import (
+    Comment,
+    Member,
+    MemberPresence,
+    MemberStatusResult,
+    QueueEntry,
+    RoomRow,
+    RoomSnapshot,
+)
 
 __all__ = ["RoomSession"]
 
@@ -173,6 +183,7 @@ class RoomSession:
         self._replay = SessionReplay(
             client, ctx, mirror, self._deliver, mode=replay, timings=replay_timings
         )
+        self._auto_advance = AutoAdvance(client, ctx, mirror)
         self._host = Hosting(
             ctx,
             mirror,
@@ -236,6 +247,19 @@ class RoomSession:
     def is_host(self) -> bool:
         """Whether this session's user hosts the room now."""
         return self._view.is_host
+
+    @property
+    def queue(self) -> tuple[QueueEntry, ...]:
+        """The room's episode queue in order, as last seen (docs/NIGHTS.md)."""
+        return self._view.queue_entries()
+
+    @property
+    def current_entry(self) -> QueueEntry | None:
+        """The queue entry the room plays (None: none, or not seen yet)."""
+        room = self._view.room
+        if room is None or room.current_entry_id is None:
+            return None
+        return self._view.queue.get(room.current_entry_id)
 
     @property
     def is_cohost(self) -> bool:
@@ -339,6 +363,9 @@ class RoomSession:
     def on_room_deleted(self, callback: Callable[[RoomDeleted], object]) -> Self:
         return self.on(RoomDeleted, callback)
 
+    def on_queue_change(self, callback: Callable[[QueueChanged], object]) -> Self:
+        return self.on(QueueChanged, callback)
+
     def on_removed(self, callback: Callable[[RemovedFromRoom], object]) -> Self:
         """Kicked or banned by the host or a co-host: the session has stopped following."""
         return self.on(RemovedFromRoom, callback)
@@ -391,6 +418,7 @@ class RoomSession:
             self._spawn(sample_clock(membership.fetch_room, ctx, self._resync), "clock")
             self._spawn(self._channel.watchdog(), "watchdog")
             self._spawn(self._replay.run(), "replay")
+            self._spawn(self._auto_advance.run(), "auto-advance")
             if self._host.group is not None:
                 self._spawn(self._host.group.run(), "group-wait")
         except BaseException:

@@ -52,8 +52,12 @@ class Revocation:
 
 WATCHIUM_REVOCATIONS = (Revocation("public", "room_members", "room:{room_id}", "user_id"),)
 """A member who leaves or is removed loses the room's channel."""
-WATCHIUM_DELETE_SCOPES = {("public", "room_members"): ("public", "rooms", "room_id")}
-"""A member's deletion is shown to whoever may see the room (see :class:`ChangeRouter`)."""
+WATCHIUM_DELETE_SCOPES = {
+    ("public", "room_members"): ("public", "rooms", "room_id"),
+    ("public", "room_queue"): ("public", "rooms", "room_id"),
+}
+"""A member's deletion, and a queue entry's, is shown to whoever may see the room (see
+:class:`ChangeRouter`)."""
 
 
 class RealtimeService:

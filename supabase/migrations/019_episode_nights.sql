@@ -1,0 +1,395 @@
+-- 019 episode nights: the episode queue (docs/NIGHTS.md, "The queue").
+--
+-- A room plays one entry of its queue at a time. public.room_queue holds the entries (anime,
+-- episode number, title, video URL, duration) in sort_key order; the host and co-hosts add,
+-- remove and reorder them, and move the room to the next, the previous or any entry
+-- (queue_go): the room's anime, episode and video become the entry's, paused at 0, in one
+-- UPDATE of rooms, so every member's player follows as it follows any host action. With
+-- rooms.auto_advance on, any member may report that the current entry has ended
+-- (queue_go to => 'ended'); the database checks that the room really is at its end, and the
+-- first report advances the room (the others change nothing).
+--
+-- Traffic: each change of room_queue is one message per member carrying that entry only: an
+-- addition one INSERT, a removal one DELETE, a move one UPDATE (sort_key takes a value between
+-- its new neighbours: one row changes, whatever the queue's length). The replica identity is
+-- (room_id, id): a DELETE carries its room, so it reaches the members of that room (and passes
+-- their room_id filter), while an UPDATE carries no old row.
+
+alter table watchium.settings
+  add column max_queue_entries integer not null default 100
+    constraint valid_max_queue_entries check (max_queue_entries > 0);
+comment on column watchium.settings.max_queue_entries is 'Entries a room''s queue holds at most.';
+
+insert into watchium.rate_limit_rules (action, max_requests, per, description) values
+  ('queue', 120, interval '1 hour', 'queue edits (add, remove, move, auto-advance) by a user');
+
+create table public.room_queue (
+  id uuid primary key default gen_random_uuid(),
+  room_id varchar(10) not null references public.rooms (room_id) on delete cascade,
+  sort_key numeric not null,
+  anime_id varchar(100) not null,
+  anime_title varchar(255) not null,
+  episode_number integer not null,
+  title varchar(255),
+  video_url text not null,
+  duration numeric(10, 2) not null,
+  added_by varchar(100) not null,
+  created_at timestamptz not null default now(),
+  constraint unique_queue_order unique (room_id, sort_key),
+  constraint valid_queue_anime_id check (length(btrim(anime_id)) > 0),
+  constraint valid_queue_anime_title check (length(btrim(anime_title)) > 0),
+  constraint valid_queue_episode_number check (episode_number > 0),
+  constraint valid_queue_title check (title is null or length(btrim(title)) > 0),
+  constraint valid_queue_video_url check (
+    video_url ~* '^https?://[^[:space:]]+$' and length(video_url) <= 2048),
+  constraint valid_queue_duration check (duration > 0)
+);
+comment on table public.room_queue is
+  'A room''s episode queue, in sort_key order. Written by queue_add, queue_remove, queue_move; '
+  'readable as the room is; published (one message per member per change).';
+comment on column public.room_queue.id is 'Primary key.';
+comment on column public.room_queue.room_id is 'The room.';
+comment on column public.room_queue.sort_key is
+  'Order in the queue (ascending): a move gives the entry a value between its new neighbours.';
+comment on column public.room_queue.anime_id is 'The anime (the room''s when added without one).';
+comment on column public.room_queue.anime_title is 'The anime''s title.';
+comment on column public.room_queue.episode_number is 'The episode (> 0).';
+comment on column public.room_queue.title is 'The episode''s title, if given.';
+comment on column public.room_queue.video_url is 'http(s) URL of the episode''s video.';
+comment on column public.room_queue.duration is 'The video''s length in seconds.';
+comment on column public.room_queue.added_by is 'Who added it.';
+comment on column public.room_queue.created_at is 'When it was added.';
+create index idx_room_queue_room on public.room_queue (room_id, sort_key);
+create unique index room_queue_room_entry on public.room_queue (room_id, id);
+alter table public.room_queue replica identity using index room_queue_room_entry;
+
+alter table public.rooms
+  add column current_entry_id uuid references public.room_queue (id) on delete set null,
+  add column auto_advance boolean not null default false;
+comment on column public.rooms.current_entry_id is
+  'The queue entry the room plays (NULL: none; the room''s own episode and video).';
+comment on column public.rooms.auto_advance is
+  'Whether the room moves to the next entry by itself when the current one ends.';
+
+alter table public.room_queue enable row level security;
+create policy room_queue_select on public.room_queue
+  for select to anon, authenticated
+  using (watchium.can_see_room(room_id));
+revoke all on public.room_queue from anon, authenticated;
+grant select on public.room_queue to anon, authenticated;
+grant all on public.room_queue to service_role;
+alter publication supabase_realtime add table public.room_queue;
+
+------------------------------------------------------------------------------------------------
+-- Helpers.
+------------------------------------------------------------------------------------------------
+
+-- The room, locked, for a host or co-host (WRH03 otherwise; WR404 for who may not see it).
+create function watchium.room_for_controller(p_room_id text, p_user_id text) returns public.rooms
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  v_room public.rooms := watchium.room_for(p_room_id, p_user_id, true);
+begin
+  if watchium.room_role(p_room_id, p_user_id) is null and not watchium.is_privileged() then
+    raise exception using
+      errcode = 'WRH03',
+      message = 'only the host or a co-host can change the queue',
+      hint = format('the host of room %s is %s', p_room_id, v_room.host_username);
+  end if;
+  return v_room;
+end;
+$$;
+comment on function watchium.room_for_controller(text, text) is
+  'The room locked for a change by its host or a co-host (or a privileged caller), else WRH03.';
+
+create function watchium.queue_entry(p_room_id text, p_entry_id uuid) returns public.room_queue
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  v_entry public.room_queue;
+begin
+  select * into v_entry from public.room_queue q where q.id = p_entry_id and q.room_id = p_room_id;
+  if v_entry.id is null then
+    raise exception using
+      errcode = 'WR400',
+      message = format('entry %s is not in the queue of room %s', p_entry_id, p_room_id);
+  end if;
+  return v_entry;
+end;
+$$;
+comment on function watchium.queue_entry(text, uuid) is
+  'The entry of the room''s queue, or WR400.';
+
+------------------------------------------------------------------------------------------------
+-- Entry points.
+------------------------------------------------------------------------------------------------
+
+-- why security definer: writes the queue (API roles have no INSERT) after checking the role.
+create function public.queue_add(
+  p_room_id text,
+  p_episode_number integer,
+  p_video_url text,
+  p_duration numeric,
+  p_title text default null,
+  p_anime_id text default null,
+  p_anime_title text default null,
+  p_user_id text default null
+) returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_entry public.room_queue;
+begin
+  perform watchium.check_position(p_duration, 'duration');
+  if (select count(*) from public.room_queue q where q.room_id = p_room_id)
+       >= (select s.max_queue_entries from watchium.settings s) then
+    raise exception using
+      errcode = 'WR409',
+      message = format('the queue of room %s is full', p_room_id),
+      hint = 'remove an entry first';
+  end if;
+  perform watchium.enforce_rate_limit(v_uid, 'queue');
+  insert into public.room_queue (
+    room_id, sort_key, anime_id, anime_title, episode_number, title, video_url, duration, added_by)
+  values (
+    p_room_id,
+    coalesce((select max(q.sort_key) from public.room_queue q where q.room_id = p_room_id), 0) + 1,
+    coalesce(p_anime_id, v_room.anime_id),
+    coalesce(p_anime_title, case when p_anime_id is null or p_anime_id = v_room.anime_id
+                                 then v_room.anime_title end, p_anime_id),
+    p_episode_number, p_title, p_video_url, p_duration, v_uid)
+  returning * into v_entry;
+  return jsonb_build_object('entry', to_jsonb(v_entry));
+end;
+$$;
+comment on function public.queue_add(text, integer, text, numeric, text, text, text, text) is
+  'Appends an episode to the room''s queue (host or co-host): anime (default the room''s), '
+  'episode, title, video URL, duration in seconds. Returns {entry}. Errors: WR400, WR401, WR403, '
+  'WR404, WRH03, WR409 (the queue is full), WR429, 23514.';
+grant execute on function public.queue_add(text, integer, text, numeric, text, text, text, text)
+  to authenticated, service_role;
+
+-- why security definer: deletes from the queue after checking the role.
+create function public.queue_remove(p_room_id text, p_entry_id uuid, p_user_id text default null)
+returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_entry public.room_queue := watchium.queue_entry(p_room_id, p_entry_id);
+begin
+  perform watchium.enforce_rate_limit(v_uid, 'queue');
+  -- The room keeps playing the removed entry's video; it just no longer points at the entry.
+  delete from public.room_queue q where q.id = v_entry.id;
+  return jsonb_build_object('room_id', p_room_id, 'entry_id', p_entry_id, 'removed', true);
+end;
+$$;
+comment on function public.queue_remove(text, uuid, text) is
+  'Removes an entry from the room''s queue (host or co-host); the room keeps playing its video. '
+  'Returns {room_id, entry_id, removed}. Errors: WR400 (not in the queue), WR401, WR403, WR404, '
+  'WRH03, WR429.';
+grant execute on function public.queue_remove(text, uuid, text) to authenticated, service_role;
+
+-- why security definer: updates the queue after checking the role.
+create function public.queue_move(
+  p_room_id text,
+  p_entry_id uuid,
+  p_after_entry_id uuid default null,
+  p_user_id text default null
+) returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_entry public.room_queue := watchium.queue_entry(p_room_id, p_entry_id);
+  v_low numeric;
+  v_high numeric;
+begin
+  if p_after_entry_id = p_entry_id then
+    raise exception using errcode = 'WR400', message = 'an entry cannot follow itself';
+  end if;
+  if p_after_entry_id is null then
+    v_low := null;
+  else
+    v_low := (watchium.queue_entry(p_room_id, p_after_entry_id)).sort_key;
+  end if;
+  select min(q.sort_key) into v_high from public.room_queue q
+   where q.room_id = p_room_id and q.id <> p_entry_id
+     and (v_low is null or q.sort_key > v_low);
+  perform watchium.enforce_rate_limit(v_uid, 'queue');
+  update public.room_queue q
+     set sort_key = case
+           when v_low is null and v_high is null then 1
+           when v_low is null then v_high - 1
+           when v_high is null then v_low + 1
+           else (v_low + v_high) / 2 end
+   where q.id = p_entry_id
+  returning * into v_entry;
+  return jsonb_build_object('entry', to_jsonb(v_entry));
+end;
+$$;
+comment on function public.queue_move(text, uuid, uuid, text) is
+  'Moves an entry of the room''s queue after p_after_entry_id (NULL: to the front), host or '
+  'co-host; one row changes. Returns {entry}. Errors: WR400, WR401, WR403, WR404, WRH03, WR429.';
+grant execute on function public.queue_move(text, uuid, uuid, text) to authenticated, service_role;
+
+-- why security definer: changes the room's episode after checking the role (or, for 'ended',
+-- that the room really is at the end of its entry).
+create function public.queue_go(
+  p_room_id text,
+  p_to text default 'next',
+  p_entry_id uuid default null,
+  p_user_id text default null
+) returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_to text := lower(coalesce(p_to, ''));
+  v_room public.rooms;
+  v_current public.room_queue;
+  v_target public.room_queue;
+  v_now timestamptz;
+begin
+  if v_to not in ('next', 'previous', 'entry', 'ended') then
+    raise exception using
+      errcode = 'WR400',
+      message = format('unknown destination %L', p_to),
+      hint = 'to is one of next, previous, entry (with entry_id), ended (with entry_id)';
+  end if;
+  if v_to in ('entry', 'ended') and p_entry_id is null then
+    raise exception using errcode = 'WR400', message = format('%s needs entry_id', v_to);
+  end if;
+
+  if v_to = 'ended' then
+    -- Any member may report the end; the database checks it, and only the first report of
+    -- the current entry's end moves the room.
+    v_room := watchium.room_for(p_room_id, v_uid, true);
+    if not watchium.is_member_of(p_room_id, v_uid) and not watchium.is_privileged() then
+      raise exception using
+        errcode = 'WRM03',
+        message = format('only members of room %s can report the end of an episode', p_room_id);
+    end if;
+    v_now := clock_timestamp();
+    select * into v_current from public.room_queue q where q.id = v_room.current_entry_id;
+    if not v_room.auto_advance or v_current.id is distinct from p_entry_id
+       or watchium.live_position(v_room.current_playback_time, v_room.is_playing,
+            v_room.playback_speed, v_room.playback_updated_at, v_now) < v_current.duration - 1 then
+      -- Not (or no longer) at the end of that entry: nothing to do.
+      return watchium.room_json(v_room, v_now) || jsonb_build_object('advanced', false);
+    end if;
+  else
+    v_room := watchium.room_for_controller(p_room_id, v_uid);
+    select * into v_current from public.room_queue q where q.id = v_room.current_entry_id;
+  end if;
+
+  if v_to = 'entry' then
+    v_target := watchium.queue_entry(p_room_id, p_entry_id);
+  elsif v_to = 'previous' then
+    select * into v_target from public.room_queue q
+     where q.room_id = p_room_id and v_current.id is not null and q.sort_key < v_current.sort_key
+     order by q.sort_key desc limit 1;
+  else
+    select * into v_target from public.room_queue q
+     where q.room_id = p_room_id and (v_current.id is null or q.sort_key > v_current.sort_key)
+     order by q.sort_key limit 1;
+  end if;
+  if v_target.id is null then
+    if v_to = 'ended' then
+      return watchium.room_json(v_room, clock_timestamp()) || jsonb_build_object('advanced', false);
+    end if;
+    raise exception using
+      errcode = 'WR409',
+      message = format('the queue of room %s has no %s episode', p_room_id,
+                       case v_to when 'previous' then 'previous' else 'next' end),
+      hint = 'add one with queue-add';
+  end if;
+
+  perform watchium.bulk_sync_update(p_room_id, 0, 'seek', false);
+  update public.rooms r
+     set current_entry_id = v_target.id,
+         anime_id = v_target.anime_id,
+         anime_title = v_target.anime_title,
+         episode_number = v_target.episode_number,
+         video_url = v_target.video_url,
+         is_playing = false,
+         current_playback_time = 0,
+         playback_updated_at = clock_timestamp()
+   where r.room_id = p_room_id
+  returning * into v_room;
+  return watchium.room_json(v_room, clock_timestamp()) || jsonb_build_object('advanced', true);
+end;
+$$;
+comment on function public.queue_go(text, text, uuid, text) is
+  'Moves the room to an entry of its queue: p_to next, previous, entry (p_entry_id), by the host '
+  'or a co-host; or ended (p_entry_id: the entry that ended), by any member when auto_advance '
+  'is on and the room is within 1 s of that entry''s end (else nothing changes). The room takes '
+  'the entry''s anime, episode and video, paused at 0. Returns the room with live_position, '
+  'server_time and advanced. Errors: WR400, WR401, WR403, WR404, WRH03, WRM03, WR409 (no such '
+  'episode), WR429.';
+grant execute on function public.queue_go(text, text, uuid, text) to authenticated, service_role;
+
+-- why security definer: API roles may not write this column.
+create function public.queue_auto_advance(
+  p_room_id text, p_on boolean default true, p_user_id text default null
+) returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+begin
+  if p_on is null then
+    raise exception using errcode = 'WR400', message = 'on must be true or false';
+  end if;
+  if v_room.auto_advance is distinct from p_on then
+    perform watchium.enforce_rate_limit(v_uid, 'queue');
+    update public.rooms r set auto_advance = p_on where r.room_id = p_room_id
+    returning * into v_room;
+  end if;
+  return watchium.room_json(v_room, clock_timestamp());
+end;
+$$;
+comment on function public.queue_auto_advance(text, boolean, text) is
+  'Turns the room''s auto-advance on or off (host or co-host): when on, the room moves to the '
+  'next entry when the current one ends. Returns the room. Errors: WR400, WR401, WR403, WR404, '
+  'WRH03, WR429.';
+grant execute on function public.queue_auto_advance(text, boolean, text) to authenticated, service_role;
+
+-- why security definer: reads the queue of a room the caller may see (the same rule as the
+-- room_queue_select policy), for anyone, as members-get-list does.
+create function public.queue_get(p_room_id text) returns jsonb
+language plpgsql stable security definer
+set search_path = ''
+as $$
+declare
+  v_room public.rooms;
+begin
+  select * into v_room from public.rooms r where r.room_id = p_room_id;
+  if v_room.id is null or not watchium.can_see_room(p_room_id) then
+    raise exception using errcode = 'WR404', message = format('room %s not found', p_room_id);
+  end if;
+  return jsonb_build_object(
+    'room_id', p_room_id,
+    'current_entry_id', v_room.current_entry_id,
+    'auto_advance', v_room.auto_advance,
+    'entries', coalesce((select jsonb_agg(to_jsonb(q) order by q.sort_key)
+                           from public.room_queue q where q.room_id = p_room_id), '[]'::jsonb));
+end;
+$$;
+comment on function public.queue_get(text) is
+  'The room''s queue in order, the entry it plays and whether it auto-advances: {room_id, '
+  'current_entry_id, auto_advance, entries}. Errors: WR404.';
+grant execute on function public.queue_get(text) to anon, authenticated, service_role;
