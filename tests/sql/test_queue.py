@@ -1,4 +1,4 @@
-"""Migration 019: the episode queue (docs/NIGHTS.md, "The queue")."""
+"""Migration 022: the episode queue (docs/NIGHTS.md, "The queue")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- 019 episode nights: the episode queue (docs/NIGHTS.md, "The queue").
+-- 022 episode queue: the episode queue (docs/NIGHTS.md, "The queue").
 --
 -- A room plays one entry of its queue at a time. public.room_queue holds the entries (anime,
 -- episode number, title, video URL, duration) in sort_key order; the host and co-hosts add,
@@ -68,6 +68,9 @@ alter table public.rooms
   add column auto_advance boolean not null default false;
 comment on column public.rooms.current_entry_id is
   'The queue entry the room plays (NULL: none; the room''s own episode and video).';
+-- A removed entry sets current_entry_id to NULL in the rooms that point at it: this index keeps
+-- that lookup (and Supabase's unindexed-foreign-key advisor) from scanning rooms.
+create index idx_rooms_current_entry on public.rooms (current_entry_id);
 comment on column public.rooms.auto_advance is
   'Whether the room moves to the next entry by itself when the current one ends.';
 
