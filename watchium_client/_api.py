@@ -46,6 +46,9 @@ from watchium_wire import (
     QUEUE_GO,
     QUEUE_MOVE,
     QUEUE_REMOVE,
+    READY_CHECK_RESPOND,
+    READY_CHECK_SETTLE,
+    READY_CHECK_START,
     ROOMS_CREATE,
     ROOMS_CREATE_INVITE,
     ROOMS_DELETE,
@@ -54,6 +57,8 @@ from watchium_wire import (
     ROOMS_LIST_PUBLIC,
     ROOMS_MODERATE,
     ROOMS_ROTATE_ACCESS_KEY,
+    ROOMS_SET_SKIPS,
+    ROOMS_SKIP,
     ROOMS_STATS,
     SYNC_CONTROL,
     SYNC_GET_HOST_TIME,
@@ -70,6 +75,8 @@ from watchium_wire import (
     Reaction,
     ReactionResult,
     ReadState,
+    ReadyCheck,
+    ReadyCheckStartResult,
     ReplayWindow,
     RoomQueue,
     RoomsCreateInviteResult,
@@ -81,6 +88,7 @@ from watchium_wire import (
     RoomsModerateResult,
     RoomSnapshot,
     RoomsRotateAccessKeyResult,
+    RoomsSkipResult,
     RoomStats,
 )
 
@@ -400,8 +408,11 @@ class WatchiumClient:
         title: str | None = None,
         anime_id: str | None = None,
         anime_title: str | None = None,
+        opening: tuple[float, float] | None = None,
+        ending: tuple[float, float] | None = None,
     ) -> QueueEntryResult:
-        """Append an episode to the queue of a room you host or co-host."""
+        """Append an episode to the queue of a room you host or co-host, with its ``opening``
+        and ``ending`` as (start, end) in seconds if known."""
         return await self._call(
             QUEUE_ADD,
             room_id=room_id,
@@ -411,6 +422,7 @@ class WatchiumClient:
             title=title,
             anime_id=anime_id,
             anime_title=anime_title,
+            **_segments(opening, ending),
         )
 
     async def queue_remove(self, room_id: str, entry_id: str) -> QueueRemoveResult:
@@ -435,6 +447,56 @@ class WatchiumClient:
     async def queue_auto_advance(self, room_id: str, on: bool = True) -> RoomSnapshot:
         """Turn the room's auto-advance on or off (host or co-host)."""
         return await self._call(QUEUE_AUTO_ADVANCE, room_id=room_id, on=on)
+
+    # -- skip together and the ready check (docs/NIGHTS.md) --------------------------------------
+
+    async def set_skips(
+        self,
+        room_id: str,
+        *,
+        opening: tuple[float, float] | None = None,
+        ending: tuple[float, float] | None = None,
+    ) -> RoomSnapshot:
+        """Mark the opening and ending (start, end in seconds) of the episode the room plays;
+        one left out is cleared (host or co-host)."""
+        return await self._call(ROOMS_SET_SKIPS, room_id=room_id, **_segments(opening, ending))
+
+    async def skip(self, room_id: str, segment: str | None = None) -> RoomsSkipResult:
+        """Skip the ``opening`` or ``ending`` (None: the one playing now) for the whole room
+        (host or co-host)."""
+        return await self._call(ROOMS_SKIP, room_id=room_id, segment=segment)
+
+    async def ready_check_start(
+        self,
+        room_id: str,
+        to: str = "none",
+        *,
+        entry_id: str | None = None,
+        timeout: float | None = None,
+    ) -> ReadyCheckStartResult:
+        """Open a ready check (host or co-host), moving the room to the ``next`` episode or an
+        ``entry`` first if asked; it starts after ``timeout`` seconds (default 30) at the latest."""
+        return await self._call(
+            READY_CHECK_START, room_id=room_id, to=to, entry_id=entry_id, timeout=timeout
+        )
+
+    async def ready_check_respond(
+        self, room_id: str, check_id: str, ready: bool = True
+    ) -> ReadyCheck:
+        """Answer the room's ready check. ``held`` > 0 in the answer: call
+        :meth:`ready_check_settle` after that many seconds so the room sees it."""
+        return await self._call(
+            READY_CHECK_RESPOND, room_id=room_id, check_id=check_id, ready=ready
+        )
+
+    async def ready_check_settle(
+        self, room_id: str, check_id: str, *, cancel: bool = False
+    ) -> ReadyCheck:
+        """Bring the room's ready check up to date (any member: the room starts once everyone
+        is ready or the deadline passed), or ``cancel`` it (host or co-host)."""
+        return await self._call(
+            READY_CHECK_SETTLE, room_id=room_id, check_id=check_id, cancel=cancel
+        )
 
     async def leave_room(self, room_id: str) -> RoomsLeaveResult:
         """Leave a room; a leaving host hands over to the earliest-joined member."""
@@ -653,3 +715,15 @@ class WatchiumClient:
         return await self._call(
             COMMENTS_GET_HISTORY, room_id=room_id, anime_id=anime_id, hours=hours
         )
+
+
+def _segments(
+    opening: tuple[float, float] | None, ending: tuple[float, float] | None
+) -> dict[str, float | None]:
+    """(start, end) pairs as the request fields ``opening_start`` ... ``ending_end``."""
+    return {
+        "opening_start": opening[0] if opening else None,
+        "opening_end": opening[1] if opening else None,
+        "ending_start": ending[0] if ending else None,
+        "ending_end": ending[1] if ending else None,
+    }

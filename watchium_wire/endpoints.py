@@ -1,3 +1,4 @@
+# Over 500 lines: every function of the API in one table, as the functions app and the SDK read it.
 """Every function of the API, in one table: its name, request body, answer and refusals.
 
 ``POST /functions/v1/<name>`` takes the JSON body :attr:`Endpoint.request` and answers
@@ -31,6 +32,9 @@ from watchium_wire.requests import (
     QueueGoRequest,
     QueueMoveRequest,
     QueueRemoveRequest,
+    ReadyCheckRespondRequest,
+    ReadyCheckSettleRequest,
+    ReadyCheckStartRequest,
     RoomsCreateInviteRequest,
     RoomsCreateRequest,
     RoomsDeleteRequest,
@@ -39,6 +43,8 @@ from watchium_wire.requests import (
     RoomsListPublicRequest,
     RoomsModerateRequest,
     RoomsRotateAccessKeyRequest,
+    RoomsSetSkipsRequest,
+    RoomsSkipRequest,
     RoomsStatsRequest,
     SyncControlRequest,
     SyncGetHostTimeRequest,
@@ -55,6 +61,8 @@ from watchium_wire.responses import (
     QueueRemoveResult,
     ReactionResult,
     ReadState,
+    ReadyCheck,
+    ReadyCheckStartResult,
     ReplayWindow,
     RoomQueue,
     RoomsCreateInviteResult,
@@ -66,6 +74,7 @@ from watchium_wire.responses import (
     RoomsModerateResult,
     RoomSnapshot,
     RoomsRotateAccessKeyResult,
+    RoomsSkipResult,
     RoomStats,
 )
 
@@ -99,6 +108,11 @@ __all__ = [
     "QUEUE_MOVE",
     "QUEUE_GO",
     "QUEUE_AUTO_ADVANCE",
+    "ROOMS_SET_SKIPS",
+    "ROOMS_SKIP",
+    "READY_CHECK_START",
+    "READY_CHECK_RESPOND",
+    "READY_CHECK_SETTLE",
 ]
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -437,6 +451,69 @@ QUEUE_AUTO_ADVANCE = Endpoint(
     ),
 )
 
+ROOMS_SET_SKIPS = Endpoint(
+    "rooms-set-skips",
+    RoomsSetSkipsRequest,
+    RoomSnapshot,
+    summary="Mark the opening and ending (host or co-host)",
+    description=(
+        "Mark where the opening and the ending of the episode the room plays start and end "
+        "(seconds; a pair left out clears it). The current queue entry keeps them for next time. "
+        "Host or co-host (403 WRH03); 120 queue edits per hour (429 WR429)."
+    ),
+)
+ROOMS_SKIP = Endpoint(
+    "rooms-skip",
+    RoomsSkipRequest,
+    RoomsSkipResult,
+    summary="Skip the opening or ending for everyone (host or co-host)",
+    description=(
+        "Move the whole room to the end of the opening or ending (``segment``; left out: the one "
+        "playing now). While playing, the room starts from there a moment ahead (0.6 s), so "
+        "every player lands on the same frame. Host or co-host (403 WRH03); not in a segment, or "
+        "it is not marked: 409 WR409; a playback change (2 per second, 429 WR429)."
+    ),
+    errors=(400, 401, 403, 404, 409, 429),
+)
+READY_CHECK_START = Endpoint(
+    "ready-check-start",
+    ReadyCheckStartRequest,
+    ReadyCheckStartResult,
+    summary="Ask the room who is ready (host or co-host)",
+    description=(
+        "Open a ready check, moving the room to the ``next`` episode of its queue or an "
+        "``entry`` first (paused at 0) if asked. The room starts by itself when every member is "
+        "ready, or after ``timeout`` seconds (default 30) with whoever is. Host or co-host (403 "
+        "WRH03); a check already open, or no such episode: 409 WR409; 30 checks per hour."
+    ),
+    errors=(400, 401, 403, 404, 409, 429),
+)
+READY_CHECK_RESPOND = Endpoint(
+    "ready-check-respond",
+    ReadyCheckRespondRequest,
+    ReadyCheck,
+    summary="Answer the ready check (a member)",
+    description=(
+        "Say you are ready (or not yet). The last member to be ready starts the room. An answer "
+        "within a second of the check's last update is held back (``held`` says for how long): "
+        "call ready-check-settle after it, so the room sees it. A check that is over: 409 WR409; "
+        "not a member: 403 WRM03; 30 answers a minute."
+    ),
+    errors=(400, 401, 403, 404, 409, 429),
+)
+READY_CHECK_SETTLE = Endpoint(
+    "ready-check-settle",
+    ReadyCheckSettleRequest,
+    ReadyCheck,
+    summary="Bring the ready check up to date, or cancel it",
+    description=(
+        "Any member: publish answers held back, and start the room once everyone is ready or the "
+        "deadline has passed (the first call does; later ones change nothing). With ``cancel``, "
+        "the host or a co-host ends the check without starting the room (403 WRH03)."
+    ),
+    errors=(400, 401, 403, 404, 409, 429),
+)
+
 ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
     ep.name: ep
     for ep in (
@@ -467,6 +544,11 @@ ENDPOINTS: dict[str, Endpoint[Any, Any]] = {
         QUEUE_MOVE,
         QUEUE_GO,
         QUEUE_AUTO_ADVANCE,
+        ROOMS_SET_SKIPS,
+        ROOMS_SKIP,
+        READY_CHECK_START,
+        READY_CHECK_RESPOND,
+        READY_CHECK_SETTLE,
     )
 }
 """Every function by name."""

@@ -59,6 +59,14 @@ __all__ = [
     "QueueDestination",
     "QueueAutoAdvanceRequest",
     "QueueGetRequest",
+    "SkipMarks",
+    "RoomsSetSkipsRequest",
+    "SkipSegment",
+    "RoomsSkipRequest",
+    "ReadyCheckDestination",
+    "ReadyCheckStartRequest",
+    "ReadyCheckRespondRequest",
+    "ReadyCheckSettleRequest",
     "MAX_POSITION",
 ]
 
@@ -273,8 +281,29 @@ class MembersSetCohostRequest(RequestModel):
     user_id: UserId | None = None
 
 
-class QueueAddRequest(RequestModel):
-    """Append an episode to the room's queue (host or co-host)."""
+class SkipMarks(RequestModel):
+    """The opening and ending of an episode: each both ends (seconds) or neither."""
+
+    opening_start: Position | None = None
+    opening_end: Position | None = None
+    ending_start: Position | None = None
+    ending_end: Position | None = None
+
+    @model_validator(mode="after")
+    def _segments(self) -> SkipMarks:
+        for name in ("opening", "ending"):
+            start = getattr(self, f"{name}_start")
+            end = getattr(self, f"{name}_end")
+            if (start is None) != (end is None):
+                raise ValueError(f"the {name} needs both {name}_start and {name}_end, or neither")
+            if start is not None and end is not None and round(start, 2) >= round(end, 2):
+                raise ValueError(f"the {name} must end after it starts ({start} >= {end})")
+        return self
+
+
+class QueueAddRequest(SkipMarks):
+    """Append an episode to the room's queue (host or co-host), with its opening and ending if
+    known."""
 
     room_id: RoomId
     episode_number: int = Field(ge=1, le=_INT32_MAX, description="The episode (from 1).")
@@ -354,9 +383,81 @@ class QueueAutoAdvanceRequest(RequestModel):
 
 
 class QueueGetRequest(RequestModel):
-    """The room's queue."""
+    """The room's queue and its ready check."""
 
     room_id: RoomId
+
+
+class RoomsSetSkipsRequest(SkipMarks):
+    """Mark the opening and ending of the episode the room plays (host or co-host); a pair left
+    out clears that segment."""
+
+    room_id: RoomId
+    user_id: UserId | None = None
+
+
+class SkipSegment(StrEnum):
+    opening = "opening"
+    ending = "ending"
+
+
+class RoomsSkipRequest(RequestModel):
+    """Skip the opening or ending for the whole room (host or co-host)."""
+
+    room_id: RoomId
+    segment: SkipSegment | None = Field(
+        None, description="opening or ending (left out: the one the room is in now)."
+    )
+    user_id: UserId | None = None
+
+
+class ReadyCheckDestination(StrEnum):
+    none = "none"
+    next = "next"
+    entry = "entry"
+
+
+class ReadyCheckStartRequest(RequestModel):
+    """Open a ready check (host or co-host), moving the room to an episode first if asked."""
+
+    room_id: RoomId
+    to: ReadyCheckDestination = Field(
+        ReadyCheckDestination.none,
+        description="none (this episode), next (the queue's next), entry (``entry_id``).",
+    )
+    entry_id: UUID | None = None
+    timeout: float | None = Field(
+        None,
+        ge=5,
+        le=300,
+        allow_inf_nan=False,
+        description="Seconds until the room starts anyway (5 to 300; default 30).",
+    )
+    user_id: UserId | None = None
+
+    @model_validator(mode="after")
+    def _entry(self) -> ReadyCheckStartRequest:
+        if self.to is ReadyCheckDestination.entry and self.entry_id is None:
+            raise ValueError("to = entry needs entry_id")
+        return self
+
+
+class ReadyCheckRespondRequest(RequestModel):
+    """A member answers the room's ready check."""
+
+    room_id: RoomId
+    check_id: UUID
+    ready: bool = True
+    user_id: UserId | None = None
+
+
+class ReadyCheckSettleRequest(RequestModel):
+    """Bring the room's ready check up to date (any member), or cancel it (host or co-host)."""
+
+    room_id: RoomId
+    check_id: UUID
+    cancel: bool = False
+    user_id: UserId | None = None
 
 
 class RoomsCreateInviteRequest(RequestModel):

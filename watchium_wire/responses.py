@@ -1,3 +1,4 @@
+# Over 500 lines: every response body of the API in one module, as the endpoint table names them.
 """What the functions answer: the ``data`` of every endpoint, and the envelopes around it.
 
 The same models describe the answers in the server's OpenAPI document and parse them in the SDK,
@@ -17,7 +18,7 @@ Three shapes of a room, by what they carry:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +43,9 @@ __all__ = [
     "QueueRemoveResult",
     "QueueGoResult",
     "RoomQueue",
+    "ReadyCheck",
+    "ReadyCheckStartResult",
+    "RoomsSkipResult",
     "RoomsCreateInviteResult",
     "RoomsListPublicResult",
     "CommentsPage",
@@ -97,6 +101,14 @@ class RoomRow(_Out):
     auto_advance: bool = Field(
         False, description="Whether the room moves to the next entry when this one ends."
     )
+    opening_start: float | None = Field(
+        None, description="Where the episode's opening starts (seconds; None: not marked)."
+    )
+    opening_end: float | None = None
+    ending_start: float | None = Field(
+        None, description="Where the episode's ending starts (seconds; None: not marked)."
+    )
+    ending_end: float | None = None
     last_activity: Timestamp
     created_at: Timestamp
     updated_at: Timestamp
@@ -234,6 +246,10 @@ class QueueEntry(_Out):
     title: str | None = None
     video_url: str
     duration: float = Field(description="The video's length, seconds.")
+    opening_start: float | None = None
+    opening_end: float | None = None
+    ending_start: float | None = None
+    ending_end: float | None = None
     added_by: str
     created_at: Timestamp
 
@@ -257,11 +273,52 @@ class QueueGoResult(RoomSnapshot):
     )
 
 
+class ReadyCheck(_Out):
+    """A row of public.ready_checks: the room's latest ready check (docs/NIGHTS.md)."""
+
+    room_id: str
+    check_id: str
+    status: Literal["open", "passed", "timed_out", "cancelled"]
+    started_by: str
+    started_at: Timestamp
+    deadline: Timestamp = Field(description="When the room starts whoever is ready.")
+    entry_id: str | None = Field(None, description="The queue entry the room moved to for it.")
+    ready_user_ids: list[str] = Field(description="Members who answered ready.")
+    ready_count: int
+    expected_count: int = Field(description="Members of the room when the row was written.")
+    settled_at: Timestamp | None = None
+    published_at: Timestamp
+    held: float = Field(
+        0.0,
+        description=(
+            "In an answer: seconds after which ready-check-settle publishes an answer held back "
+            "(0: nothing held)."
+        ),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+class ReadyCheckStartResult(_Out):
+    check: ReadyCheck
+    room: RoomSnapshot
+
+
+class RoomsSkipResult(RoomSnapshot):
+    """The room after rooms-skip."""
+
+    skipped: Literal["opening", "ending"]
+    to: float = Field(description="The position the room moved to (the segment's end).")
+
+
 class RoomQueue(_Out):
     room_id: str
     current_entry_id: str | None = None
     auto_advance: bool
     entries: list[QueueEntry]
+    ready_check: ReadyCheck | None = Field(None, description="The room's latest ready check.")
 
 
 class RoomsCreateInviteResult(_Out):

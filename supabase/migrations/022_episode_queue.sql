@@ -9,6 +9,12 @@
 -- (queue_go to => 'ended'); the database checks that the room really is at its end, and the
 -- first report advances the room (the others change nothing).
 --
+-- Skip together: an entry may carry the opening and the ending of its episode (start and end,
+-- seconds), and the room carries those of the episode it plays (copied from the entry by queue_go,
+-- or set by rooms_set_skips). rooms_skip moves the whole room past one with a single change:
+-- the position is the segment's end and, while playing, the reference time is settings.start_lead
+-- ahead, so every player holds at the same frame and starts at the same instant.
+--
 -- Traffic: each change of room_queue is one message per member carrying that entry only: an
 -- addition one INSERT, a removal one DELETE, a move one UPDATE (sort_key takes a value between
 -- its new neighbours: one row changes, whatever the queue's length). The replica identity is
@@ -17,8 +23,13 @@
 
 alter table watchium.settings
   add column max_queue_entries integer not null default 100
-    constraint valid_max_queue_entries check (max_queue_entries > 0);
+    constraint valid_max_queue_entries check (max_queue_entries > 0),
+  add column start_lead interval not null default interval '0.6 seconds'
+    constraint valid_start_lead check (start_lead >= interval '0' and start_lead <= interval '3 seconds');
 comment on column watchium.settings.max_queue_entries is 'Entries a room''s queue holds at most.';
+comment on column watchium.settings.start_lead is
+  'How far ahead a start the whole room makes together (a skip, a ready check passing) is '
+  'scheduled: longer than a change takes to reach the members, so all players start at once.';
 
 insert into watchium.rate_limit_rules (action, max_requests, per, description) values
   ('queue', 120, interval '1 hour', 'queue edits (add, remove, move, auto-advance) by a user');
@@ -42,7 +53,19 @@ create table public.room_queue (
   constraint valid_queue_title check (title is null or length(btrim(title)) > 0),
   constraint valid_queue_video_url check (
     video_url ~* '^https?://[^[:space:]]+$' and length(video_url) <= 2048),
-  constraint valid_queue_duration check (duration > 0)
+  constraint valid_queue_duration check (duration > 0),
+  opening_start numeric(10, 2),
+  opening_end numeric(10, 2),
+  ending_start numeric(10, 2),
+  ending_end numeric(10, 2),
+  constraint valid_queue_opening check (
+    (opening_start is null) = (opening_end is null)
+    and (opening_start is null or (0 <= opening_start and opening_start < opening_end
+                                   and opening_end <= duration))),
+  constraint valid_queue_ending check (
+    (ending_start is null) = (ending_end is null)
+    and (ending_start is null or (0 <= ending_start and ending_start < ending_end
+                                  and ending_end <= duration)))
 );
 comment on table public.room_queue is
   'A room''s episode queue, in sort_key order. Written by queue_add, queue_remove, queue_move; '
@@ -57,6 +80,10 @@ comment on column public.room_queue.episode_number is 'The episode (> 0).';
 comment on column public.room_queue.title is 'The episode''s title, if given.';
 comment on column public.room_queue.video_url is 'http(s) URL of the episode''s video.';
 comment on column public.room_queue.duration is 'The video''s length in seconds.';
+comment on column public.room_queue.opening_start is 'Where the opening starts, seconds (NULL: not marked).';
+comment on column public.room_queue.opening_end is 'Where the opening ends, seconds.';
+comment on column public.room_queue.ending_start is 'Where the ending starts, seconds (NULL: not marked).';
+comment on column public.room_queue.ending_end is 'Where the ending ends, seconds.';
 comment on column public.room_queue.added_by is 'Who added it.';
 comment on column public.room_queue.created_at is 'When it was added.';
 create index idx_room_queue_room on public.room_queue (room_id, sort_key);
@@ -65,7 +92,22 @@ alter table public.room_queue replica identity using index room_queue_room_entry
 
 alter table public.rooms
   add column current_entry_id uuid references public.room_queue (id) on delete set null,
-  add column auto_advance boolean not null default false;
+  add column auto_advance boolean not null default false,
+  add column opening_start numeric(10, 2),
+  add column opening_end numeric(10, 2),
+  add column ending_start numeric(10, 2),
+  add column ending_end numeric(10, 2),
+  add constraint valid_room_opening check (
+    (opening_start is null) = (opening_end is null)
+    and (opening_start is null or (0 <= opening_start and opening_start < opening_end))),
+  add constraint valid_room_ending check (
+    (ending_start is null) = (ending_end is null)
+    and (ending_start is null or (0 <= ending_start and ending_start < ending_end)));
+comment on column public.rooms.opening_start is
+  'Where the episode''s opening starts, seconds (NULL: not marked; docs/NIGHTS.md, "Skip together").';
+comment on column public.rooms.opening_end is 'Where the episode''s opening ends, seconds.';
+comment on column public.rooms.ending_start is 'Where the episode''s ending starts, seconds (NULL: not marked).';
+comment on column public.rooms.ending_end is 'Where the episode''s ending ends, seconds.';
 comment on column public.rooms.current_entry_id is
   'The queue entry the room plays (NULL: none; the room''s own episode and video).';
 -- A removed entry sets current_entry_id to NULL in the rooms that point at it: this index keeps
@@ -126,6 +168,40 @@ $$;
 comment on function watchium.queue_entry(text, uuid) is
   'The entry of the room''s queue, or WR400.';
 
+-- A segment (opening or ending) as given: both ends or neither, 0 <= start < end (<= duration
+-- when known), each a position as stored; WR400 otherwise, with what to fix.
+create function watchium.check_segment(
+  p_name text, p_start numeric, p_end numeric, p_duration numeric default null
+) returns void
+language plpgsql immutable
+set search_path = ''
+as $$
+begin
+  if (p_start is null) <> (p_end is null) then
+    raise exception using
+      errcode = 'WR400',
+      message = format('%s needs both its start and its end (or neither)', p_name);
+  end if;
+  if p_start is null then
+    return;
+  end if;
+  perform watchium.check_position(p_start, p_name || '_start');
+  perform watchium.check_position(p_end, p_name || '_end');
+  if round(p_start, 2) >= round(p_end, 2) then
+    raise exception using
+      errcode = 'WR400',
+      message = format('the %s must end after it starts (%s >= %s)', p_name, p_start, p_end);
+  end if;
+  if p_duration is not null and round(p_end, 2) > p_duration then
+    raise exception using
+      errcode = 'WR400',
+      message = format('the %s ends after the episode (%s > %s)', p_name, p_end, p_duration);
+  end if;
+end;
+$$;
+comment on function watchium.check_segment(text, numeric, numeric, numeric) is
+  'Raises WR400 unless the opening or ending is unset, or set with 0 <= start < end (<= duration).';
+
 ------------------------------------------------------------------------------------------------
 -- Entry points.
 ------------------------------------------------------------------------------------------------
@@ -139,6 +215,10 @@ create function public.queue_add(
   p_title text default null,
   p_anime_id text default null,
   p_anime_title text default null,
+  p_opening_start numeric default null,
+  p_opening_end numeric default null,
+  p_ending_start numeric default null,
+  p_ending_end numeric default null,
   p_user_id text default null
 ) returns jsonb
 language plpgsql volatile security definer
@@ -150,6 +230,8 @@ declare
   v_entry public.room_queue;
 begin
   perform watchium.check_position(p_duration, 'duration');
+  perform watchium.check_segment('opening', p_opening_start, p_opening_end, round(p_duration, 2));
+  perform watchium.check_segment('ending', p_ending_start, p_ending_end, round(p_duration, 2));
   if (select count(*) from public.room_queue q where q.room_id = p_room_id)
        >= (select s.max_queue_entries from watchium.settings s) then
     raise exception using
@@ -159,23 +241,28 @@ begin
   end if;
   perform watchium.enforce_rate_limit(v_uid, 'queue');
   insert into public.room_queue (
-    room_id, sort_key, anime_id, anime_title, episode_number, title, video_url, duration, added_by)
+    room_id, sort_key, anime_id, anime_title, episode_number, title, video_url, duration,
+    opening_start, opening_end, ending_start, ending_end, added_by)
   values (
     p_room_id,
     coalesce((select max(q.sort_key) from public.room_queue q where q.room_id = p_room_id), 0) + 1,
     coalesce(p_anime_id, v_room.anime_id),
     coalesce(p_anime_title, case when p_anime_id is null or p_anime_id = v_room.anime_id
                                  then v_room.anime_title end, p_anime_id),
-    p_episode_number, p_title, p_video_url, p_duration, v_uid)
+    p_episode_number, p_title, p_video_url, p_duration,
+    p_opening_start, p_opening_end, p_ending_start, p_ending_end, v_uid)
   returning * into v_entry;
   return jsonb_build_object('entry', to_jsonb(v_entry));
 end;
 $$;
-comment on function public.queue_add(text, integer, text, numeric, text, text, text, text) is
+comment on function public.queue_add(
+  text, integer, text, numeric, text, text, text, numeric, numeric, numeric, numeric, text) is
   'Appends an episode to the room''s queue (host or co-host): anime (default the room''s), '
-  'episode, title, video URL, duration in seconds. Returns {entry}. Errors: WR400, WR401, WR403, '
+  'episode, title, video URL, duration in seconds, and optionally its opening and ending '
+  '(start, end in seconds). Returns {entry}. Errors: WR400, WR401, WR403, '
   'WR404, WRH03, WR409 (the queue is full), WR429, 23514.';
-grant execute on function public.queue_add(text, integer, text, numeric, text, text, text, text)
+grant execute on function public.queue_add(
+  text, integer, text, numeric, text, text, text, numeric, numeric, numeric, numeric, text)
   to authenticated, service_role;
 
 -- why security definer: deletes from the queue after checking the role.
@@ -326,6 +413,10 @@ begin
          anime_title = v_target.anime_title,
          episode_number = v_target.episode_number,
          video_url = v_target.video_url,
+         opening_start = v_target.opening_start,
+         opening_end = v_target.opening_end,
+         ending_start = v_target.ending_start,
+         ending_end = v_target.ending_end,
          is_playing = false,
          current_playback_time = 0,
          playback_updated_at = clock_timestamp()
@@ -338,7 +429,7 @@ comment on function public.queue_go(text, text, uuid, text) is
   'Moves the room to an entry of its queue: p_to next, previous, entry (p_entry_id), by the host '
   'or a co-host; or ended (p_entry_id: the entry that ended), by any member when auto_advance '
   'is on and the room is within 1 s of that entry''s end (else nothing changes). The room takes '
-  'the entry''s anime, episode and video, paused at 0. Returns the room with live_position, '
+  'the entry''s anime, episode, video, opening and ending, paused at 0. Returns the room with live_position, '
   'server_time and advanced. Errors: WR400, WR401, WR403, WR404, WRH03, WRM03, WR409 (no such '
   'episode), WR429.';
 grant execute on function public.queue_go(text, text, uuid, text) to authenticated, service_role;
@@ -396,3 +487,109 @@ comment on function public.queue_get(text) is
   'The room''s queue in order, the entry it plays and whether it auto-advances: {room_id, '
   'current_entry_id, auto_advance, entries}. Errors: WR404.';
 grant execute on function public.queue_get(text) to anon, authenticated, service_role;
+
+------------------------------------------------------------------------------------------------
+-- Skip together.
+------------------------------------------------------------------------------------------------
+
+-- why security definer: API roles may not write these columns (nor the queue).
+create function public.rooms_set_skips(
+  p_room_id text,
+  p_opening_start numeric default null,
+  p_opening_end numeric default null,
+  p_ending_start numeric default null,
+  p_ending_end numeric default null,
+  p_user_id text default null
+) returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_duration numeric;
+begin
+  select q.duration into v_duration from public.room_queue q where q.id = v_room.current_entry_id;
+  perform watchium.check_segment('opening', p_opening_start, p_opening_end, v_duration);
+  perform watchium.check_segment('ending', p_ending_start, p_ending_end, v_duration);
+  perform watchium.enforce_rate_limit(v_uid, 'queue');
+  update public.rooms r
+     set opening_start = p_opening_start, opening_end = p_opening_end,
+         ending_start = p_ending_start, ending_end = p_ending_end
+   where r.room_id = p_room_id
+  returning * into v_room;
+  -- The entry keeps them, for the next time the room plays it.
+  update public.room_queue q
+     set opening_start = p_opening_start, opening_end = p_opening_end,
+         ending_start = p_ending_start, ending_end = p_ending_end
+   where q.id = v_room.current_entry_id;
+  return watchium.room_json(v_room, clock_timestamp());
+end;
+$$;
+comment on function public.rooms_set_skips(text, numeric, numeric, numeric, numeric, text) is
+  'Marks the opening and ending of the episode the room plays (host or co-host; start and end '
+  'in seconds, NULL pairs clear them); the current queue entry keeps them too. Returns the room. '
+  'Errors: WR400, WR401, WR403, WR404, WRH03, WR429.';
+grant execute on function public.rooms_set_skips(text, numeric, numeric, numeric, numeric, text)
+  to authenticated, service_role;
+
+-- why security definer: changes the room's playback after checking the role (apply_playback).
+create function public.rooms_skip(
+  p_room_id text, p_segment text default null, p_user_id text default null
+) returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_segment text := lower(p_segment);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_now timestamptz := clock_timestamp();
+  v_position numeric;
+  v_end numeric;
+begin
+  if v_segment is not null and v_segment not in ('opening', 'ending') then
+    raise exception using
+      errcode = 'WR400',
+      message = format('unknown segment %L', p_segment),
+      hint = 'segment is opening or ending (or left out: the one playing now)';
+  end if;
+  v_position := watchium.live_position(v_room.current_playback_time, v_room.is_playing,
+                                       v_room.playback_speed, v_room.playback_updated_at, v_now);
+  if v_segment is null then
+    if v_position >= v_room.opening_start and v_position < v_room.opening_end then
+      v_segment := 'opening';
+    elsif v_position >= v_room.ending_start and v_position < v_room.ending_end then
+      v_segment := 'ending';
+    else
+      raise exception using
+        errcode = 'WR409',
+        message = format('room %s is not in its opening or ending (at %s s)', p_room_id,
+                         round(v_position, 2)),
+        hint = 'name the segment to skip, or mark them with rooms-set-skips';
+    end if;
+  end if;
+  v_end := case v_segment when 'opening' then v_room.opening_end else v_room.ending_end end;
+  if v_end is null then
+    raise exception using
+      errcode = 'WR409',
+      message = format('the %s of this episode is not marked', v_segment),
+      hint = 'mark it with rooms-set-skips';
+  end if;
+  -- While playing, every player holds at the segment's end and starts at the same instant.
+  v_room := watchium.apply_playback(
+    p_room_id, v_uid, null, v_end, null,
+    case when v_room.is_playing
+         then clock_timestamp() + (select s.start_lead from watchium.settings s) end,
+    'seek');
+  return watchium.room_json(v_room, clock_timestamp())
+      || jsonb_build_object('skipped', v_segment, 'to', v_end);
+end;
+$$;
+comment on function public.rooms_skip(text, text, text) is
+  'Skips the opening or ending (p_segment; NULL: the one the room is in) for the whole room, host '
+  'or co-host: the room moves to the segment''s end and, while playing, starts from there '
+  'settings.start_lead ahead, so all players land on the same frame. Returns the room with '
+  'skipped and to. Errors: WR400, WR401, WR403, WR404, WRH03, WR409 (not in a segment, or it is '
+  'not marked), WR429.';
+grant execute on function public.rooms_skip(text, text, text) to authenticated, service_role;

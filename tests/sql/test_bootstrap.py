@@ -77,7 +77,14 @@ def test_publication_holds_exactly_the_tables_clients_subscribe_to(sql: SqlSessi
         "select array_agg(tablename::text order by tablename) from "
         "pg_publication_tables where pubname = 'supabase_realtime'"
     )
-    assert tables == ["comment_reaction_counts", "comments", "room_members", "room_queue", "rooms"]
+    assert tables == [
+        "comment_reaction_counts",
+        "comments",
+        "ready_checks",
+        "room_members",
+        "room_queue",
+        "rooms",
+    ]
 
 
 def test_replica_identity_full_where_old_records_are_needed(sql: SqlSession) -> None:
