@@ -57,6 +57,7 @@ from watchium_client.session import (
     PresenceSynced,
     QueueChanged,
     ReactionsChanged,
+    ReadyCheckChanged,
     RemovedFromRoom,
     RoomChanged,
     RoomDeleted,
@@ -132,6 +133,7 @@ __all__ = [
     "RoomDeleted",
     "RemovedFromRoom",
     "QueueChanged",
+    "ReadyCheckChanged",
     "RoomEvent",
     "TimedComment",
     # timed replay

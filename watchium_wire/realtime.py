@@ -76,6 +76,8 @@ def realtime_hints(room_id: str, *, is_public: bool, user_id: str) -> RealtimeHi
             _binding("*", "comment_reaction_counts", room_filter),
             # The episode queue (docs/NIGHTS.md): one change per entry added, moved or removed.
             _binding("*", "room_queue", room_filter),
+            # The ready check: one row per room, rewritten at most once a second while it fills.
+            _binding("*", "ready_checks", room_filter),
         ],
     )
 

@@ -85,6 +85,7 @@ async def test_a_whole_party_through_typed_calls(
         "comments",
         "comment_reaction_counts",
         "room_queue",
+        "ready_checks",
     }
 
     joined = await viewer.join_room(room_id, username="viewer")

@@ -219,6 +219,29 @@ async def test_engine_episode_change_loads_before_aligning() -> None:
     assert loaded == [2]
 
 
+async def test_engine_loads_another_video_with_the_same_episode_number() -> None:
+    """A queue may hold episode 1 of two anime: the video tells them apart; a row read without
+    its video (sync-get-host-time) is no change of episode."""
+    clock = FakeClock(0.0)
+    loaded: list[str] = []
+    engine, _, sync = make_engine(clock)
+
+    async def load(state: PlaybackState) -> None:
+        loaded.append(state.video_url)
+
+    engine._on_episode_change = load
+    engine.update_room(room(sync.server_now(), episode_number=1, video_url="https://a/1.mkv"))
+    await tick_for(engine, clock, 1.0)
+    assert engine.episode_loaded
+    engine.update_room(room(sync.server_now(), episode_number=1))
+    await tick_for(engine, clock, 1.0)
+    assert loaded == []
+    engine.update_room(room(sync.server_now(), episode_number=1, video_url="https://b/1.mkv"))
+    assert not engine.episode_loaded
+    await tick_for(engine, clock, 1.0)
+    assert loaded == ["https://b/1.mkv"] and engine.episode_loaded
+
+
 async def test_engine_stats_and_status() -> None:
     clock = FakeClock(0.0)
     engine, _, sync = make_engine(clock, rate_error=0.004)

@@ -171,6 +171,7 @@ class Party:
         timings: SessionTimings | None = None,
         url: str | None = None,
         on_episode_change: Callable[[PlaybackState], Awaitable[None]] | None = None,
+        auto_ready: bool = True,
         **player: Any,
     ) -> Viewer:
         session = RoomSession(
@@ -181,6 +182,7 @@ class Party:
             group_wait=group_wait,
             timings=timings,
             on_episode_change=on_episode_change,
+            auto_ready=auto_ready,
         )
         recorder = Recorder(session)  # subscribed before open: sees everything
         await session.open()

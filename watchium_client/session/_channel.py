@@ -29,7 +29,7 @@ from watchium_client.session._context import RowSink, SessionContext
 from watchium_client.session._events import ReactionsChanged
 from watchium_client.session._mirror import RoomMirror, member_from_row
 from watchium_client.session._resync import Resync
-from watchium_wire import Comment, MemberPresence, QueueEntry, RealtimeHints
+from watchium_wire import Comment, MemberPresence, QueueEntry, ReadyCheck, RealtimeHints
 
 __all__ = ["RoomChannel"]
 
@@ -157,6 +157,7 @@ class RoomChannel:
             "comments": self._on_comment_row,
             "comment_reaction_counts": self._on_reaction_counts_row,
             "room_queue": self._on_queue_row,
+            "ready_checks": self._on_ready_check_row,
         }
         for binding in hints.postgres_changes:
             handler = handlers.get(binding.table)
@@ -247,6 +248,13 @@ class RoomChannel:
         if record:
             entry = QueueEntry.model_validate(record)
             self._sink.events(self._mirror.queue_row(entry, now=self._ctx.clock.local_now()))
+
+    def _on_ready_check_row(self, payload: PostgresChangesPayload) -> None:
+        # A DELETE only comes with the room's: RoomDeleted says it.
+        record = payload["data"].get("record")
+        if record:
+            check = ReadyCheck.model_validate(record)
+            self._sink.events(self._mirror.ready_check_row(check, "realtime"))
 
     def _on_reaction_counts_row(self, payload: PostgresChangesPayload) -> None:
         record = payload["data"].get("record")

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from watchium_client.sync import PlaybackState
-from watchium_wire import Comment, Member, MemberPresence, QueueEntry, ReplayComment, RoomRow
+from watchium_wire import (
+    Comment,
+    Member,
+    MemberPresence,
+    QueueEntry,
+    ReadyCheck,
+    ReplayComment,
+    RoomRow,
+)
 
 __all__ = [
     "CommentPosted",
@@ -24,6 +32,7 @@ __all__ = [
     "MemberUpdated",
     "PresenceSynced",
     "QueueChanged",
+    "ReadyCheckChanged",
     "RoomChanged",
     "RoomDeleted",
     "RemovedFromRoom",
@@ -108,6 +117,15 @@ class QueueChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadyCheckChanged:
+    """The room's ready check opened, filled, or ended (docs/NIGHTS.md, "Ready check")."""
+
+    check: ReadyCheck
+    """Its state: ``status`` open, passed, timed_out or cancelled; who is ready; the deadline."""
+    source: EventSource
+
+
+@dataclass(frozen=True, slots=True)
 class HostChanged:
     host_user_id: str
     previous_host_user_id: str | None
@@ -169,6 +187,7 @@ RoomEvent = (
     | TimedComment
     | ReactionsChanged
     | QueueChanged
+    | ReadyCheckChanged
     | HostChanged
     | PresenceSynced
     | ConnectionLost

@@ -222,13 +222,15 @@ class Membership:
         return any(m.user_id == self._mirror.user_id for m in members)
 
     async def fetch_queue(self) -> None:
-        """Fetches the room's episode queue."""
+        """Fetches the room's episode queue and its ready check."""
         clock = self._client.clock
         sent = clock.local_now()
         queue = await self._client.queue(self._ctx.require_room_id())
         self._sink.events(
             self._mirror.reconcile_queue(queue.entries, sent=sent, now=clock.local_now())
         )
+        if queue.ready_check is not None:
+            self._sink.events(self._mirror.ready_check_row(queue.ready_check, "rpc"))
 
     async def fetch_comments(self) -> int:
         """Loads the thread's recent comments the first time; afterwards, the comments posted

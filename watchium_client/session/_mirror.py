@@ -31,11 +31,12 @@ from watchium_client.session._events import (
     MemberLeft,
     MemberUpdated,
     QueueChanged,
+    ReadyCheckChanged,
     RoomChanged,
     RoomEvent,
 )
 from watchium_client.sync import PlaybackState, parse_server_time
-from watchium_wire.responses import Comment, Member, QueueEntry, RoomRow
+from watchium_wire.responses import Comment, Member, QueueEntry, ReadyCheck, RoomRow
 
 __all__ = ["RoomMirror", "member_from_row", "row_time"]
 
@@ -85,6 +86,7 @@ class RoomMirror:
         self._seen_comments: dict[str, None] = {}
         self.queue: dict[str, QueueEntry] = {}
         self._queue_seen: dict[str, float] = {}  # entry id -> local time its row arrived
+        self.ready_check: ReadyCheck | None = None
 
     @property
     def is_host(self) -> bool:
@@ -237,6 +239,26 @@ class RoomMirror:
                 self._queue_seen.pop(entry_id, None)
         after = self.queue_entries()
         return [] if after == before else [QueueChanged(after, "rpc")]
+
+    # ------------------------------------------------------------------ the ready check
+
+    def ready_check_row(self, check: ReadyCheck, source: EventSource) -> list[RoomEvent]:
+        """The room's ready check as a row or an answer carries it: kept when it is a newer
+        check, or the same check written later (a row's ``published_at`` orders its versions;
+        a check that ended never reopens)."""
+        if self.room_id is not None and check.room_id != self.room_id:
+            return []
+        known = self.ready_check
+        if known is not None and known.check_id == check.check_id:
+            newer = parse_server_time(check.published_at) > parse_server_time(known.published_at)
+            if not newer or not known.is_open:
+                return []
+        elif known is not None and parse_server_time(check.started_at) < parse_server_time(
+            known.started_at
+        ):
+            return []
+        self.ready_check = check
+        return [ReadyCheckChanged(check, source)]
 
     # ------------------------------------------------------------------ comments
 

@@ -53,6 +53,7 @@ from watchium_client.session._events import (
     PresenceSynced,
     QueueChanged,
     ReactionsChanged,
+    ReadyCheckChanged,
     RemovedFromRoom,
     RoomChanged,
     RoomDeleted,
@@ -67,6 +68,7 @@ from watchium_client.session._mirror import RoomMirror
 from watchium_client.session._player_link import PlayerLink
 from watchium_client.session._presence import PresenceTracker
 from watchium_client.session._queue import AutoAdvance
+from watchium_client.session._ready import ReadyFollower
 from watchium_client.session._replay import SessionReplay
 from watchium_client.session._resync import Resync
 from watchium_client.sync import (
@@ -82,8 +84,10 @@ from watchium_wire import (
     MemberPresence,
     MemberStatusResult,
     QueueEntry,
+    ReadyCheck,
     RoomRow,
     RoomSnapshot,
+    RoomsSkipResult,
 )
 
 __all__ = ["RoomSession"]
@@ -112,6 +116,8 @@ class RoomSession:
         group_wait: host side: pause the room while members buffer (see GroupWaitPolicy).
         on_episode_change: awaited when the room moves to another episode, before the player
             aligns (load the episode there).
+        auto_ready: answer the room's ready checks ready by itself once the player has the
+            room's episode (False: the app asks its user and calls :meth:`ready`).
         leave_on_close: leave the room on close (otherwise the membership lapses after 30 s
             without heartbeats, or a later session can pick it up).
         timings: intervals and timeouts.
@@ -137,6 +143,7 @@ class RoomSession:
         thresholds: SyncThresholds | None = None,
         group_wait: GroupWaitPolicy | None = None,
         on_episode_change: Callable[[PlaybackState], Awaitable[None]] | None = None,
+        auto_ready: bool = True,
         leave_on_close: bool = True,
         timings: SessionTimings | None = None,
         replay: ReplayMode = "all",
@@ -184,6 +191,14 @@ class RoomSession:
             client, ctx, mirror, self._deliver, mode=replay, timings=replay_timings
         )
         self._auto_advance = AutoAdvance(client, ctx, mirror)
+        self._ready = ReadyFollower(
+            client,
+            ctx,
+            mirror,
+            sink,
+            episode_loaded=self._episode_loaded,
+            auto_ready=auto_ready,
+        )
         self._host = Hosting(
             ctx,
             mirror,
@@ -260,6 +275,15 @@ class RoomSession:
         if room is None or room.current_entry_id is None:
             return None
         return self._view.queue.get(room.current_entry_id)
+
+    @property
+    def ready_check(self) -> ReadyCheck | None:
+        """The room's latest ready check as last seen (open, or how the last one ended)."""
+        return self._view.ready_check
+
+    def _episode_loaded(self) -> bool:
+        engine = self._link.engine
+        return engine.episode_loaded if engine is not None else self._link.player is None
 
     @property
     def is_cohost(self) -> bool:
@@ -366,6 +390,9 @@ class RoomSession:
     def on_queue_change(self, callback: Callable[[QueueChanged], object]) -> Self:
         return self.on(QueueChanged, callback)
 
+    def on_ready_check(self, callback: Callable[[ReadyCheckChanged], object]) -> Self:
+        return self.on(ReadyCheckChanged, callback)
+
     def on_removed(self, callback: Callable[[RemovedFromRoom], object]) -> Self:
         """Kicked or banned by the host or a co-host: the session has stopped following."""
         return self.on(RemovedFromRoom, callback)
@@ -419,6 +446,7 @@ class RoomSession:
             self._spawn(self._channel.watchdog(), "watchdog")
             self._spawn(self._replay.run(), "replay")
             self._spawn(self._auto_advance.run(), "auto-advance")
+            self._spawn(self._ready.run(), "ready-check")
             if self._host.group is not None:
                 self._spawn(self._host.group.run(), "group-wait")
         except BaseException:
@@ -622,3 +650,59 @@ class RoomSession:
             InvalidInput: a speed out of range.
         """
         return await self._host.set_speed(speed)
+
+    # ------------------------------------------------------------------ episode nights
+
+    async def skip(self, segment: str | None = None) -> RoomsSkipResult:
+        """Host or co-host: skip the ``opening`` or ``ending`` (None: the one playing now) for
+        the whole room. While playing, the room restarts from the segment's end a moment ahead,
+        so every player lands on the same frame.
+
+        Raises:
+            NotHost: neither host nor co-host. Conflict: not in a segment, or it is not marked.
+        """
+        sent = self._ctx.clock.local_now()
+        result = await self._client.skip(self.room_id, segment)
+        self._take_room(result.model_dump(), "rpc", sent)
+        return result
+
+    async def start_ready_check(
+        self, to: str = "next", *, entry_id: str | None = None, timeout: float | None = None
+    ) -> ReadyCheck:
+        """Host or co-host: move the room to the ``next`` episode of its queue (or an
+        ``entry``; ``none``: stay on this one, paused) and ask everyone if they are ready. The
+        room starts by itself once all are, or after ``timeout`` seconds (default 30).
+
+        Raises:
+            NotHost: neither host nor co-host. Conflict: a check is open, or no such episode.
+        """
+        sent = self._ctx.clock.local_now()
+        result = await self._client.ready_check_start(
+            self.room_id, to, entry_id=entry_id, timeout=timeout
+        )
+        self._take_room(result.room.model_dump(), "rpc", sent)
+        self._apply(self._view.ready_check_row(result.check, "rpc"))
+        return result.check
+
+    async def cancel_ready_check(self) -> ReadyCheck:
+        """Host or co-host: end the open check without starting the room.
+
+        Raises:
+            RuntimeError: no check is open. NotHost: neither host nor co-host.
+        """
+        check = self._view.ready_check
+        if check is None or not check.is_open:
+            raise RuntimeError("the room has no ready check open")
+        result = await self._client.ready_check_settle(self.room_id, check.check_id, cancel=True)
+        self._apply(self._view.ready_check_row(result, "rpc"))
+        return result
+
+    async def ready(self, ready: bool = True) -> ReadyCheck:
+        """Answers the room's open ready check (sessions with ``auto_ready`` answer by
+        themselves once the episode is loaded); an answer held back is settled later by the
+        session, so the room sees it.
+
+        Raises:
+            RuntimeError: no check is open. Conflict: it ended meanwhile.
+        """
+        return await self._ready.answer(ready)

@@ -158,6 +158,9 @@ class SyncEngine:
         the next action's is earlier). Returns whether the state was taken as a change.
         """
         previous = self._room
+        if previous is not None and not state.video_url and state.same_episode(previous):
+            # A row read without its video (sync-get-host-time): the video is the one known.
+            state = replace(state, video_url=previous.video_url)
         if (
             not ordered
             and previous is not None
@@ -174,7 +177,7 @@ class SyncEngine:
         if previous is not None:
             state = state.continuing(previous)
         self._room = state
-        if previous is not None and previous.episode_number != state.episode_number:
+        if previous is not None and not previous.same_episode(state):
             self._episode_pending = True
         self._room_changed = True
         self._hold_until = -math.inf
@@ -215,6 +218,12 @@ class SyncEngine:
     def room(self) -> PlaybackState | None:
         """The room state the engine follows."""
         return self._room
+
+    @property
+    def episode_loaded(self) -> bool:
+        """Whether the player has the room's episode: the engine follows a room and, if that
+        room moved to another episode, ``on_episode_change`` has returned."""
+        return self._room is not None and not self._episode_pending
 
     @property
     def policy_state(self) -> PolicyState:

@@ -68,6 +68,8 @@ class PlaybackState:
     playback_speed: float = 1.0
     host_user_id: str = ""
     episode_number: int = 1
+    video_url: str = ""
+    """The room's video ("" when the row read did not carry it)."""
     lead_in_speed: float | None = None
     """While playing, before ``updated_at``: None holds at ``position`` (a scheduled start); a
     speed keeps the room moving at it, reaching ``position`` at ``updated_at`` (a scheduled speed
@@ -124,7 +126,7 @@ class PlaybackState:
             self.is_playing
             and previous.is_playing
             and previous.room_id == self.room_id
-            and previous.episode_number == self.episode_number
+            and previous.same_episode(self)
             and self.lead_in_speed is None
         ):
             return self
@@ -137,6 +139,13 @@ class PlaybackState:
             return self
         return replace(self, lead_in_speed=speed)
 
+    def same_episode(self, other: PlaybackState) -> bool:
+        """Whether ``other`` plays the same episode: the same number and, when both rows carry
+        it, the same video (a queue may hold episode 1 of two anime)."""
+        return self.episode_number == other.episode_number and (
+            not self.video_url or not other.video_url or self.video_url == other.video_url
+        )
+
     def same_playback(self, other: PlaybackState) -> bool:
         """Whether ``other`` describes the same playback (position, reference time, play state,
         speed and episode): a row update that changes none of these is no host action. The
@@ -146,14 +155,14 @@ class PlaybackState:
             and self.updated_at == other.updated_at
             and self.is_playing == other.is_playing
             and self.playback_speed == other.playback_speed
-            and self.episode_number == other.episode_number
+            and self.same_episode(other)
         )
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PlaybackState:
         """Builds the state from a ``public.rooms`` row (a Realtime payload, a PostgREST or RPC
         result): ``room_id``, ``current_playback_time``, ``is_playing``, ``playback_speed``,
-        ``playback_updated_at``, ``host_user_id``, ``episode_number``.
+        ``playback_updated_at``, ``host_user_id``, ``episode_number``, ``video_url``.
 
         Raises:
             ValueError: a column is missing or malformed.
@@ -179,4 +188,5 @@ class PlaybackState:
             playback_speed=_number(row, "playback_speed", 1.0),
             host_user_id=str(row.get("host_user_id") or ""),
             episode_number=episode,
+            video_url=str(row.get("video_url") or ""),
         )
