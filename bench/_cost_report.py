@@ -27,11 +27,14 @@ __all__ = [
     "usage",
 ]
 
-ACTIONS = ("pause", "play", "seek", "speed", "join", "leave")
+ACTIONS = ("pause", "play", "seek", "speed", "join", "leave", "ready check")
 HOST_ACTIONS = ("pause", "play", "seek", "speed")
 
 TARGET_STEADY_PER_MEMBER_S = 0.2
 TARGET_ACTION_PER_MEMBER = 2.0
+TARGET_READY_CHECK_PER_MEMBER = 8.0
+"""A ready check every member answers: its opening, the pause, a few rewrites while it fills
+(at most one a second, whatever the room's size), its end and the start; not one per answer."""
 TARGET_PRESENCE_PER_MEMBER_MIN = 1.0
 
 _MESSAGE_OUT = ("postgres_changes/", "presence_diff", "presence_state", "broadcast")
@@ -123,6 +126,12 @@ def check(results: Sequence[Mapping[str, Any]]) -> list[str]:
                     f"{n} members: {action} cost {cost:.2f} messages per member "
                     f"(target <= {TARGET_ACTION_PER_MEMBER})"
                 )
+        ready = room["actions"]["ready check"]["net_per_member"]
+        if ready > TARGET_READY_CHECK_PER_MEMBER:
+            misses.append(
+                f"{n} members: a ready check cost {ready:.2f} messages per member "
+                f"(target <= {TARGET_READY_CHECK_PER_MEMBER})"
+            )
         # A cheap action that did not reach everyone is no saving: each must reach every member.
         for action, change in _EXPECTED_CHANGE.items():
             got = room["actions"][action]["changes"].get(change, 0)
@@ -135,6 +144,7 @@ _EXPECTED_CHANGE = {
     **{action: "rooms/UPDATE" for action in HOST_ACTIONS},
     "join": "room_members/INSERT",
     "leave": "room_members/DELETE",
+    "ready check": "ready_checks/UPDATE",
 }
 
 

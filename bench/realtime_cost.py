@@ -17,8 +17,9 @@ For each room size, against one throwaway stack (PostgreSQL, the functions, auth
 * all of them join, the host plays, and after ``settle`` seconds (past every member's first
   heartbeat) the counters are read over ``steady`` seconds of playback;
 * then the host pauses, plays, seeks and changes the speed, a new member (with a player) joins
-  and leaves, each followed by ``window`` seconds; an action's *net* cost is what was counted in
-  its window minus the steady rate over the same time.
+  and leaves, and the host runs a ready check that every session answers by itself until the
+  room starts again, each followed by ``window`` seconds; an action's *net* cost is what was
+  counted in its window minus the steady rate over the same time.
 
     python -m bench.realtime_cost                       # 10, 50, 100, 200 members (~12 min)
     python -m bench.realtime_cost --quick               # 10 and 50 members, shorter phases
@@ -26,7 +27,7 @@ For each room size, against one throwaway stack (PostgreSQL, the functions, auth
 
 Writes bench/results/realtime_cost[-LABEL].json. Targets (per member, whatever the room size):
 steady playback <= 0.2 messages per second, presence <= 1 per minute (received, and tracked), a
-host action <= 2 messages.
+host action <= 2 messages, a whole ready check <= 8 messages.
 """
 
 from __future__ import annotations
@@ -246,8 +247,20 @@ async def run_size(
         await act("play", session.play)
         await act("seek", lambda: session.seek(live() + 60.0))
         await act("speed", lambda: session.set_speed(1.25))
+        async def ready_check() -> None:
+            """The host asks; every session answers by itself; the room starts again."""
+            check = await session.start_ready_check("none", timeout=60)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                seen = session.ready_check
+                if seen is not None and seen.check_id == check.check_id and not seen.is_open:
+                    return
+                await asyncio.sleep(0.05)
+            raise RuntimeError("the ready check did not end within its minute")
+
         await act("join", join)
         await act("leave", leave)
+        await act("ready check", ready_check)
         assert list(actions) == list(ACTIONS)
     finally:
         stop_lag()
