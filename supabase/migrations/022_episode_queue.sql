@@ -533,7 +533,8 @@ comment on function public.rooms_set_skips(text, numeric, numeric, numeric, nume
 grant execute on function public.rooms_set_skips(text, numeric, numeric, numeric, numeric, text)
   to authenticated, service_role;
 
--- why security definer: changes the room's playback after checking the role (apply_playback).
+-- why security definer: changes the room's playback (API roles may not write it) after checking
+-- the role.
 create function public.rooms_skip(
   p_room_id text, p_segment text default null, p_user_id text default null
 ) returns jsonb
@@ -577,11 +578,18 @@ begin
       hint = 'mark it with rooms-set-skips';
   end if;
   -- While playing, every player holds at the segment's end and starts at the same instant.
-  v_room := watchium.apply_playback(
-    p_room_id, v_uid, null, v_end, null,
-    case when v_room.is_playing
-         then clock_timestamp() + (select s.start_lead from watchium.settings s) end,
-    'seek');
+  -- Written here, not by watchium.apply_playback: the role is room_for_controller's (a privileged
+  -- caller acting for anyone may skip, as it may move the room through its queue), and the
+  -- reference time ahead is the database's own, not a client's to check against the clock skew.
+  -- The change still counts against the host's sync_control limit (rooms_playback_guard).
+  perform watchium.bulk_sync_update(p_room_id, v_end, 'seek', false);
+  update public.rooms r
+     set current_playback_time = v_end,
+         playback_updated_at = clock_timestamp()
+           + case when r.is_playing then (select s.start_lead from watchium.settings s)
+                  else interval '0' end
+   where r.room_id = p_room_id
+  returning * into v_room;
   return watchium.room_json(v_room, clock_timestamp())
       || jsonb_build_object('skipped', v_segment, 'to', v_end);
 end;

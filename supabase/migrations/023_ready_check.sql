@@ -196,6 +196,10 @@ begin
      and exists (select 1 from public.rooms r where r.room_id = old.room_id) then
     -- The room first, then the check: the order every other writer of a check takes.
     perform 1 from public.rooms r where r.room_id = old.room_id for no key update;
+    -- The answer leaves with the member: one who comes back during the check joins it, one more
+    -- member to wait for, and answers again.
+    delete from watchium.ready_responses x
+     where x.room_id = old.room_id and x.user_id = old.user_id;
     begin
       perform watchium.ready_check_evaluate(old.room_id, true);
     exception when sqlstate 'WR429' then
@@ -207,7 +211,8 @@ begin
 end;
 $$;
 comment on function watchium.ready_check_on_leave() is
-  'Trigger: a member leaving an open ready check is one less to wait for; the room may start now.';
+  'Trigger: a member leaving an open ready check is one less to wait for (their answer goes with '
+  'them); the room may start now.';
 create trigger ready_check_on_leave
   after delete on public.room_members
   for each row execute function watchium.ready_check_on_leave();
@@ -234,6 +239,7 @@ declare
   v_timeout interval;
   v_moved jsonb;
   v_check public.ready_checks;
+  v_now timestamptz;
 begin
   if v_to not in ('none', 'next', 'entry') then
     raise exception using
@@ -259,20 +265,29 @@ begin
   if v_to <> 'none' then
     v_moved := public.queue_go(p_room_id, v_to, p_entry_id, v_uid);
   elsif v_room.is_playing then
-    -- Checking who is ready for what is already running: pause it first.
-    perform watchium.apply_playback(p_room_id, v_uid, false, null, null, null, 'play_pause');
+    -- Checking who is ready for what is already running: pause it first. Written here, not by
+    -- watchium.apply_playback, whose role check would refuse a privileged caller acting for a
+    -- user who is not in the room, whom room_for_controller admits. The pause continues from
+    -- the live position (rooms_playback_guard) and counts against the host's sync_control limit.
+    perform watchium.bulk_sync_update(
+      p_room_id,
+      round(watchium.live_position(v_room.current_playback_time, v_room.is_playing,
+                                   v_room.playback_speed, v_room.playback_updated_at,
+                                   clock_timestamp()), 2),
+      'play_pause', false);
+    update public.rooms r set is_playing = false where r.room_id = p_room_id;
   end if;
   select * into v_room from public.rooms r where r.room_id = p_room_id;
 
   delete from watchium.ready_responses x where x.room_id = p_room_id;
+  v_now := clock_timestamp();
   insert into public.ready_checks as c (
     room_id, check_id, status, started_by, started_at, deadline, entry_id, ready_user_ids,
     ready_count, expected_count, settled_at, published_at)
   values (
-    p_room_id, gen_random_uuid(), 'open', v_uid, clock_timestamp(),
-    clock_timestamp() + v_timeout, v_room.current_entry_id, '{}', 0,
-    (select count(*) from public.room_members m where m.room_id = p_room_id), null,
-    clock_timestamp())
+    p_room_id, gen_random_uuid(), 'open', v_uid, v_now, v_now + v_timeout,
+    v_room.current_entry_id, '{}', 0,
+    (select count(*) from public.room_members m where m.room_id = p_room_id), null, v_now)
   on conflict (room_id) do update
     set check_id = excluded.check_id, status = excluded.status, started_by = excluded.started_by,
         started_at = excluded.started_at, deadline = excluded.deadline,
