@@ -8,6 +8,8 @@
 | ``watchium stats ROOM`` | a room's viewer analytics, with a chart (you must host it) |
 | ``watchium kick\\|ban\\|mute\\|cohost ROOM USER`` | moderation (docs/NIGHTS.md) |
 | ``watchium queue ...`` | the episode queue: list, add, remove, move, next, previous, play, auto |
+| ``watchium skip\\|skips ROOM`` | skip the opening or ending for everyone; show or mark them |
+| ``watchium ready ROOM`` | a ready check followed until the room starts; answer or cancel it |
 
 Installed plugins (the ``watchium.cli`` entry points, :mod:`watchium_client.cli._plugins`) add
 their commands: with the local stack installed alongside (it is, in this repository),
@@ -23,6 +25,7 @@ import typer
 from watchium_client.cli._demo import demo
 from watchium_client.cli._help import PlainHelpGroup
 from watchium_client.cli._moderation import ban, cohost, kick, mute
+from watchium_client.cli._nights import ready, skip, skips
 from watchium_client.cli._plugins import load_plugins
 from watchium_client.cli._queue import queue_app
 from watchium_client.cli._rooms import rooms_app
@@ -47,6 +50,9 @@ app.command()(kick)
 app.command()(ban)
 app.command()(mute)
 app.command()(cohost)
+app.command()(skip)
+app.command()(skips)
+app.command()(ready)
 load_plugins(app)
 
 

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ __all__ = [
     "store_sessions",
     "out",
     "fail",
+    "parse_position",
+    "parse_segment",
     "open_client",
     "signed_in",
     "save_session",
@@ -326,6 +329,47 @@ def explain(
     if isinstance(exc, SignInRequired):
         return f"sign-in refused: {exc.message}"
     return str(exc)
+
+
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_CLOCK = re.compile(r"(?:([0-9]+):)?([0-9]+):([0-5][0-9](?:\.[0-9]+)?)")
+
+
+def parse_position(text: str) -> float:
+    """A position in the video as people write it: seconds (``90``, ``90.5``), ``m:ss``
+    (``1:30``) or ``h:mm:ss`` (``1:02:03.5``).
+
+    Raises:
+        ValueError: ``text`` is none of these (the message shows the forms).
+    """
+    text = text.strip()
+    if _SECONDS.fullmatch(text):
+        return float(text)
+    clock = _CLOCK.fullmatch(text)
+    if clock is None or (clock.group(1) is not None and int(clock.group(2)) >= 60):
+        raise ValueError(f"{text!r} is not a position: give seconds (90), m:ss (1:30) or h:mm:ss")
+    hours, minutes, seconds = clock.groups()
+    return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def parse_segment(text: str, option: str) -> tuple[float, float]:
+    """``START-END`` (each a :func:`parse_position`) as seconds, for the option ``option``.
+
+    Raises:
+        CommandError: not two positions, or the end is not after the start (says what to fix).
+    """
+    start, dash, end = text.partition("-")
+    if not dash:
+        raise CommandError(
+            f"{option} {text!r}: give START-END, in seconds or m:ss (e.g. {option} 1:30-3:00)"
+        )
+    try:
+        segment = parse_position(start), parse_position(end)
+    except ValueError as exc:
+        raise CommandError(f"{option}: {exc}") from None
+    if round(segment[0], 2) >= round(segment[1], 2):
+        raise CommandError(f"{option} {text}: the end must come after the start")
+    return segment
 
 
 def mpv_not_found(mpv: str) -> str:

@@ -9,8 +9,9 @@
 | ``watchium queue next\\|previous ROOM``, ``queue play ROOM ENTRY`` | move the room |
 | ``watchium queue auto ROOM on\\|off`` | auto-advance at the end of each episode |
 
-ENTRY is the entry's place in the queue (1, 2, ...) or its id. The host and co-hosts change the
-queue; anyone who sees the room lists it.
+ENTRY is the entry's place in the queue (1, 2, ...) or its id. ``queue add`` takes the episode's
+``--opening`` and ``--ending`` (``START-END``, each seconds, m:ss or h:mm:ss) for ``watchium skip``.
+The host and co-hosts change the queue; anyone who sees the room lists it.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from watchium_client.cli._common import (
     KeyOption,
     UrlOption,
     out,
+    parse_segment,
     resolve_target,
     run_command,
     signed_in,
 )
+from watchium_client.cli._rooms import format_position
 from watchium_wire.responses import RoomQueue
 
-__all__ = ["queue_app"]
+__all__ = ["queue_app", "entry_id_of", "format_segment", "OpeningOption", "EndingOption"]
 
 queue_app = typer.Typer(
     help="A room's episode queue: list, add, remove, move; next, previous, play; auto-advance.",
@@ -47,7 +50,32 @@ EntryArgument = Annotated[
 ]
 
 
-async def _entry_id(client: WatchiumClient, room_id: str, entry: str) -> str:
+OpeningOption = Annotated[
+    str | None,
+    typer.Option(
+        "--opening",
+        metavar="START-END",
+        help="Where the opening starts and ends: seconds or m:ss (1:30-3:00).",
+    ),
+]
+EndingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ending",
+        metavar="START-END",
+        help="Where the ending starts and ends: seconds or m:ss (21:40-23:10).",
+    ),
+]
+
+
+def format_segment(start: float | None, end: float | None) -> str:
+    """``1:30.0-3:00.0``, or ``-`` when the segment is not marked."""
+    if start is None or end is None:
+        return "-"
+    return f"{format_position(start)}-{format_position(end)}"
+
+
+async def entry_id_of(client: WatchiumClient, room_id: str, entry: str) -> str:
     if not entry.isdigit():
         return entry
     entries = (await client.queue(room_id)).entries
@@ -61,7 +89,7 @@ def _print_queue(queue: RoomQueue) -> None:
     table = Table(
         title=f"queue of {queue.room_id} (auto-advance {'on' if queue.auto_advance else 'off'})"
     )
-    for column in ("#", "", "anime", "episode", "title", "duration", "id"):
+    for column in ("#", "", "anime", "episode", "title", "duration", "opening", "ending", "id"):
         table.add_column(column)
     for place, entry in enumerate(queue.entries, 1):
         minutes, seconds = divmod(int(entry.duration), 60)
@@ -72,6 +100,8 @@ def _print_queue(queue: RoomQueue) -> None:
             str(entry.episode_number),
             entry.title or "",
             f"{minutes}:{seconds:02d}",
+            format_segment(entry.opening_start, entry.opening_end),
+            format_segment(entry.ending_start, entry.ending_end),
             entry.id,
         )
     out.print(table)
@@ -104,11 +134,15 @@ async def add(
         str | None, typer.Option("--anime-id", help="Another anime than the room's.")
     ] = None,
     anime_title: Annotated[str | None, typer.Option("--anime-title")] = None,
+    opening: OpeningOption = None,
+    ending: EndingOption = None,
     as_json: JsonOption = False,
     url: UrlOption = None,
     key: KeyOption = None,
 ) -> None:
-    """Append an episode to the queue (host or co-host)."""
+    """Append an episode to the queue (host or co-host), with its opening and ending if known."""
+    opening_marks = None if opening is None else parse_segment(opening, "--opening")
+    ending_marks = None if ending is None else parse_segment(ending, "--ending")
     target = resolve_target(url, key)
     async with signed_in(target, room_id) as client:
         added = await client.queue_add(
@@ -119,11 +153,23 @@ async def add(
             title=title,
             anime_id=anime_id,
             anime_title=anime_title,
+            opening=opening_marks,
+            ending=ending_marks,
         )
     if as_json:
         out.print_json(json.dumps(added.model_dump(), default=str))
         return
-    out.print(f"added episode {added.entry.episode_number} to the queue of {room_id}")
+    entry = added.entry
+    marks = [
+        f"{name} {format_segment(start, end)}"
+        for name, start, end in (
+            ("opening", entry.opening_start, entry.opening_end),
+            ("ending", entry.ending_start, entry.ending_end),
+        )
+        if start is not None
+    ]
+    tail = f" ({', '.join(marks)})" if marks else ""
+    out.print(f"added episode {entry.episode_number} to the queue of {room_id}{tail}")
 
 
 @queue_app.command("remove")
@@ -134,7 +180,7 @@ async def remove(
     """Remove an entry (host or co-host)."""
     target = resolve_target(url, key)
     async with signed_in(target, room_id) as client:
-        await client.queue_remove(room_id, await _entry_id(client, room_id, entry))
+        await client.queue_remove(room_id, await entry_id_of(client, room_id, entry))
     out.print(f"removed entry {entry} from the queue of {room_id}")
 
 
@@ -152,8 +198,8 @@ async def move(
     """Move an entry (host or co-host)."""
     target = resolve_target(url, key)
     async with signed_in(target, room_id) as client:
-        entry_id = await _entry_id(client, room_id, entry)
-        after_id = None if after is None else await _entry_id(client, room_id, after)
+        entry_id = await entry_id_of(client, room_id, entry)
+        after_id = None if after is None else await entry_id_of(client, room_id, after)
         await client.queue_move(room_id, entry_id, after_entry_id=after_id)
         queue = await client.queue(room_id)
     _print_queue(queue)
@@ -162,7 +208,7 @@ async def move(
 async def _go(room_id: str, to: str, entry: str | None, url: str | None, key: str | None) -> None:
     target = resolve_target(url, key)
     async with signed_in(target, room_id) as client:
-        entry_id = None if entry is None else await _entry_id(client, room_id, entry)
+        entry_id = None if entry is None else await entry_id_of(client, room_id, entry)
         room = await client.queue_go(room_id, to, entry_id=entry_id)
     out.print(
         f"room {room_id} is on {room.anime_title} episode {room.episode_number} (paused at 0)"
