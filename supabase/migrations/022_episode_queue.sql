@@ -130,7 +130,9 @@ alter publication supabase_realtime add table public.room_queue;
 ------------------------------------------------------------------------------------------------
 
 -- The room, locked, for a host or co-host (WRH03 otherwise; WR404 for who may not see it).
-create function watchium.room_for_controller(p_room_id text, p_user_id text) returns public.rooms
+create function watchium.room_for_controller(
+  p_room_id text, p_user_id text, p_what text default 'change the queue'
+) returns public.rooms
 language plpgsql volatile
 set search_path = ''
 as $$
@@ -140,13 +142,13 @@ begin
   if watchium.room_role(p_room_id, p_user_id) is null and not watchium.is_privileged() then
     raise exception using
       errcode = 'WRH03',
-      message = 'only the host or a co-host can change the queue',
+      message = format('only the host or a co-host can %s', p_what),
       hint = format('the host of room %s is %s', p_room_id, v_room.host_username);
   end if;
   return v_room;
 end;
 $$;
-comment on function watchium.room_for_controller(text, text) is
+comment on function watchium.room_for_controller(text, text, text) is
   'The room locked for a change by its host or a co-host (or a privileged caller), else WRH03.';
 
 create function watchium.queue_entry(p_room_id text, p_entry_id uuid) returns public.room_queue
@@ -380,7 +382,7 @@ begin
       return watchium.room_json(v_room, v_now) || jsonb_build_object('advanced', false);
     end if;
   else
-    v_room := watchium.room_for_controller(p_room_id, v_uid);
+    v_room := watchium.room_for_controller(p_room_id, v_uid, 'move the room to another episode');
     select * into v_current from public.room_queue q where q.id = v_room.current_entry_id;
   end if;
 
@@ -506,7 +508,8 @@ set search_path = ''
 as $$
 declare
   v_uid text := watchium.acting_user(p_user_id);
-  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_room public.rooms :=
+    watchium.room_for_controller(p_room_id, v_uid, 'mark the opening and ending');
   v_duration numeric;
 begin
   select q.duration into v_duration from public.room_queue q where q.id = v_room.current_entry_id;
@@ -544,7 +547,7 @@ as $$
 declare
   v_uid text := watchium.acting_user(p_user_id);
   v_segment text := lower(p_segment);
-  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid, 'skip for the room');
   v_now timestamptz := clock_timestamp();
   v_position numeric;
   v_end numeric;

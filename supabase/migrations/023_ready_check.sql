@@ -235,7 +235,7 @@ as $$
 declare
   v_uid text := watchium.acting_user(p_user_id);
   v_to text := lower(coalesce(p_to, ''));
-  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid);
+  v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid, 'start a ready check');
   v_timeout interval;
   v_moved jsonb;
   v_check public.ready_checks;
@@ -255,7 +255,10 @@ begin
   end if;
   v_timeout := coalesce(make_interval(secs => p_timeout::double precision),
                         (select s.ready_check_timeout from watchium.settings s));
-  if exists (select 1 from public.ready_checks c where c.room_id = p_room_id and c.status = 'open') then
+  -- An open check whose deadline has passed is over, even if no member settled it (every
+  -- session may have gone): the new one replaces it.
+  if exists (select 1 from public.ready_checks c
+              where c.room_id = p_room_id and c.status = 'open' and c.deadline > clock_timestamp()) then
     raise exception using
       errcode = 'WR409',
       message = format('room %s already has a ready check open', p_room_id),
@@ -378,7 +381,7 @@ declare
   v_result jsonb;
 begin
   if p_cancel then
-    v_room := watchium.room_for_controller(p_room_id, v_uid);
+    v_room := watchium.room_for_controller(p_room_id, v_uid, 'cancel a ready check');
   elsif not watchium.is_member_of(p_room_id, v_uid) and not watchium.is_privileged() then
     raise exception using
       errcode = 'WRM03',

@@ -247,6 +247,28 @@ def test_one_check_at_a_time(sql: SqlSession, room: Room, party: dict[str, str])
     refused(sql, room, "WR409", host, "ready_check_settle", check_id=first["check_id"], cancel=True)
 
 
+def test_a_check_past_its_deadline_that_nobody_settled_is_replaced(
+    sql: SqlSession, room: Room, party: dict[str, str]
+) -> None:
+    """Every session may have gone before the deadline's settle: the host is not stuck."""
+    first = start(sql, room)
+    respond(sql, room, party["member"], first)
+    pass_the_deadline(sql, room)
+    assert row(sql, room)["status"] == "open"
+    second = start(sql, room)
+    assert second["check_id"] != first["check_id"] and second["status"] == "open"
+    assert snapshot(sql, room)["answers"] == []
+    member = lambda: sql.as_user(party["member"])  # noqa: E731
+    refused(sql, room, "WR409", member, "ready_check_respond", check_id=first["check_id"])
+
+
+def test_refusals_say_what_was_refused(sql: SqlSession, room: Room, party: dict[str, str]) -> None:
+    sql.as_user(party["member"])
+    with sql.raises("WRH03") as refusal:
+        sql.rpc("ready_check_start", room_id=room.room_id)
+    assert "start a ready check" in str(refusal.value)
+
+
 def test_answers_without_a_check_are_refused(sql: SqlSession, room: Room) -> None:
     host = lambda: sql.as_user(room.host)  # noqa: E731
     refused(sql, room, "WR409", host, "ready_check_respond", check_id=new_user())

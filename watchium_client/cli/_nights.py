@@ -60,8 +60,8 @@ class Segment(StrEnum):
 
 @contextlib.asynccontextmanager
 async def _controlling(room_id: str, what: str) -> AsyncIterator[None]:
-    """Says what a member who is not the host or a co-host tried (the server's message speaks
-    of the queue), with the code and who hosts."""
+    """Says what a member who is not the host or a co-host tried, in the room's words, with the
+    code and who hosts."""
     try:
         yield
     except NotHost as exc:
@@ -386,17 +386,14 @@ async def _start(
 ) -> ReadyCheck:
     """Opens the check (moving the room first if asked) and answers it ready for the caller
     unless ``not_ready``; the check with ``held`` set when that answer waits to be published."""
+    # A check past its deadline that nobody settled is over: the database lets a new one
+    # replace it, so only a check still running stops this one.
     latest = (await client.queue(room_id)).ready_check
-    if latest is not None and latest.is_open:
-        if _seconds_left(client, latest) > 0:
-            raise CommandError(
-                f"room {room_id} already has a ready check open: wait for it to end, or cancel "
-                f"it with `watchium ready {room_id} --cancel`"
-            )
-        # Over but never settled (no member was left to): this one takes its place.
-        async with _controlling(room_id, "start a ready check"):
-            await client.ready_check_settle(room_id, latest.check_id, cancel=True)
-        console.print("[dim]the last ready check ran out unsettled: cancelled it[/]")
+    if latest is not None and latest.is_open and _seconds_left(client, latest) > 0:
+        raise CommandError(
+            f"room {room_id} already has a ready check open: wait for it to end, or cancel "
+            f"it with `watchium ready {room_id} --cancel`"
+        )
     entry_id = None if entry is None else await entry_id_of(client, room_id, entry)
     to = "next" if next_episode else "entry" if entry_id is not None else "none"
     async with _controlling(room_id, "start a ready check"):
