@@ -247,6 +247,7 @@ async def run_size(
         await act("play", session.play)
         await act("seek", lambda: session.seek(live() + 60.0))
         await act("speed", lambda: session.set_speed(1.25))
+
         async def ready_check() -> None:
             """The host asks; every session answers by itself; the room starts again."""
             check = await session.start_ready_check("none", timeout=60)

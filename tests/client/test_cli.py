@@ -271,6 +271,12 @@ def test_demo_runs_a_simulated_party(stack: Stack, tmp_path: Path) -> None:
     text = result.stdout
     assert "|drift| in ms while playing" in text
     assert "host: play" in text and "host: seek forward 90 s" in text
+    # A two-episode night: the member who stepped away never answers, the check times out and
+    # episode 2 starts for everyone; then the host skips its opening.
+    assert "queue: episodes 1 and 2; playing 1" in text
+    assert "ready check: 2/3 ready, time is up: episode 2 starts for everyone" in text
+    assert "host: skip the opening" in text and "refused" not in text
+    assert "ep 2" in text
     assert "The server sees 3 of 3 members in sync" in text
     # The identities are kept for the next run.
     cached = json.loads((tmp_path / "demo" / "demo_sessions.json").read_text())

@@ -6,6 +6,11 @@ seek latencies from 30 to 400 ms, noisy position reports, late speed changes, an
 whose player stalls for a few seconds. The host plays, seeks, pauses and changes speed on a
 script; a live table shows each player's drift, corrections and state, and a summary follows.
 
+It is a two-episode night (docs/NIGHTS.md): the room's queue holds episodes 1 and 2; near the
+end the host asks who is ready for episode 2. Every member's session loads it and answers by
+itself, except one member who has stepped away: the check times out after 5 s and the room
+starts episode 2 for everyone at once. Then the host skips its opening for the whole room.
+
 The identities are kept in ``<config dir>/demo_sessions.json`` and reused, so running the demo
 again does not use up the stack's anonymous sign-ups (30 per hour per address by default).
 """
@@ -56,6 +61,11 @@ _NAMES = (
     "Qual",
 )  # fmt: skip
 _SESSIONS = "demo_sessions"
+_EPISODES = (
+    (1, "https://example.com/frieren/01.mkv", "The Journey's End", None),
+    (2, "https://example.com/frieren/02.mkv", "It Didn't Have to Be Magic...", (90.0, 180.0)),
+)
+_READY_TIMEOUT = 5.0  # the shortest a ready check may wait: the away member holds it that long
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ class Character:
     stall_at: float | None = None
     """Fraction of the demo at which this player stalls (None: never)."""
     stall_for: float = 0.0
+    away: bool = False
+    """Stepped away at the ready check: never answers it."""
 
 
 def characters(members: int, seed: int) -> list[Character]:
@@ -82,6 +94,7 @@ def characters(members: int, seed: int) -> list[Character]:
                 PlayerProfile.random(rng),
                 stall_at=0.42 if i == min(1, members - 1) else None,
                 stall_for=2.5,
+                away=members > 1 and i == members - 1,
             )
         )
     return out
@@ -139,8 +152,12 @@ def _table(viewers: list[_Viewer]) -> Table:
         sign = "▶" if state.is_playing else "⏸"
         position = state.target_position(host.client.clock.server_now())
         title = (
-            f"room {host.room_id}  {sign} {format_position(position)}  ×{state.playback_speed:g}"
+            f"room {host.room_id}  ep {state.episode_number}  {sign} "
+            f"{format_position(position)}  ×{state.playback_speed:g}"
         )
+        check = host.ready_check
+        if check is not None and check.is_open:
+            title += f"  ready {check.ready_count}/{check.expected_count}"
     table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
     for column in ("viewer", "state", "drift", "speed", "nudges", "seeks", "clock", "seek"):
         table.add_column(column, justify="left" if column in ("viewer", "state") else "right")
@@ -207,7 +224,7 @@ async def _create_room(viewers: list[_Viewer], log: _Log, group_wait: bool) -> i
                 title="Watchium demo",
                 anime_id="frieren",
                 anime_title="Frieren: Beyond Journey's End",
-                video_url="https://example.com/frieren/01.mkv",
+                video_url=_EPISODES[0][1],
             ),
             username=viewer.character.name,
             player=viewer.player,
@@ -221,9 +238,48 @@ async def _create_room(viewers: list[_Viewer], log: _Log, group_wait: bool) -> i
             continue
         viewer.session = session
         log.add(f"{viewer.character.name} created room {session.room_id} and hosts it")
+        await _queue_night(session, log)
         return index
     assert last is not None
     raise last
+
+
+async def _queue_night(host: RoomSession, log: _Log) -> None:
+    """Episodes 1 and 2 in the room's queue (episode 2 with its opening marked); the room on 1."""
+    client, room_id = host.client, host.room_id
+    first: str | None = None
+    for episode, video_url, title, opening in _EPISODES:
+        added = await client.queue_add(
+            room_id,
+            episode_number=episode,
+            video_url=video_url,
+            duration=1440.0,
+            title=title,
+            opening=opening,
+        )
+        first = first or added.entry.id
+    assert first is not None
+    await client.queue_go(room_id, "entry", entry_id=first)
+    log.add(f"queue: episodes 1 and 2; playing 1, {_EPISODES[0][2]!r}")
+
+
+async def _ready_for_episode_2(host: RoomSession, log: _Log) -> None:
+    """The host asks who is ready for episode 2, and the log follows the check to its end."""
+    check = await host.start_ready_check("next", timeout=_READY_TIMEOUT)
+    give_up = time.monotonic() + _READY_TIMEOUT + 15.0
+    while True:
+        seen = host.ready_check
+        if seen is not None and seen.check_id == check.check_id and not seen.is_open:
+            break
+        if time.monotonic() > give_up:
+            log.add("ready check: no end seen (is the stack overloaded?)")
+            return
+        await asyncio.sleep(0.1)
+    how = "everyone is ready" if seen.status == "passed" else "time is up"
+    log.add(
+        f"ready check: {seen.ready_count}/{seen.expected_count} ready, {how}: "
+        f"episode 2 starts for everyone"
+    )
 
 
 async def _run_script(host: RoomSession, viewers: list[_Viewer], seconds: float, log: _Log) -> None:
@@ -248,7 +304,7 @@ async def _run_script(host: RoomSession, viewers: list[_Viewer], seconds: float,
         viewer.player.stall(viewer.character.stall_for)
 
     await at(0.03, "host: play", host.play)
-    await at(0.30, "host: seek forward 90 s", lambda: host.seek(position() + 90))
+    await at(0.25, "host: seek forward 90 s", lambda: host.seek(position() + 90))
     for viewer in viewers:
         if viewer.character.stall_at is not None:
             await at(
@@ -256,10 +312,17 @@ async def _run_script(host: RoomSession, viewers: list[_Viewer], seconds: float,
                 f"{viewer.character.name}'s player stalls for {viewer.character.stall_for:g} s",
                 functools.partial(stall, viewer),
             )
-    await at(0.58, "host: pause", host.pause)
-    await at(0.64, "host: play", host.play)
-    await at(0.74, "host: speed 1.25x", lambda: host.set_speed(1.25))
-    await at(0.88, "host: speed 1x", lambda: host.set_speed(1.0))
+    await at(0.50, "host: pause", host.pause)
+    await at(0.55, "host: play", host.play)
+    await at(0.62, "host: speed 1.25x", lambda: host.set_speed(1.25))
+    await at(0.70, "host: speed 1x", lambda: host.set_speed(1.0))
+    away = [v.character.name for v in viewers if v.character.away]
+    await at(
+        0.76,
+        "host: ready for episode 2?" + (f" ({', '.join(away)} stepped away)" if away else ""),
+        lambda: _ready_for_episode_2(host, log),
+    )
+    await at(0.93, "host: skip the opening", lambda: host.skip("opening"))
     remaining = start + seconds - time.monotonic()
     if remaining > 0:
         await asyncio.sleep(remaining)
@@ -338,6 +401,7 @@ async def _join(viewer: _Viewer, room_id: str, log: _Log) -> None:
         room_id,
         username=viewer.character.name,
         player=viewer.player,
+        auto_ready=not viewer.character.away,
         leave_on_close=False,
     )
     await session.open()
@@ -367,6 +431,7 @@ async def _party(host: RoomSession, viewers: list[_Viewer], seconds: float, log:
             out.print()  # the last rendering ends without a newline off a terminal
         out.print("* host; clock: the player's clock error; seek: its seek latency")
         await script
+        out.print(Text("What happened:\n" + "\n".join(log.lines), style="dim"))
     finally:
         script.cancel()
         with contextlib.suppress(asyncio.CancelledError):
