@@ -38,6 +38,7 @@ async def test_readme_flow_end_to_end(stack: Stack, database: TestDatabase) -> N
             ("comments", "INSERT"),
             ("comment_reaction_counts", "*"),
             ("room_queue", "*"),
+            ("ready_checks", "*"),
         }
         assert all(b["filter"] == f"room_id=eq.{room_id}" for b in hints["postgres_changes"])
 
