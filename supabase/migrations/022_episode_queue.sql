@@ -464,31 +464,7 @@ comment on function public.queue_auto_advance(text, boolean, text) is
   'WRH03, WR429.';
 grant execute on function public.queue_auto_advance(text, boolean, text) to authenticated, service_role;
 
--- why security definer: reads the queue of a room the caller may see (the same rule as the
--- room_queue_select policy), for anyone, as members-get-list does.
-create function public.queue_get(p_room_id text) returns jsonb
-language plpgsql stable security definer
-set search_path = ''
-as $$
-declare
-  v_room public.rooms;
-begin
-  select * into v_room from public.rooms r where r.room_id = p_room_id;
-  if v_room.id is null or not watchium.can_see_room(p_room_id) then
-    raise exception using errcode = 'WR404', message = format('room %s not found', p_room_id);
-  end if;
-  return jsonb_build_object(
-    'room_id', p_room_id,
-    'current_entry_id', v_room.current_entry_id,
-    'auto_advance', v_room.auto_advance,
-    'entries', coalesce((select jsonb_agg(to_jsonb(q) order by q.sort_key)
-                           from public.room_queue q where q.room_id = p_room_id), '[]'::jsonb));
-end;
-$$;
-comment on function public.queue_get(text) is
-  'The room''s queue in order, the entry it plays and whether it auto-advances: {room_id, '
-  'current_entry_id, auto_advance, entries}. Errors: WR404.';
-grant execute on function public.queue_get(text) to anon, authenticated, service_role;
+-- queue_get, which reads the queue with the room's ready check, is in 023_ready_check.sql.
 
 ------------------------------------------------------------------------------------------------
 -- Skip together.

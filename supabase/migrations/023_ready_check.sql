@@ -153,20 +153,28 @@ begin
   end if;
 
   if v_status is not null then
-    -- The room starts from where it is, settings.start_lead ahead, unless it already plays.
-    select * into v_room from public.rooms r where r.room_id = p_room_id;
-    if not v_room.is_playing then
-      perform watchium.bulk_sync_update(p_room_id, v_room.current_playback_time, 'play_pause', false);
-      update public.rooms r
-         set is_playing = true,
-             playback_updated_at = clock_timestamp() + (select s.start_lead from watchium.settings s)
-       where r.room_id = p_room_id;
-    end if;
-    update public.ready_checks c
-       set status = v_status, settled_at = v_now, ready_user_ids = v_ready,
-           ready_count = cardinality(v_ready), expected_count = v_expected, published_at = v_now
-     where c.room_id = p_room_id
-    returning * into v_check;
+    begin
+      -- The room starts from where it is, settings.start_lead ahead, unless it already plays.
+      select * into v_room from public.rooms r where r.room_id = p_room_id;
+      if not v_room.is_playing then
+        perform watchium.bulk_sync_update(
+          p_room_id, v_room.current_playback_time, 'play_pause', false);
+        update public.rooms r
+           set is_playing = true,
+               playback_updated_at =
+                 clock_timestamp() + (select s.start_lead from watchium.settings s)
+         where r.room_id = p_room_id;
+      end if;
+      update public.ready_checks c
+         set status = v_status, settled_at = v_now, ready_user_ids = v_ready,
+             ready_count = cardinality(v_ready), expected_count = v_expected, published_at = v_now
+       where c.room_id = p_room_id
+      returning * into v_check;
+    exception when sqlstate 'WR429' then
+      -- Starting the room counts against its host's playback budget, spent this instant: the
+      -- answers stand, the check stays open, and a settle shortly after starts the room.
+      v_held := 0.5;
+    end;
   elsif v_ready is distinct from v_check.ready_user_ids or v_expected <> v_check.expected_count then
     if p_force or v_now >= v_check.published_at + v_interval then
       update public.ready_checks c
@@ -200,12 +208,7 @@ begin
     -- member to wait for, and answers again.
     delete from watchium.ready_responses x
      where x.room_id = old.room_id and x.user_id = old.user_id;
-    begin
-      perform watchium.ready_check_evaluate(old.room_id, true);
-    exception when sqlstate 'WR429' then
-      -- The host's playback budget is spent this instant: the next settle starts the room.
-      null;
-    end;
+    perform watchium.ready_check_evaluate(old.room_id, true);
   end if;
   return null;
 end;
@@ -322,7 +325,6 @@ declare
   v_uid text := watchium.acting_user(p_user_id);
   v_room public.rooms := watchium.room_for(p_room_id, v_uid, true);
   v_check public.ready_checks;
-  v_result jsonb;
 begin
   if p_ready is null then
     raise exception using errcode = 'WR400', message = 'ready must be true or false';
@@ -348,15 +350,7 @@ begin
   values (p_check_id, p_room_id, v_uid, p_ready)
   on conflict (check_id, user_id) do update
     set ready = excluded.ready, responded_at = clock_timestamp();
-  begin
-    v_result := watchium.ready_check_evaluate(p_room_id);
-  exception when sqlstate 'WR429' then
-    -- Starting the room counts against its host's playback budget, spent this instant: the
-    -- answer stands, and a settle shortly after starts the room.
-    select to_jsonb(c) || jsonb_build_object('held', 0.5) into v_result
-      from public.ready_checks c where c.room_id = p_room_id;
-  end;
-  return v_result;
+  return watchium.ready_check_evaluate(p_room_id);
 end;
 $$;
 comment on function public.ready_check_respond(text, uuid, boolean, text) is
@@ -378,7 +372,6 @@ declare
   v_uid text := watchium.acting_user(p_user_id);
   v_room public.rooms := watchium.room_for(p_room_id, v_uid, true);
   v_check public.ready_checks;
-  v_result jsonb;
 begin
   if p_cancel then
     v_room := watchium.room_for_controller(p_room_id, v_uid, 'cancel a ready check');
@@ -406,13 +399,7 @@ begin
     return to_jsonb(v_check) || jsonb_build_object('held', 0);
   end if;
   perform watchium.enforce_rate_limit(v_uid, 'ready_response');
-  begin
-    v_result := watchium.ready_check_evaluate(p_room_id);
-  exception when sqlstate 'WR429' then
-    select to_jsonb(c) || jsonb_build_object('held', 0.5) into v_result
-      from public.ready_checks c where c.room_id = p_room_id;
-  end;
-  return v_result;
+  return watchium.ready_check_evaluate(p_room_id);
 end;
 $$;
 comment on function public.ready_check_settle(text, uuid, boolean, text) is
@@ -423,8 +410,10 @@ comment on function public.ready_check_settle(text, uuid, boolean, text) is
 grant execute on function public.ready_check_settle(text, uuid, boolean, text)
   to authenticated, service_role;
 
--- The room's night, for a session that (re)joins: queue_get with the ready check.
-create or replace function public.queue_get(p_room_id text) returns jsonb
+-- The room's night, for a session that (re)joins: its queue and its ready check, in one call.
+-- why security definer: reads the queue and the check of a room the caller may see (the rule of
+-- the room_queue_select and ready_checks_select policies), for anyone, as members-get-list does.
+create function public.queue_get(p_room_id text) returns jsonb
 language plpgsql stable security definer
 set search_path = ''
 as $$
@@ -447,3 +436,4 @@ $$;
 comment on function public.queue_get(text) is
   'The room''s queue in order, the entry it plays, whether it auto-advances and its latest ready '
   'check: {room_id, current_entry_id, auto_advance, entries, ready_check}. Errors: WR404.';
+grant execute on function public.queue_get(text) to anon, authenticated, service_role;
