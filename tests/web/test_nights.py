@@ -7,12 +7,13 @@ Every wait is a wait for a condition (on the pages, or on the rows in the databa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.web._browser import SYNCED, Rooms, probe, until, video_offset
+from tests.web._browser import SYNCED, Rooms, probe, screenshot, until, video_offset
 from watchium_stack.harness import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -166,7 +167,7 @@ def test_the_queue_moves_every_page_to_the_next_episode_and_skips_together(
 
 
 def test_a_ready_check_times_out_and_starts_every_page(
-    browser: Any, stack: Stack, rooms: Rooms
+    browser: Any, stack: Stack, rooms: Rooms, tmp_path: Path
 ) -> None:
     host, room_id = _host_room(browser, stack, "Ready night")
     rin = _member(browser, host, "Rin")
@@ -189,8 +190,9 @@ def test_a_ready_check_times_out_and_starts_every_page(
     host_banner = host.get_by_role("region", name="Ready check")
     host_banner.get_by_label("Answer ready for me once my video has loaded the episode").check()
     host_banner.get_by_text("the page answered ready for you").wait_for()
-    rin.get_by_role("region", name="Ready check").get_by_role("button", name="Ready").click()
+    rin.get_by_role("region", name="Ready check").get_by_role("button", name="Ready", exact=True).click()
     rin.get_by_role("button", name="Not ready after all").wait_for()
+    screenshot(rin, "web-ready-check", tmp_path)
 
     # The deadline passes: a page settles the check and the room starts with whoever is ready.
     until(lambda: (_ready_check(stack, room_id) or ("",))[0] == "timed_out", "the check timed out")

@@ -122,12 +122,19 @@ export class ReadyCheck {
     const left = parseServerTime(check.deadline) - now;
     fill(this.what, `Ready for ${this.episode()}? The room starts when everyone is ready, or in `, this.countdown, ' with whoever is.');
     fill(this.countdown, left > 0 ? clockText(Math.ceil(left)) : '0:00');
-    const expected = Math.max(check.expected_count, check.ready_count);
-    const countText = `${check.ready_count} of ${expected} ready`;
+    // This viewer's own answer shows at once, before the row that carries it (held up to 1 s).
+    const listed = (check.ready_user_ids || []).includes(this.app.userId);
+    const mine = this.answered === true && !listed ? 1 : this.answered === false && listed ? -1 : 0;
+    const ready = check.ready_count + mine;
+    const expected = Math.max(check.expected_count, ready);
+    const you = this.answered === true ? ' · you are ready' : '';
+    const countText = `${ready} of ${expected} ready${you}`;
     if (this.count.textContent !== countText) fill(this.count, countText);
     const buttonText = this.answered === true ? 'Not ready after all' : 'Ready';
-    if (this.button.textContent !== buttonText) fill(this.button, buttonText);
-    this.button.setAttribute('aria-pressed', this.answered === true ? 'true' : 'false');
+    if (this.button.textContent !== buttonText) {
+      fill(this.button, buttonText);
+      this.button.classList.toggle('primary', this.answered !== true);
+    }
     if (this.auto.checked && this.answered === null && !this.autoAnswered && this.videoReady(check)) {
       this.autoAnswered = true;
       fill(this.autoNote, 'Your video has loaded the episode: the page answered ready for you.');

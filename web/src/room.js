@@ -6,16 +6,15 @@ import { call, explain } from './api.js';
 import { ClockSync, parseServerTime } from './sync/clock.js';
 import { SyncEngine } from './sync/engine.js';
 import { Phase } from './sync/policy.js';
-import { playbackFromRow, targetPosition } from './sync/playback.js';
+import { hasStarted, playbackFromRow, targetPosition } from './sync/playback.js';
 import { VideoPlayer } from './video.js';
 import { CommentThread } from './comments.js';
 import { MemberList } from './members.js';
 import { HostControls } from './controls.js';
 import { RoomView } from './room_view.js';
 import { StatsPanel } from './stats.js';
-import { QueuePanel } from './queue.js';
-import { ReadyCheck } from './ready.js';
-import { SkipControls } from './skips.js';
+import { EpisodeNight } from './night.js';
+import { roomShortcut } from './keys.js';
 
 const HEARTBEAT_EVERY = 10000; // members-update-status (silent 30 s: removed)
 const CLOCK_EVERY = 5000; // a clock sample and a room refresh
@@ -62,33 +61,17 @@ class RoomPage {
     if (this.key) sessionStorage.setItem(`watchium.key.${this.roomId}`, this.key);
     this.hints = joined.realtime;
     const said = { onError: (text) => this.view.notice(text, 'error'), onDone: (text) => this.view.notice(text, 'info') };
-    const onRoom = (row) => row && this.takeRow(row);
     this.members = new MemberList(this.app.userId, { app: this.app, roomId: this.roomId, ...said });
     this.comments = new CommentThread(this.app, { roomId: this.roomId, onSeekRequest: (t) => this.canControl && this.controls.seekTo(t) });
     this.stats = new StatsPanel(this.app, { roomId: this.roomId });
-    this.ready = new ReadyCheck(this.app, {
-      roomId: this.roomId,
-      clock: this.clock,
-      videoReady: (check) => this.videoReadyFor(check),
-      episode: () => `${this.row.anime_title}, episode ${this.row.episode_number}`,
-      onRoom,
-      ...said,
-    });
-    this.queue = new QueuePanel(this.app, { roomId: this.roomId, onRoom, readyStart: this.ready.startControls, ...said });
-    this.skips = new SkipControls(this.app, {
-      roomId: this.roomId,
-      livePosition: () => this.livePosition(),
-      skip: (segment, done) => this.controls.skip(segment, done),
-      onRoom,
-      ...said,
-    });
+    this.night = new EpisodeNight(this.app, this, said);
     const video = this.view.build({
       members: this.members.element,
       comments: this.comments.element,
       shareLink: this.shareLink(joined.room),
       stats: this.stats,
-      queue: this.queue.element,
-      ready: this.ready.element,
+      queue: this.night.queue.element,
+      ready: this.night.ready.element,
     });
     this.player = new VideoPlayer(video, {
       onAutoplayBlocked: (how) => this.view.autoplayBlocked(how, () => this.player.resumeByUser({ unmute: true })),
@@ -139,7 +122,7 @@ class RoomPage {
     window.addEventListener('offline', this.onOffline);
     window.addEventListener('online', this.onOnline);
     document.addEventListener('visibilitychange', this.onVisible);
-    this.onKey = (event) => this.keyboard(event);
+    this.onKey = (event) => roomShortcut(event, this);
     document.addEventListener('keydown', this.onKey);
     window.watchiumRoom = this; // for tests and benchmarks: probe() below
   }
@@ -203,8 +186,7 @@ class RoomPage {
     this.playback = playbackFromRow(this.row);
     this.engine.updateRoom(this.playback);
     this.view.header(this.row);
-    this.queue.setRoom(this.row);
-    this.skips.setRoom(this.row);
+    this.night.setRoom(this.row);
     if (before && before.video_url !== this.row.video_url) {
       // Another episode (the queue moved on): every page loads it; the engine waits for its
       // metadata, then aligns it with the room as after any host action.
@@ -242,9 +224,8 @@ class RoomPage {
     if (role === this.role) return;
     const before = this.role;
     this.role = role;
-    this.view.hostControls(role ? [this.controls.element, this.skips.element] : null, role);
-    this.queue.setControl(Boolean(role));
-    this.ready.setControl(Boolean(role));
+    this.view.hostControls(role ? [this.controls.element, this.night.skips.element] : null, role);
+    this.night.setControl(Boolean(role));
     this.stats.setHost(role === 'host');
     this.members.render();
     if (before === null && role === 'cohost') this.view.notice('The host made you a co-host: you control playback, the queue and ready checks too.', 'info');
@@ -252,21 +233,12 @@ class RoomPage {
     this.publishStatus(true);
   }
 
-  /** The hints' bindings, and the room's ready check (published; docs/NIGHTS.md). */
-  bindings() {
-    const bindings = [...this.hints.postgres_changes];
-    if (!bindings.some((b) => b.table === 'ready_checks')) {
-      bindings.push({ event: '*', schema: 'public', table: 'ready_checks', filter: `room_id=eq.${this.roomId}` });
-    }
-    return bindings;
-  }
-
   subscribe() {
     const supabase = this.app.supabase;
     const channel = supabase.channel(this.hints.channel, {
       config: { private: true, presence: { key: this.app.userId } },
     });
-    for (const b of this.bindings()) {
+    for (const b of this.night.bindings(this.hints)) {
       channel.on('postgres_changes', { event: b.event, schema: b.schema, table: b.table, filter: b.filter }, (change) => this.onChange(change));
     }
     channel.on('presence', { event: 'sync' }, () => this.onPresence());
@@ -298,6 +270,7 @@ class RoomPage {
 
   onChange(change) {
     const row = change.new || {};
+    if (this.night.onChange(change)) return;
     if (change.table === 'rooms') this.takeRow(row);
     else if (change.table === 'comments' && this.comments.add(row, { missed: this.lost })) {
       if (this.lost) this.missed += 1;
@@ -310,8 +283,7 @@ class RoomPage {
         if (gone && gone.user_id === this.app.userId) this.checkMembership();
       } else this.members.upsert(row);
       this.updateRole();
-    } else if (change.table === 'room_queue') this.queue.onChange(change);
-    else if (change.table === 'ready_checks') this.ready.take(row);
+    }
   }
 
   onPresence() {
@@ -330,8 +302,7 @@ class RoomPage {
       this.takeRow(list.room);
       this.members.setRows(list.members);
       this.updateRole();
-      const [missed, queue] = await Promise.all([this.comments.load(this.row), this.queue.load()]);
-      this.ready.take(queue.ready_check);
+      const [missed] = await Promise.all([this.comments.load(this.row), this.night.load()]);
       return missed;
     } catch (err) {
       if (err.network) this.connectionLost('network');
@@ -450,41 +421,14 @@ class RoomPage {
   renderLive() {
     if (!this.playback) return;
     const position = this.livePosition();
-    if (this.canControl) {
-      this.controls.render();
-      this.skips.render(position);
-    }
-    const room = this.engine.room || this.playback;
-    this.queue.watchEnd(position, room.isPlaying && this.clock.serverNow() >= room.updatedAt);
+    if (this.canControl) this.controls.render();
+    this.night.render(position, hasStarted(this.engine.room || this.playback, this.clock.serverNow()), this.canControl);
     const phase = this.engine.phase;
     const drift = this.engine.drift;
     const status = selfStatus(phase, drift, this.player.isBuffering);
     this.members.setSelf(status.kind, status.text, [Phase.IN_SYNC, Phase.CORRECTING].includes(phase) ? drift : null);
     this.view.syncLine(status.text, drift, position);
     this.publishStatus();
-  }
-
-  keyboard(event) {
-    const target = event.target;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
-    const video = this.player.video;
-    const host = this.canControl;
-    const actions = {
-      ' ': () => host && this.controls.togglePlay(),
-      k: () => host && this.controls.togglePlay(),
-      ArrowLeft: () => host && this.controls.seekBy(-5),
-      ArrowRight: () => host && this.controls.seekBy(5),
-      j: () => host && this.controls.seekBy(-10),
-      l: () => host && this.controls.seekBy(10),
-      m: () => (video.muted ? this.player.resumeByUser({ unmute: true }) : (video.muted = true)),
-      f: () => (document.fullscreenElement ? document.exitFullscreen() : video.requestFullscreen()).catch(() => {}),
-      c: () => this.comments.input.focus(),
-    };
-    const action = actions[event.key];
-    if (!action) return;
-    event.preventDefault();
-    action();
   }
 
   async leave() {
@@ -527,7 +471,7 @@ class RoomPage {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     if (this.engine) this.engine.stop();
-    if (this.ready) this.ready.close();
+    if (this.night) this.night.close();
     window.removeEventListener('offline', this.onOffline);
     window.removeEventListener('online', this.onOnline);
     document.removeEventListener('visibilitychange', this.onVisible);
