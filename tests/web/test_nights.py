@@ -190,7 +190,8 @@ def test_a_ready_check_times_out_and_starts_every_page(
     host_banner = host.get_by_role("region", name="Ready check")
     host_banner.get_by_label("Answer ready for me once my video has loaded the episode").check()
     host_banner.get_by_text("the page answered ready for you").wait_for()
-    rin.get_by_role("region", name="Ready check").get_by_role("button", name="Ready", exact=True).click()
+    rin_banner = rin.get_by_role("region", name="Ready check")
+    rin_banner.get_by_role("button", name="Ready", exact=True).click()
     rin.get_by_role("button", name="Not ready after all").wait_for()
     screenshot(rin, "web-ready-check", tmp_path)
 

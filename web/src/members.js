@@ -4,6 +4,7 @@
 // moderation at hand: co-host, mute, kick, ban (docs/NIGHTS.md, "Moderation").
 import { call, explain } from './api.js';
 import { h, fill } from './dom.js';
+import { parseServerTime } from './sync/clock.js';
 
 export class MemberList {
   /**
@@ -36,13 +37,14 @@ export class MemberList {
   }
 
   setRows(rows) {
-    this.rows = new Map(rows.map((row) => [row.user_id, row]));
+    // A list read before a change that Realtime already brought must not undo it.
+    this.rows = new Map(rows.map((row) => [row.user_id, newer(this.rows.get(row.user_id), row)]));
     this.render();
   }
 
   upsert(row) {
     if (!this.rows.has(row.user_id) && !row.username) return;
-    this.rows.set(row.user_id, { ...(this.rows.get(row.user_id) || {}), ...row });
+    this.rows.set(row.user_id, newer(this.rows.get(row.user_id), row));
     this.render();
   }
 
@@ -195,4 +197,10 @@ export class MemberList {
       this.render();
     }
   }
+}
+
+/** `row` over `known`, unless `known` is a later version of the member (updated_at). */
+function newer(known, row) {
+  if (known && known.updated_at && row.updated_at && parseServerTime(known.updated_at) > parseServerTime(row.updated_at)) return { ...row, ...known };
+  return { ...(known || {}), ...row };
 }

@@ -94,13 +94,22 @@ export class QueuePanel {
   }
 
   async load() {
-    const answer = await call(this.app.supabase, 'queue-get', { room_id: this.roomId });
-    this.setQueue(answer);
-    return answer;
+    // Changes that arrive while the read is on its way are newer than it: kept over it.
+    const arrived = [];
+    this.arriving = arrived;
+    try {
+      const answer = await call(this.app.supabase, 'queue-get', { room_id: this.roomId });
+      this.setQueue(answer);
+      for (const change of arrived) this.onChange(change);
+      return answer;
+    } finally {
+      if (this.arriving === arrived) this.arriving = null;
+    }
   }
 
   /** A room_queue change over Realtime (a DELETE carries only the key). */
   onChange(change) {
+    if (this.arriving && !this.arriving.includes(change)) this.arriving.push(change);
     if (change.eventType === 'DELETE') {
       const old = change.old || {};
       if (!this.entries.delete(old.id)) return;
