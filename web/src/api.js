@@ -32,7 +32,15 @@ export function explain(err) {
     case 'WRF09':
       return 'This room is full.';
     case 'WRH03':
-      return 'Only the host controls playback.';
+      return `Not allowed: ${err.message || 'only the host or a co-host can do that'}.`;
+    case 'WRB03':
+      if (err.details.kind === 'kick') {
+        const again = err.retryAfter !== null ? ` You may join again in ${Math.ceil(err.retryAfter / 60)} min.` : '';
+        return `You were removed from this room by its host or a co-host.${again}`;
+      }
+      return 'You are banned from this room: only its host or a co-host can lift the ban.';
+    case 'WRS03':
+      return 'You are muted in this room: the host or a co-host can unmute you.';
     case 'WRM03':
       return 'You are not in this room any more: rejoining.';
     case 'WR413':

@@ -29,6 +29,11 @@ export class CommentThread {
 
   /** Loads the newest page; returns how many comments were not shown before. */
   async load(room, { revealSpoilers = false } = {}) {
+    if (this.room && (this.room.episode_number !== room.episode_number || this.room.anime_id !== room.anime_id)) {
+      // Another episode: its own thread.
+      this.byId.clear();
+      fill(this.list);
+    }
     this.room = room;
     const page = await call(this.app.supabase, 'comments-get-by-episode', {
       anime_id: room.anime_id,

@@ -1,6 +1,7 @@
-// The host's controls: play/pause, seek, speed, through the sync-control function. The room
-// allows a host 2 changes a second: one request at a time, a burst (a dragged seek bar)
-// coalesced to its last target, a refusal waited out, so the last action always lands.
+// The host's (and co-hosts') controls: play/pause, seek, speed, through the sync-control
+// function, and skipping the opening or ending (rooms-skip). The room allows 2 playback changes
+// a second, whoever makes them: one request at a time, a burst (a dragged seek bar) coalesced
+// to its last target, a refusal waited out, so the last action always lands.
 //
 // The host's video is the room's reference (watchium_client/session/_hosting.py): a speed
 // change is scheduled a start delay plus the video's learned speed latency ahead, where the
@@ -133,6 +134,14 @@ export class HostControls {
     this.submit({ action: 'seek', current_time: stored, at: reference });
   }
 
+  /**
+   * Skip the opening or ending for everyone (rooms-skip): a playback change like the others, so
+   * it waits its turn and waits out the room's playback budget. `done(room)` on success.
+   */
+  skip(segment, done) {
+    this.submit({ endpoint: 'rooms-skip', segment, done });
+  }
+
   atIn(seconds) {
     return this.clock.serverNow() + seconds;
   }
@@ -148,7 +157,7 @@ export class HostControls {
       const body = this.pending;
       this.pending = null;
       // The start time is taken when the request leaves, so a wait never makes it stale.
-      const { delay, plan, ...fields } = body;
+      const { delay, plan, endpoint = 'sync-control', done, ...fields } = body;
       const request = plan ? plan() : fields;
       if (!request) continue;
       if (delay !== undefined) request.at = this.atIn(delay);
@@ -157,7 +166,8 @@ export class HostControls {
         else request.at = new Date(request.at * 1000).toISOString();
       }
       try {
-        await call(this.app.supabase, 'sync-control', { room_id: this.roomId, ...request });
+        const answer = await call(this.app.supabase, endpoint, { room_id: this.roomId, ...request });
+        if (done) done(answer);
       } catch (err) {
         if (err.code === 'WR429' && err.retryAfter !== null) {
           if (!this.pending) this.pending = body;

@@ -1,18 +1,20 @@
-// A room: join, follow the room's row, members, presence and comments over its Realtime
-// channel, keep the <video> in step with the sync engine, and say clearly when the connection
-// drops and when it is back (then everything is fetched again: Realtime replays nothing).
+// A room: join, follow the room's row, members, presence, comments, the episode queue and the
+// ready check over its Realtime channel, keep the <video> in step with the sync engine, and say
+// clearly when the connection drops and when it is back (then everything is fetched again:
+// Realtime replays nothing), and when a moderator removed this viewer.
 import { call, explain } from './api.js';
-import { h, fill } from './dom.js';
 import { ClockSync, parseServerTime } from './sync/clock.js';
 import { SyncEngine } from './sync/engine.js';
 import { Phase } from './sync/policy.js';
-import { playbackFromRow, targetPosition } from './sync/playback.js';
+import { hasStarted, playbackFromRow, targetPosition } from './sync/playback.js';
 import { VideoPlayer } from './video.js';
 import { CommentThread } from './comments.js';
 import { MemberList } from './members.js';
 import { HostControls } from './controls.js';
 import { RoomView } from './room_view.js';
 import { StatsPanel } from './stats.js';
+import { EpisodeNight } from './night.js';
+import { roomShortcut } from './keys.js';
 
 const HEARTBEAT_EVERY = 10000; // members-update-status (silent 30 s: removed)
 const CLOCK_EVERY = 5000; // a clock sample and a room refresh
@@ -43,6 +45,8 @@ class RoomPage {
     this.shown = { buffering: false, synced: true };
     this.since = { buffering: null, unsynced: null };
     this.hostDuration = null;
+    this.role = undefined; // 'host', 'cohost' or null once the room is in
+    this.checking = false;
   }
 
   async open() {
@@ -56,16 +60,28 @@ class RoomPage {
     }
     if (this.key) sessionStorage.setItem(`watchium.key.${this.roomId}`, this.key);
     this.hints = joined.realtime;
-    this.members = new MemberList(this.app.userId);
-    this.comments = new CommentThread(this.app, { roomId: this.roomId, onSeekRequest: (t) => this.isHost && this.controls.seekTo(t) });
+    const said = { onError: (text) => this.view.notice(text, 'error'), onDone: (text) => this.view.notice(text, 'info') };
+    this.members = new MemberList(this.app.userId, { app: this.app, roomId: this.roomId, ...said });
+    this.comments = new CommentThread(this.app, { roomId: this.roomId, onSeekRequest: (t) => this.canControl && this.controls.seekTo(t) });
     this.stats = new StatsPanel(this.app, { roomId: this.roomId });
-    const video = this.view.build({ members: this.members.element, comments: this.comments.element, shareLink: this.shareLink(joined.room), stats: this.stats });
+    this.night = new EpisodeNight(this.app, this, said);
+    const video = this.view.build({
+      members: this.members.element,
+      comments: this.comments.element,
+      shareLink: this.shareLink(joined.room),
+      stats: this.stats,
+      queue: this.night.queue.element,
+      ready: this.night.ready.element,
+    });
     this.player = new VideoPlayer(video, {
       onAutoplayBlocked: (how) => this.view.autoplayBlocked(how, () => this.player.resumeByUser({ unmute: true })),
       onError: () => this.view.videoError(this.row && this.row.video_url, this.app.config.demoClip, (src) => this.useSource(src)),
       onBuffering: () => this.publishStatus(),
     });
     video.addEventListener('loadedmetadata', () => this.checkDuration());
+    video.addEventListener('canplay', () => {
+      this.sourceLoaded = true;
+    });
     this.view.onLocalFile((file) => this.useSource(URL.createObjectURL(file), file.name));
     // The host's video is the room's reference: not corrected for the host's own actions; when
     // it ends up off the room after one, the room is moved to it.
@@ -106,7 +122,7 @@ class RoomPage {
     window.addEventListener('offline', this.onOffline);
     window.addEventListener('online', this.onOnline);
     document.addEventListener('visibilitychange', this.onVisible);
-    this.onKey = (event) => this.keyboard(event);
+    this.onKey = (event) => roomShortcut(event, this);
     document.addEventListener('keydown', this.onKey);
     window.watchiumRoom = this; // for tests and benchmarks: probe() below
   }
@@ -119,6 +135,22 @@ class RoomPage {
 
   get isHost() {
     return this.row !== null && this.row.host_user_id === this.app.userId;
+  }
+
+  /** Made co-host by the host: controls playback, the queue and the ready check too. */
+  get isCohost() {
+    const me = this.members && this.members.me;
+    return !this.isHost && Boolean(me && me.is_cohost);
+  }
+
+  get canControl() {
+    return this.isHost || this.isCohost;
+  }
+
+  /** Whether this page's video has loaded what a ready check is for. */
+  videoReadyFor(check) {
+    if (check.entry_id && this.row.current_entry_id !== check.entry_id) return false;
+    return this.sourceLoaded && this.player.video.readyState >= 3; // HAVE_FUTURE_DATA
   }
 
   livePosition() {
@@ -137,6 +169,7 @@ class RoomPage {
 
   useSource(src, localName = '') {
     this.localName = localName;
+    this.sourceLoaded = false;
     this.player.video.src = src;
     this.view.source(localName);
     this.engine.realign();
@@ -153,14 +186,16 @@ class RoomPage {
     this.playback = playbackFromRow(this.row);
     this.engine.updateRoom(this.playback);
     this.view.header(this.row);
-    if (before && before.video_url !== this.row.video_url && !this.localName) this.useSource(this.sourceFor(this.row.video_url));
-    if (before && before.episode_number !== this.row.episode_number) this.comments.load(this.row).catch(() => {});
-    if (!before || wasHost !== this.isHost) {
-      this.view.hostControls(this.isHost ? this.controls.element : null);
-      this.stats.setHost(this.isHost);
-      if (before && this.isHost) this.view.notice('The host left: you are the host now.', 'info');
-      this.publishStatus(true);
+    this.night.setRoom(this.row);
+    if (before && before.video_url !== this.row.video_url) {
+      // Another episode (the queue moved on): every page loads it; the engine waits for its
+      // metadata, then aligns it with the room as after any host action.
+      if (this.localName) this.view.notice(`The room moved to episode ${this.row.episode_number}: playing its video (pick your own file again if you had one).`, 'info');
+      this.useSource(this.sourceFor(this.row.video_url));
     }
+    if (before && (before.episode_number !== this.row.episode_number || before.anime_id !== this.row.anime_id)) this.comments.load(this.row).catch(() => {});
+    if (before && !wasHost && this.isHost) this.view.notice('The host left: you are the host now.', 'info');
+    this.updateRole();
     if (before && before.host_user_id !== this.row.host_user_id) {
       this.members.upsert({ user_id: before.host_user_id, is_host: false });
       this.members.upsert({ user_id: this.row.host_user_id, is_host: true });
@@ -183,12 +218,27 @@ class RoomPage {
     }
   }
 
+  /** Host, co-host or member: the controls, the queue's and the members' actions follow. */
+  updateRole() {
+    const role = this.isHost ? 'host' : this.isCohost ? 'cohost' : null;
+    if (role === this.role) return;
+    const before = this.role;
+    this.role = role;
+    this.view.hostControls(role ? [this.controls.element, this.night.skips.element] : null, role);
+    this.night.setControl(Boolean(role));
+    this.stats.setHost(role === 'host');
+    this.members.render();
+    if (before === null && role === 'cohost') this.view.notice('The host made you a co-host: you control playback, the queue and ready checks too.', 'info');
+    if (before === 'cohost' && role === null) this.view.notice('You are no longer a co-host.', 'info');
+    this.publishStatus(true);
+  }
+
   subscribe() {
     const supabase = this.app.supabase;
     const channel = supabase.channel(this.hints.channel, {
       config: { private: true, presence: { key: this.app.userId } },
     });
-    for (const b of this.hints.postgres_changes) {
+    for (const b of this.night.bindings(this.hints)) {
       channel.on('postgres_changes', { event: b.event, schema: b.schema, table: b.table, filter: b.filter }, (change) => this.onChange(change));
     }
     channel.on('presence', { event: 'sync' }, () => this.onPresence());
@@ -212,11 +262,15 @@ class RoomPage {
     } else {
       this.channelUp = false;
       this.connectionLost(status.toLowerCase());
+      // The server ends the channel of a member it no longer has (kicked, banned, or removed
+      // after a long silence): find out which at once.
+      this.checkMembership();
     }
   }
 
   onChange(change) {
     const row = change.new || {};
+    if (this.night.onChange(change)) return;
     if (change.table === 'rooms') this.takeRow(row);
     else if (change.table === 'comments' && this.comments.add(row, { missed: this.lost })) {
       if (this.lost) this.missed += 1;
@@ -226,7 +280,9 @@ class RoomPage {
         const old = change.old || {};
         const gone = [...this.members.rows.values()].find((m) => m.id === old.id || m.user_id === old.user_id);
         if (gone) this.members.remove(gone.user_id);
+        if (gone && gone.user_id === this.app.userId) this.checkMembership();
       } else this.members.upsert(row);
+      this.updateRole();
     }
   }
 
@@ -245,7 +301,9 @@ class RoomPage {
       const [list] = await Promise.all([call(this.app.supabase, 'members-get-list', { room_id: this.roomId }), this.sampleClock(1)]);
       this.takeRow(list.room);
       this.members.setRows(list.members);
-      return await this.comments.load(this.row);
+      this.updateRole();
+      const [missed] = await Promise.all([this.comments.load(this.row), this.night.load()]);
+      return missed;
     } catch (err) {
       if (err.network) this.connectionLost('network');
       else this.view.notice(explain(err), 'error');
@@ -290,11 +348,42 @@ class RoomPage {
         is_buffering: this.player.isBuffering,
       });
     } catch (err) {
-      if (err.code === 'WRM03') {
-        // Removed after a long silence: join again, then catch up.
-        await this.join().then(() => this.refetchSide(), () => {});
-      } else if (err.network) this.connectionLost('network');
+      if (err.code === 'WRM03') await this.rejoin();
+      else if (err.network) this.connectionLost('network');
     }
+  }
+
+  /** Whether this viewer is still a member (a heartbeat), once at a time. */
+  async checkMembership() {
+    if (this.closed || this.checking) return;
+    this.checking = true;
+    try {
+      await this.heartbeat();
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /**
+   * No longer a member: removed after a long silence (join again, catch up, and a fresh
+   * channel, as the server ended the old one), or kicked or banned (WRB03: the page leaves the
+   * room and says so).
+   */
+  async rejoin() {
+    try {
+      await this.join();
+    } catch (err) {
+      if (err.code === 'WRB03') await this.removed(err);
+      else if (err.network) this.connectionLost('network');
+      return;
+    }
+    await this.refetchSide();
+    await this.reconnect();
+  }
+
+  async removed(err) {
+    await this.close();
+    this.view.removed(explain(err));
   }
 
   /** Presence: tracked when what the others see changes, never on a timer. */
@@ -331,36 +420,15 @@ class RoomPage {
 
   renderLive() {
     if (!this.playback) return;
-    if (this.isHost) this.controls.render();
+    const position = this.livePosition();
+    if (this.canControl) this.controls.render();
+    this.night.render(position, hasStarted(this.engine.room || this.playback, this.clock.serverNow()), this.canControl);
     const phase = this.engine.phase;
     const drift = this.engine.drift;
     const status = selfStatus(phase, drift, this.player.isBuffering);
     this.members.setSelf(status.kind, status.text, [Phase.IN_SYNC, Phase.CORRECTING].includes(phase) ? drift : null);
-    this.view.syncLine(status.text, drift, this.livePosition());
+    this.view.syncLine(status.text, drift, position);
     this.publishStatus();
-  }
-
-  keyboard(event) {
-    const target = event.target;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
-    const video = this.player.video;
-    const host = this.isHost;
-    const actions = {
-      ' ': () => host && this.controls.togglePlay(),
-      k: () => host && this.controls.togglePlay(),
-      ArrowLeft: () => host && this.controls.seekBy(-5),
-      ArrowRight: () => host && this.controls.seekBy(5),
-      j: () => host && this.controls.seekBy(-10),
-      l: () => host && this.controls.seekBy(10),
-      m: () => (video.muted ? this.player.resumeByUser({ unmute: true }) : (video.muted = true)),
-      f: () => (document.fullscreenElement ? document.exitFullscreen() : video.requestFullscreen()).catch(() => {}),
-      c: () => this.comments.input.focus(),
-    };
-    const action = actions[event.key];
-    if (!action) return;
-    event.preventDefault();
-    action();
   }
 
   async leave() {
@@ -393,6 +461,8 @@ class RoomPage {
       reference: this.engine.reference.isReference,
       sinceRoomChange: this.clock.now() - this.engine.state.own_change_at,
       isHost: this.isHost,
+      isCohost: this.isCohost,
+      src: v.currentSrc,
       lost: this.lost,
     };
   }
@@ -401,6 +471,7 @@ class RoomPage {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     if (this.engine) this.engine.stop();
+    if (this.night) this.night.close();
     window.removeEventListener('offline', this.onOffline);
     window.removeEventListener('online', this.onOnline);
     document.removeEventListener('visibilitychange', this.onVisible);

@@ -28,7 +28,7 @@ export class RoomView {
     fill(this.root, h('section.card.narrow', {}, parts));
   }
 
-  build({ members, comments, shareLink, stats }) {
+  build({ members, comments, shareLink, stats, queue, ready }) {
     this.title = h('h1.room-title');
     this.subtitle = h('p.muted');
     this.bannerEl = h('div.banner', { role: 'status', 'aria-live': 'assertive', hidden: true });
@@ -53,6 +53,7 @@ export class RoomView {
         h('div.head-actions', {}, stats.button, h('a.button', { href: '#/' }, 'Lobby'), h('button', { type: 'button', onclick: () => this.onLeave() }, 'Leave room')),
       ),
       this.noticeEl,
+      ready,
       h(
         'div.room',
         {},
@@ -67,7 +68,7 @@ export class RoomView {
           h('details.local', {}, h('summary', {}, 'Play a local file instead'), field('Video file', this.fileInput, 'Your own copy of the episode; it stays on your device.'), this.sourceEl),
           h('div.share-row', {}, h('label', {}, 'Invite: '), share, copy),
         ),
-        h('div.side', {}, stats.element, members, comments),
+        h('div.side', {}, stats.element, queue, members, comments),
       ),
     );
     return this.video;
@@ -78,8 +79,22 @@ export class RoomView {
     fill(this.subtitle, `${row.anime_title} · episode ${row.episode_number} · ${row.is_public ? 'public' : 'private'} room ${this.roomId}`);
   }
 
-  hostControls(element) {
-    fill(this.controlsSlot, element || h('p.muted', {}, 'The host controls playback; your video follows the room.'));
+  /** The controls for the host and co-hosts (`role`: 'host' or 'cohost'), or none. */
+  hostControls(elements, role) {
+    if (!elements) {
+      fill(this.controlsSlot, h('p.muted', {}, 'The host controls playback; your video follows the room.'));
+      return;
+    }
+    const note = role === 'cohost' ? h('p.muted', {}, 'You are a co-host: you control playback with the host.') : null;
+    fill(this.controlsSlot, note, elements);
+  }
+
+  /** Kicked or banned: the room is gone from this page, with why and a way back. */
+  removed(text) {
+    fill(
+      this.root,
+      h('section.card.narrow', {}, h('h2', {}, 'Removed from this room'), h('p.error', { role: 'alert' }, text), h('p', {}, h('a', { href: '#/' }, 'Back to the lobby'))),
+    );
   }
 
   notice(text, kind = 'info') {
