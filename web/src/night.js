@@ -33,15 +33,6 @@ export class EpisodeNight {
     });
   }
 
-  /** The room's channel bindings: the hints' (room_queue among them), and the ready check. */
-  bindings(hints) {
-    const bindings = [...hints.postgres_changes];
-    if (!bindings.some((b) => b.table === 'ready_checks')) {
-      bindings.push({ event: '*', schema: 'public', table: 'ready_checks', filter: `room_id=eq.${this.roomId}` });
-    }
-    return bindings;
-  }
-
   /** A change from the channel; false when it is not the night's. */
   onChange(change) {
     if (change.table === 'room_queue') this.queue.onChange(change);

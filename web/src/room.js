@@ -238,7 +238,7 @@ class RoomPage {
     const channel = supabase.channel(this.hints.channel, {
       config: { private: true, presence: { key: this.app.userId } },
     });
-    for (const b of this.night.bindings(this.hints)) {
+    for (const b of this.hints.postgres_changes) {
       channel.on('postgres_changes', { event: b.event, schema: b.schema, table: b.table, filter: b.filter }, (change) => this.onChange(change));
     }
     channel.on('presence', { event: 'sync' }, () => this.onPresence());
