@@ -18,6 +18,7 @@ BENCHMARKS = [
     "realtime_cost",
     "sync_accuracy",
     "comment_replay",
+    "episode_night",
     "browser_sync",
 ]
 
