@@ -27,7 +27,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from watchium_client._api import WatchiumClient
-from watchium_client._errors import WatchiumError
+from watchium_client._errors import Conflict, WatchiumError
 from watchium_client.session._context import RowSink, SessionContext
 from watchium_client.session._mirror import RoomMirror
 from watchium_client.sync import parse_server_time
@@ -132,8 +132,8 @@ class ReadyFollower:
         key = check.check_id
         try:
             if self.auto_ready and self._answered != key and self._ready_to_answer(check):
-                self._answered = key
                 await self._respond(check, True)
+                self._answered = key  # a refused answer (the server busy) is tried again
                 return
             now = self._ctx.clock.local_now()
             if key not in self._settle_at:
@@ -150,8 +150,13 @@ class ReadyFollower:
             else:
                 # Published: what is left is the deadline.
                 self._settle_at[key] = max(now + _RETRY, self._deadline_settle_at(check))
+        except Conflict as exc:
+            # The check ended meanwhile: nothing more to send for it (its row tells the rest).
+            logger.info("ready check %s: %s", key, exc)
+            self._answered = key
+            self._settle_at[key] = float("inf")
         except WatchiumError as exc:
-            # The check ended meanwhile (WR409), or the server is busy: the row tells the rest.
+            # The server is busy, or the connection dropped: try again in a moment.
             logger.info("ready check %s: %s", key, exc)
             self._settle_at[key] = self._ctx.clock.local_now() + _RETRY
 
