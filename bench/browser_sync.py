@@ -93,9 +93,13 @@ class Page:
     proxy: DelayProxy | None
     joined_at: float | None = None
     transitions: list[Transition] = field(default_factory=list)
+    readings: list[tuple[float, float]] = field(default_factory=list)
+    """(true time, video.currentTime) while the video plays."""
     samples: list[tuple[float, float]] = field(default_factory=list)
+    """(true time, drift), once the run is over (`_drifts`)."""
     was_buffering: bool = False
     last_probe: dict[str, Any] = field(default_factory=dict)
+    is_host: bool = False
 
 
 @dataclass
@@ -137,6 +141,15 @@ class RoomHistory:
                         self.rows.append(row)
                 await asyncio.sleep(0.02)
 
+    async def written(self, since: int, action: str, value: float) -> float:
+        """When the host's ``action`` reached the row: the first version after ``since`` that
+        shows it (not a re-anchor of the host's video or a write of another column)."""
+        while True:
+            for row in self.rows[since:]:
+                if _shows(row, action, value):
+                    return row.updated_at
+            await asyncio.sleep(0.02)
+
     def at(self, t: float) -> Row | None:
         found = None
         for row in self.rows:
@@ -145,6 +158,16 @@ class RoomHistory:
             else:
                 break
         return found
+
+
+def _shows(row: Row, action: str, value: float) -> bool:
+    if action == "pause":
+        return not row.playing
+    if action == "play":
+        return row.playing
+    if action == "speed":
+        return row.playing and abs(row.speed - value) < 1e-6
+    return abs(row.position - value) < 0.005  # a seek: to the hundredth the row stores
 
 
 async def _open(context_factory: Any, stack: Stack, p: Participant, network: bool) -> Page:
@@ -168,7 +191,9 @@ def _origin(stack: Stack, page: Page) -> str:
     return page.proxy.url if page.proxy is not None else stack.url
 
 
-async def _sample(pages: list[Page], history: RoomHistory) -> None:
+async def _sample(
+    pages: list[Page], history: RoomHistory, trace: list[dict[str, Any]] | None
+) -> None:
     while True:
         probes = await asyncio.gather(
             *(
@@ -180,26 +205,34 @@ async def _sample(pages: list[Page], history: RoomHistory) -> None:
         for page, probe in zip(pages, probes, strict=True):
             if not isinstance(probe, dict):
                 continue
+            if trace is not None:
+                trace.append({"page": page.participant.name, **probe})
+            if page.is_host:
+                continue  # traced only
             page.last_probe = probe
             at = float(probe["at"])
             if page.was_buffering and not probe["buffering"]:
                 page.transitions.append(Transition(at, "stall"))
             page.was_buffering = bool(probe["buffering"])
-            row = history.at(at)
-            if row is None or not row.playing or at < row.reference:
-                continue
             if probe["paused"] or probe["seeking"] or probe["buffering"]:
                 continue
-            page.samples.append((at, float(probe["currentTime"]) - row.live(at)))
+            page.readings.append((at, float(probe["currentTime"])))
         await asyncio.sleep(SAMPLE_EVERY)
 
 
 async def run_variant(
-    browser: Any, stack: Stack, name: str, network: bool, script: list[Any], length: float
+    browser: Any,
+    stack: Stack,
+    name: str,
+    network: bool,
+    script: list[Any],
+    length: float,
+    trace: bool = False,
 ) -> dict[str, Any]:
     participants = make_participants(MEMBERS, seed=1)
     pages = [await _open(browser.new_context, stack, p, network) for p in participants]
     host, members = pages[0], pages[1:]
+    host.is_host = True
     try:
         await host.page.goto(_origin(stack, host) + "/")
         await host.page.get_by_label("Title").fill(f"Bench {name}")
@@ -211,7 +244,9 @@ async def run_variant(
         room_id = fragment.split("#/room/")[1].split("?")[0]
         history = RoomHistory(stack.db_url, room_id)
         poller = asyncio.create_task(history.poll())
-        sampler = asyncio.create_task(_sample(members, history))
+        probes: list[dict[str, Any]] | None = [] if trace else None
+        sampled = [host, *members] if trace else members
+        sampler = asyncio.create_task(_sample(sampled, history, probes))
         await host.page.wait_for_function(
             "() => window.watchiumRoom && window.watchiumRoom.engine.phase !== 'waiting'"
         )
@@ -232,9 +267,7 @@ async def run_variant(
             }[action]
             before = len(history.rows)
             await host.page.evaluate(call)
-            while len(history.rows) == before:
-                await asyncio.sleep(0.02)
-            when = history.rows[-1].updated_at
+            when = await history.written(before, action, value)
             history.actions.append((when, action))
             if action != "pause":  # nothing to converge to while paused: the play is next
                 for member in members:
@@ -246,13 +279,37 @@ async def run_variant(
         for task in (sampler, poller):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        return _analyse(name, network, members, history, started, ended)
+        for member in members:
+            member.samples = _drifts(member.readings, history)
+        result = _analyse(name, network, members, history, started, ended)
+        if probes is not None:
+            result["_trace"] = {
+                "started": started,
+                "rows": [vars(row) for row in history.rows],
+                "actions": history.actions,
+                "probes": probes,
+            }
+        return result
     finally:
         for p in pages:
             with contextlib.suppress(Exception):
                 await p.page.context.close()
             if p.proxy is not None:
                 await p.proxy.close()
+
+
+def _drifts(readings: list[tuple[float, float]], history: RoomHistory) -> list[tuple[float, float]]:
+    """Each reading against the room's row at its instant, while the room plays. Taken once
+    the run is over: while it runs, the poller sees a new row up to a poll late, and a reading
+    in between, taken against the room before a seek, counted as the member already converged
+    after it (seek p50 0.00-0.01 s)."""
+    out = []
+    for at, position in readings:
+        row = history.at(at)
+        if row is None or not row.playing or at < row.reference:
+            continue
+        out.append((at, position - row.live(at)))
+    return out
 
 
 def _analyse(
@@ -378,7 +435,7 @@ def plot(results: list[dict[str, Any]]) -> None:
     sync_plot(results, PLOT)
 
 
-async def _main(quick: bool) -> int:
+async def _main(quick: bool, trace: bool = False) -> int:
     from playwright.async_api import async_playwright
 
     script, length = (QUICK_SCRIPT, QUICK_LENGTH) if quick else (SCRIPT, LENGTH)
@@ -392,15 +449,20 @@ async def _main(quick: bool) -> int:
             try:
                 for name, network in variants:
                     console.print(f"[bold]{name}[/]: host + {MEMBERS} members, {length:.0f} s")
-                    results.append(await run_variant(browser, stack, name, network, script, length))
+                    results.append(
+                        await run_variant(browser, stack, name, network, script, length, trace)
+                    )
             finally:
                 await browser.close()
     report(results)
     plot(results)
     path = write_results(
         "browser_sync",
-        {"results": [{k: v for k, v in r.items() if k != "_series"} for r in results]},
+        {"results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]},
     )
+    if trace:
+        traced = write_results("browser_sync_trace", {r["variant"]: r["_trace"] for r in results})
+        console.print(f"wrote {traced.relative_to(PROJECT_DIR)}")
     console.print(f"wrote {path.relative_to(PROJECT_DIR)} and {PLOT.relative_to(PROJECT_DIR)}")
     missed = check_targets(results[0])
     for line in missed:
@@ -411,8 +473,14 @@ async def _main(quick: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a shorter script, one variant")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="also write every page's probes (the host's too) and the room's rows,"
+        " bench/results/browser_sync_trace.json",
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(_main(args.quick))
+    return asyncio.run(_main(args.quick, args.trace))
 
 
 if __name__ == "__main__":

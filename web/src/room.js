@@ -458,6 +458,8 @@ class RoomPage {
       drift: this.engine.drift,
       counts: { ...this.engine.counts },
       speedLatency: this.engine.speedLatency.value,
+      startLatency: this.player.startLatency,
+      seekLatency: this.engine.state.seek_latency,
       reference: this.engine.reference.isReference,
       sinceRoomChange: this.clock.now() - this.engine.state.own_change_at,
       isHost: this.isHost,

@@ -31,6 +31,8 @@ export class SyncEngine {
     this.room = null;
     this.roomChanged = false;
     this.holdUntil = -Infinity;
+    // When the video told to play last starts moving (local time).
+    this.startsAt = -Infinity;
     this.last = null;
     this.timer = null;
     this.running = false;
@@ -84,10 +86,14 @@ export class SyncEngine {
     if (room === null || !this.clock.hasSamples || !this.player.ready) return null;
     const now = this.clock.now();
     // A paused video starts moving a moment after play() (startLatency, learned by the
-    // player): its decisions are taken for that moment, so a start lands on time. The only
-    // difference from the Python engine; the policy is the same.
+    // player): its decisions are taken for that moment, so a start lands on time, and so are
+    // those of a video told to play until that moment has come (a tick in between would see a
+    // room not started yet, and pause it again). The only difference from the Python engine;
+    // the policy is the same.
     const paused = !this.player.isPlaying && !this.player.isSeeking;
-    const serverNow = this.clock.toServer(now) + (paused ? this.player.startLatency || 0 : 0);
+    const startLatency = paused ? this.player.startLatency || 0 : 0;
+    const effective = paused ? now + startLatency : Math.max(now, this.startsAt);
+    const serverNow = this.clock.toServer(effective);
     const started = hasStarted(room, serverNow);
     const latency = this.speedLatency.value;
     const [command, switchIn] = commandSpeed(room, serverNow, latency);
@@ -134,7 +140,10 @@ export class SyncEngine {
       this.player.setSpeed(decision.set_speed);
       this.speedLatency.changed(now, decision.set_speed);
     }
-    if (decision.set_playing === true) this.player.play();
+    if (decision.set_playing === true) {
+      this.startsAt = paused ? now + startLatency : -Infinity;
+      this.player.play();
+    }
     if (this.onTick) this.onTick(decision, obs, MEASURED.has(decision.phase));
     return decision;
   }
