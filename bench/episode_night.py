@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +39,9 @@ from typing import Any
 import psycopg
 
 from bench._common import DelayProxy, console, percentile, print_table, write_results
-from bench.sync_accuracy import Participant, connect
+from bench.sync_accuracy import connect, make_participants
 from watchium_client import NewRoom, RoomSession, WatchiumClient
-from watchium_client.players import PlayerProfile, SimulatedPlayer
+from watchium_client.players import SimulatedPlayer
 from watchium_client.sync import PlaybackState, parse_server_time
 from watchium_stack.harness import Stack, throwaway_stack
 
@@ -80,22 +79,6 @@ class Viewer:
     session: RoomSession
 
 
-def participants(count: int, seed: int) -> list[Participant]:
-    """The host, then ``count`` members; no random stalls (a stall is not what is measured)."""
-    rng = random.Random(seed)
-    return [
-        Participant(
-            name="host" if i == 0 else f"m{i:02d}",
-            rtt=rng.uniform(0.020, 0.200),
-            asymmetry=rng.uniform(-0.1, 0.1),
-            skew=rng.uniform(-2.0, 2.0),
-            profile=PlayerProfile.random(rng),
-            seed=seed * 1000 + i,
-        )
-        for i in range(count + 1)
-    ]
-
-
 def set_lead(stack: Stack, seconds: float) -> None:
     with psycopg.connect(stack.db_url, autocommit=True) as conn:
         conn.execute(
@@ -104,7 +87,8 @@ def set_lead(stack: Stack, seconds: float) -> None:
 
 
 async def open_party(stack: Stack, settings: Settings) -> list[Viewer]:
-    people = participants(settings.members, settings.seed)
+    # No random stalls: a stall is not what is measured.
+    people = make_participants(settings.members, settings.seed, stalls=False)
     viewers: list[Viewer] = []
     room: str | NewRoom = NewRoom(
         title="night",

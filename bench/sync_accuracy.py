@@ -121,8 +121,8 @@ class Participant:
     seed: int
 
 
-def make_participants(count: int, seed: int) -> list[Participant]:
-    """The host, then ``count`` members."""
+def make_participants(count: int, seed: int, *, stalls: bool = True) -> list[Participant]:
+    """The host, then ``count`` members (whose players stall at random, unless not ``stalls``)."""
     rng = random.Random(seed)
     return [
         Participant(
@@ -131,7 +131,7 @@ def make_participants(count: int, seed: int) -> list[Participant]:
             asymmetry=rng.uniform(-0.1, 0.1),
             skew=rng.uniform(-2.0, 2.0),
             profile=PlayerProfile.random(
-                rng, buffering_per_hour=0.0 if i == 0 else 6.0, buffering_max=4.0
+                rng, buffering_per_hour=6.0 if i and stalls else 0.0, buffering_max=4.0
             ),
             seed=seed * 1000 + i,
         )
