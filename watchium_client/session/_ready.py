@@ -88,11 +88,42 @@ class ReadyFollower:
             RuntimeError: no check is open.
             WatchiumError: the server refused (the check ended meanwhile: WR409).
         """
+        check = self._open_check()
+        self._answered = check.check_id
+        return await self._respond(check, ready)
+
+    async def start(self, to: str, *, entry_id: str | None, timeout: float | None) -> ReadyCheck:
+        """Opens a check (host or co-host), moving the room first as ``to`` says; the room's
+        new row and the check go to the session at once.
+
+        Raises:
+            WatchiumError: the server refused (NotHost, Conflict...).
+        """
+        room_id = self._ctx.require_room_id()
+        sent = self._ctx.clock.local_now()
+        result = await self._client.ready_check_start(
+            room_id, to, entry_id=entry_id, timeout=timeout
+        )
+        self._sink.room(result.room.model_dump(), "rpc", sent)
+        self._take(result.check)
+        return result.check
+
+    async def cancel(self) -> ReadyCheck:
+        """Ends the open check without starting the room (host or co-host).
+
+        Raises:
+            RuntimeError: no check is open. WatchiumError: the server refused.
+        """
+        check = self._open_check()
+        result = await self._client.ready_check_settle(check.room_id, check.check_id, cancel=True)
+        self._take(result)
+        return result
+
+    def _open_check(self) -> ReadyCheck:
         check = self._mirror.ready_check
         if check is None or not check.is_open:
             raise RuntimeError("the room has no ready check open")
-        self._answered = check.check_id
-        return await self._respond(check, ready)
+        return check
 
     # ------------------------------------------------------------------ the loop
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Self, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Self
 
 from watchium_client._api import WatchiumClient
 from watchium_client._errors import SignInRequired
@@ -42,35 +42,27 @@ from watchium_client.session._bus import EventBus
 from watchium_client.session._channel import RoomChannel
 from watchium_client.session._context import RowSink, SessionContext, SessionTimings
 from watchium_client.session._events import (
-    CommentPosted,
-    ConnectionLost,
-    ConnectionRestored,
     EventSource,
     HostChanged,
-    MemberJoined,
     MemberLeft,
-    MemberUpdated,
     PresenceSynced,
-    QueueChanged,
-    ReactionsChanged,
-    ReadyCheckChanged,
     RemovedFromRoom,
-    RoomChanged,
     RoomDeleted,
     RoomEvent,
-    TimedComment,
 )
 from watchium_client.session._heartbeat import Heartbeat, sample_clock
 from watchium_client.session._host import HostControls
 from watchium_client.session._hosting import Hosting
 from watchium_client.session._membership import Membership, NewRoom
 from watchium_client.session._mirror import RoomMirror
+from watchium_client.session._night import NightSession
 from watchium_client.session._player_link import PlayerLink
 from watchium_client.session._presence import PresenceTracker
 from watchium_client.session._queue import AutoAdvance
 from watchium_client.session._ready import ReadyFollower
 from watchium_client.session._replay import SessionReplay
 from watchium_client.session._resync import Resync
+from watchium_client.session._subscriptions import RoomSubscriptions
 from watchium_client.sync import (
     GroupWaitPolicy,
     PlaybackState,
@@ -83,23 +75,19 @@ from watchium_wire import (
     Member,
     MemberPresence,
     MemberStatusResult,
-    QueueEntry,
-    ReadyCheck,
     RoomRow,
     RoomSnapshot,
-    RoomsSkipResult,
 )
 
 __all__ = ["RoomSession"]
 
 logger = logging.getLogger(__name__)
 
-E = TypeVar("E", bound=RoomEvent)
 
 _KEPT_COMMENTS = 500
 
 
-class RoomSession:
+class RoomSession(RoomSubscriptions, NightSession):
     """A live session in one room: joins it, follows it over Realtime, keeps the membership
     alive and (given a player) keeps the player in step with the room.
 
@@ -263,24 +251,6 @@ class RoomSession:
         """Whether this session's user hosts the room now."""
         return self._view.is_host
 
-    @property
-    def queue(self) -> tuple[QueueEntry, ...]:
-        """The room's episode queue in order, as last seen (docs/NIGHTS.md)."""
-        return self._view.queue_entries()
-
-    @property
-    def current_entry(self) -> QueueEntry | None:
-        """The queue entry the room plays (None: none, or not seen yet)."""
-        room = self._view.room
-        if room is None or room.current_entry_id is None:
-            return None
-        return self._view.queue.get(room.current_entry_id)
-
-    @property
-    def ready_check(self) -> ReadyCheck | None:
-        """The room's latest ready check as last seen (open, or how the last one ended)."""
-        return self._view.ready_check
-
     def _episode_loaded(self) -> bool:
         engine = self._link.engine
         return engine.episode_loaded if engine is not None else self._link.player is None
@@ -334,68 +304,6 @@ class RoomSession:
     def host_controls(self) -> HostControls | None:
         """The queue that sends this host's playback changes (None before ``open``)."""
         return self._host.controls
-
-    # ------------------------------------------------------------------ events
-
-    def events(self) -> AsyncIterator[RoomEvent]:
-        """A new subscription to the session's events, from now on; it ends when the session
-        closes."""
-        return self._bus.subscribe()
-
-    def __aiter__(self) -> AsyncIterator[RoomEvent]:
-        return self.events()
-
-    def on(self, kind: type[E], callback: Callable[[E], object]) -> Self:
-        """Calls ``callback`` with every event of type ``kind`` (a plain function or a
-        coroutine function); returns the session, for chaining."""
-        self._bus.on(kind, callback)
-        return self
-
-    def on_room_change(self, callback: Callable[[RoomChanged], object]) -> Self:
-        return self.on(RoomChanged, callback)
-
-    def on_member_join(self, callback: Callable[[MemberJoined], object]) -> Self:
-        return self.on(MemberJoined, callback)
-
-    def on_member_leave(self, callback: Callable[[MemberLeft], object]) -> Self:
-        return self.on(MemberLeft, callback)
-
-    def on_member_update(self, callback: Callable[[MemberUpdated], object]) -> Self:
-        return self.on(MemberUpdated, callback)
-
-    def on_comment(self, callback: Callable[[CommentPosted], object]) -> Self:
-        return self.on(CommentPosted, callback)
-
-    def on_timed_comment(self, callback: Callable[[TimedComment], object]) -> Self:
-        return self.on(TimedComment, callback)
-
-    def on_reactions(self, callback: Callable[[ReactionsChanged], object]) -> Self:
-        return self.on(ReactionsChanged, callback)
-
-    def on_host_change(self, callback: Callable[[HostChanged], object]) -> Self:
-        return self.on(HostChanged, callback)
-
-    def on_presence_sync(self, callback: Callable[[PresenceSynced], object]) -> Self:
-        return self.on(PresenceSynced, callback)
-
-    def on_connection_lost(self, callback: Callable[[ConnectionLost], object]) -> Self:
-        return self.on(ConnectionLost, callback)
-
-    def on_connection_restored(self, callback: Callable[[ConnectionRestored], object]) -> Self:
-        return self.on(ConnectionRestored, callback)
-
-    def on_room_deleted(self, callback: Callable[[RoomDeleted], object]) -> Self:
-        return self.on(RoomDeleted, callback)
-
-    def on_queue_change(self, callback: Callable[[QueueChanged], object]) -> Self:
-        return self.on(QueueChanged, callback)
-
-    def on_ready_check(self, callback: Callable[[ReadyCheckChanged], object]) -> Self:
-        return self.on(ReadyCheckChanged, callback)
-
-    def on_removed(self, callback: Callable[[RemovedFromRoom], object]) -> Self:
-        """Kicked or banned by the host or a co-host: the session has stopped following."""
-        return self.on(RemovedFromRoom, callback)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -650,59 +558,3 @@ class RoomSession:
             InvalidInput: a speed out of range.
         """
         return await self._host.set_speed(speed)
-
-    # ------------------------------------------------------------------ episode nights
-
-    async def skip(self, segment: str | None = None) -> RoomsSkipResult:
-        """Host or co-host: skip the ``opening`` or ``ending`` (None: the one playing now) for
-        the whole room. While playing, the room restarts from the segment's end a moment ahead,
-        so every player lands on the same frame.
-
-        Raises:
-            NotHost: neither host nor co-host. Conflict: not in a segment, or it is not marked.
-        """
-        sent = self._ctx.clock.local_now()
-        result = await self._client.skip(self.room_id, segment)
-        self._take_room(result.model_dump(), "rpc", sent)
-        return result
-
-    async def start_ready_check(
-        self, to: str = "next", *, entry_id: str | None = None, timeout: float | None = None
-    ) -> ReadyCheck:
-        """Host or co-host: move the room to the ``next`` episode of its queue (or an
-        ``entry``; ``none``: stay on this one, paused) and ask everyone if they are ready. The
-        room starts by itself once all are, or after ``timeout`` seconds (default 30).
-
-        Raises:
-            NotHost: neither host nor co-host. Conflict: a check is open, or no such episode.
-        """
-        sent = self._ctx.clock.local_now()
-        result = await self._client.ready_check_start(
-            self.room_id, to, entry_id=entry_id, timeout=timeout
-        )
-        self._take_room(result.room.model_dump(), "rpc", sent)
-        self._apply(self._view.ready_check_row(result.check, "rpc"))
-        return result.check
-
-    async def cancel_ready_check(self) -> ReadyCheck:
-        """Host or co-host: end the open check without starting the room.
-
-        Raises:
-            RuntimeError: no check is open. NotHost: neither host nor co-host.
-        """
-        check = self._view.ready_check
-        if check is None or not check.is_open:
-            raise RuntimeError("the room has no ready check open")
-        result = await self._client.ready_check_settle(self.room_id, check.check_id, cancel=True)
-        self._apply(self._view.ready_check_row(result, "rpc"))
-        return result
-
-    async def ready(self, ready: bool = True) -> ReadyCheck:
-        """Answers the room's open ready check (sessions with ``auto_ready`` answer by
-        themselves once the episode is loaded); an answer held back is settled later by the
-        session, so the room sees it.
-
-        Raises:
-            RuntimeError: no check is open. Conflict: it ended meanwhile.
-        """
-        return await self._ready.answer(ready)
