@@ -3,7 +3,8 @@ Realtime channel of a room. The function app and the SDK both import it; it impo
 
 | module | holds |
 | --- | --- |
-| :mod:`watchium_wire.requests` | the request body of every function |
+| :mod:`watchium_wire.requests` | the request bodies, and the field types they share |
+| :mod:`watchium_wire.night_requests` | those of moderation, the queue, skips, the ready check |
 | :mod:`watchium_wire.responses` | what every function answers, and the envelopes |
 | :mod:`watchium_wire.endpoints` | the table of functions: name, request, response, refusals |
 | :mod:`watchium_wire.errors` | the error catalogue: code, HTTP status, SDK exception |
@@ -54,6 +55,26 @@ from watchium_wire.errors import (
     by_code,
     codes_of,
 )
+from watchium_wire.night_requests import (
+    MembersSetCohostRequest,
+    ModerationAction,
+    QueueAddRequest,
+    QueueAutoAdvanceRequest,
+    QueueDestination,
+    QueueGetRequest,
+    QueueGoRequest,
+    QueueMoveRequest,
+    QueueRemoveRequest,
+    ReadyCheckDestination,
+    ReadyCheckRespondRequest,
+    ReadyCheckSettleRequest,
+    ReadyCheckStartRequest,
+    RoomsModerateRequest,
+    RoomsSetSkipsRequest,
+    RoomsSkipRequest,
+    SkipMarks,
+    SkipSegment,
+)
 from watchium_wire.realtime import (
     MemberPresence,
     RealtimeBinding,
@@ -72,22 +93,9 @@ from watchium_wire.requests import (
     CommentsReplayRequest,
     CommentsUnreadRequest,
     MembersGetListRequest,
-    MembersSetCohostRequest,
     MembersUpdateStatusRequest,
-    ModerationAction,
     PlaybackAction,
-    QueueAddRequest,
-    QueueAutoAdvanceRequest,
-    QueueDestination,
-    QueueGetRequest,
-    QueueGoRequest,
-    QueueMoveRequest,
-    QueueRemoveRequest,
     Reaction,
-    ReadyCheckDestination,
-    ReadyCheckRespondRequest,
-    ReadyCheckSettleRequest,
-    ReadyCheckStartRequest,
     RequestModel,
     RoomsCreateInviteRequest,
     RoomsCreateRequest,
@@ -95,13 +103,8 @@ from watchium_wire.requests import (
     RoomsJoinRequest,
     RoomsLeaveRequest,
     RoomsListPublicRequest,
-    RoomsModerateRequest,
     RoomsRotateAccessKeyRequest,
-    RoomsSetSkipsRequest,
-    RoomsSkipRequest,
     RoomsStatsRequest,
-    SkipMarks,
-    SkipSegment,
     SyncControlRequest,
     SyncGetHostTimeRequest,
 )
