@@ -151,6 +151,74 @@ $$;
 comment on function watchium.room_for_controller(text, text, text) is
   'The room locked for a change by its host or a co-host (or a privileged caller), else WRH03.';
 
+-- Playback changes take their role check from room_for_controller, as every other change of a
+-- room by its host or co-hosts does: a privileged caller acting for a user (service_role) may
+-- make them too. rooms_skip and ready_check_start change playback through it.
+create or replace function watchium.apply_playback(
+  p_room_id text,
+  p_user_id text,
+  p_is_playing boolean,
+  p_position numeric,
+  p_speed numeric,
+  p_at timestamptz,
+  p_event text
+) returns public.rooms
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  v_uid text := watchium.acting_user(p_user_id);
+  v_now timestamptz := clock_timestamp();
+  v_room public.rooms;
+begin
+  perform watchium.check_position(p_position, 'position');
+  if p_speed is not null and (p_speed < 0.25 or round(p_speed, 2) > 4) then
+    raise exception using errcode = 'WR400', message = 'playback speed must be between 0.25 and 4';
+  end if;
+  if p_at is not null and abs(extract(epoch from (p_at - v_now)))
+       > extract(epoch from (select s.max_clock_skew from watchium.settings s)) then
+    raise exception using
+      errcode = 'WR400',
+      message = 'the reference time is too far from the server clock',
+      hint = 'send the server time at which the player was at the position, or leave it out';
+  end if;
+
+  v_room := watchium.room_for_controller(p_room_id, v_uid, 'control playback');
+  -- A change that waited for another one's lock comes after it: its time is the time it got
+  -- the room, so reference times follow commit order (members keep the newest row by it).
+  v_now := clock_timestamp();
+
+  if p_position is null
+     and (p_is_playing is null or p_is_playing = v_room.is_playing)
+     and (p_speed is null or p_speed = v_room.playback_speed) then
+    return v_room; -- nothing changes: no event, no rate-limit charge
+  end if;
+
+  perform watchium.bulk_sync_update(
+    p_room_id,
+    round(coalesce(p_position, watchium.live_position(
+      v_room.current_playback_time, v_room.is_playing, v_room.playback_speed,
+      v_room.playback_updated_at, v_now)), 2),
+    p_event,
+    false);
+
+  update public.rooms r
+     set is_playing = coalesce(p_is_playing, r.is_playing),
+         playback_speed = coalesce(p_speed, r.playback_speed),
+         current_playback_time = coalesce(p_position, r.current_playback_time),
+         playback_updated_at = case when p_position is null then r.playback_updated_at
+                                    else coalesce(p_at, v_now) end
+   where r.room_id = p_room_id
+  returning * into v_room;
+  return v_room;
+end;
+$$;
+comment on function watchium.apply_playback(text, text, boolean, numeric, numeric, timestamptz, text) is
+  'Applies a playback change of the host or a co-host (or a privileged caller): checks the role '
+  '(room_for_controller), logs it for every member, updates the room (p_position NULL = continue '
+  'from the live position; p_at = server time of p_position). The change counts against the '
+  'host''s sync_control limit (rooms_playback_guard).';
+
 create function watchium.queue_entry(p_room_id text, p_entry_id uuid) returns public.room_queue
 language plpgsql stable
 set search_path = ''
@@ -557,18 +625,11 @@ begin
       hint = 'mark it with rooms-set-skips';
   end if;
   -- While playing, every player holds at the segment's end and starts at the same instant.
-  -- Written here, not by watchium.apply_playback: the role is room_for_controller's (a privileged
-  -- caller acting for anyone may skip, as it may move the room through its queue), and the
-  -- reference time ahead is the database's own, not a client's to check against the clock skew.
-  -- The change still counts against the host's sync_control limit (rooms_playback_guard).
-  perform watchium.bulk_sync_update(p_room_id, v_end, 'seek', false);
-  update public.rooms r
-     set current_playback_time = v_end,
-         playback_updated_at = clock_timestamp()
-           + case when r.is_playing then (select s.start_lead from watchium.settings s)
-                  else interval '0' end
-   where r.room_id = p_room_id
-  returning * into v_room;
+  v_room := watchium.apply_playback(
+    p_room_id, v_uid, null, v_end, null,
+    case when v_room.is_playing
+         then clock_timestamp() + (select s.start_lead from watchium.settings s) end,
+    'seek');
   return watchium.room_json(v_room, clock_timestamp())
       || jsonb_build_object('skipped', v_segment, 'to', v_end);
 end;

@@ -240,7 +240,6 @@ declare
   v_to text := lower(coalesce(p_to, ''));
   v_room public.rooms := watchium.room_for_controller(p_room_id, v_uid, 'start a ready check');
   v_timeout interval;
-  v_moved jsonb;
   v_check public.ready_checks;
   v_now timestamptz;
 begin
@@ -269,19 +268,10 @@ begin
   end if;
   perform watchium.enforce_rate_limit(v_uid, 'ready_check');
   if v_to <> 'none' then
-    v_moved := public.queue_go(p_room_id, v_to, p_entry_id, v_uid);
+    perform public.queue_go(p_room_id, v_to, p_entry_id, v_uid);
   elsif v_room.is_playing then
-    -- Checking who is ready for what is already running: pause it first. Written here, not by
-    -- watchium.apply_playback, whose role check would refuse a privileged caller acting for a
-    -- user who is not in the room, whom room_for_controller admits. The pause continues from
-    -- the live position (rooms_playback_guard) and counts against the host's sync_control limit.
-    perform watchium.bulk_sync_update(
-      p_room_id,
-      round(watchium.live_position(v_room.current_playback_time, v_room.is_playing,
-                                   v_room.playback_speed, v_room.playback_updated_at,
-                                   clock_timestamp()), 2),
-      'play_pause', false);
-    update public.rooms r set is_playing = false where r.room_id = p_room_id;
+    -- Checking who is ready for what is already running: pause it first.
+    perform watchium.apply_playback(p_room_id, v_uid, false, null, null, null, 'play_pause');
   end if;
   select * into v_room from public.rooms r where r.room_id = p_room_id;
 

@@ -136,6 +136,18 @@ def test_only_the_host_controls_playback(sql: SqlSession, room: Room, private_ro
     assert sql.scalar("select is_playing from rooms where room_id = %s", (room.room_id,)) is False
 
 
+def test_service_role_controls_playback_for_anyone(sql: SqlSession, room: Room) -> None:
+    """As it moderates and moves the room through its queue: the role check is
+    room_for_controller's for every change of a room by its host or co-hosts."""
+    sql.as_service(new_user())
+    state = sql.rpc("sync_control", room_id=room.room_id, action="seek", current_time=42.0)
+    assert state["current_playback_time"] == 42.0
+    sql.as_admin()
+    assert sql.scalar(
+        "select current_playback_time from rooms where room_id = %s", (room.room_id,)
+    ) == Decimal("42.00")
+
+
 def test_sync_control_rate_limit_is_two_per_second(sql: SqlSession, room: Room) -> None:
     control(sql, room, "seek", current_time=1)
     control(sql, room, "seek", current_time=2)
